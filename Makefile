@@ -1,0 +1,67 @@
+# Enelink: `make run` serves the portal on http://127.0.0.1:5000, `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app app
+APT_PACKAGES := chromium fonts-noto-cjk
+SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
+
+.PHONY: run test test-sqlite test-postgres install system-deps browser-deps translations migrate seed bench clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/activate
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed translations
+
+# Debian packages: Chromium for the browser tests, Noto CJK so Japanese renders.
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+# axe-core (npm) for the accessibility checks of the browser tests.
+browser-deps: tests/browser/node_modules/axe-core/axe.min.js
+
+tests/browser/node_modules/axe-core/axe.min.js: tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+translations: $(VENV)/.installed
+	@$(BIN)/pybabel compile -q -d translations
+
+instance:
+	mkdir -p instance
+
+migrate: install instance
+	ENELINK_ENV=development $(FLASK) db upgrade
+
+seed: migrate
+	ENELINK_ENV=development $(FLASK) seed demo
+
+run: seed
+	@echo "Enelink on http://127.0.0.1:5000  (mail: http://127.0.0.1:5000/dev/mail)"
+	ENELINK_ENV=development $(FLASK) run --host 127.0.0.1 --port 5000
+
+test: install system-deps browser-deps
+	$(MAKE) --no-print-directory test-sqlite
+	@if [ -n "$$TEST_DATABASE_URL" ]; then $(MAKE) --no-print-directory test-postgres; \
+	 else echo "TEST_DATABASE_URL not set: PostgreSQL run skipped"; fi
+
+test-sqlite:
+	@echo "== tests on SQLite =="
+	env -u TEST_DATABASE_URL CI=$${CI:-} $(BIN)/python -m pytest -q -p no:cacheprovider
+
+test-postgres:
+	@echo "== tests on PostgreSQL ($$TEST_DATABASE_URL) =="
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+clean:
+	rm -rf $(VENV) instance tests/browser/node_modules

@@ -1,0 +1,120 @@
+"""Enelink application factory: `create_app()` for gunicorn, `flask --app app ...` for the CLI."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, session
+from flask_babel import Babel
+from flask_htmx import HTMX
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager, current_user
+from flask_mail import Mail
+from flask_migrate import Migrate
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from config import Config, TestConfig
+from models import db
+
+log = logging.getLogger(__name__)
+
+# Extensions are created once here and bound to each app in create_app().
+migrate = Migrate()
+csrf = CSRFProtect()
+login_manager = LoginManager()
+babel = Babel()
+htmx = HTMX()
+mail = Mail()
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def create_app(config: type[Config] | dict | None = None) -> Flask:
+    """Build the app. `config` is a Config class or a dict of overrides on top of Config."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_object(Config)
+    if isinstance(config, dict):
+        app.config.update(config)
+    elif config is not None:
+        app.config.from_object(config)
+    _require_secret_key(app)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(app.root_path + "/migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    htmx.init_app(app)
+    mail.init_app(app)
+    limiter.init_app(app)
+
+    with app.app_context():
+        _configure_sqlite(db.engine)
+
+    from blueprints.core import security, templating
+
+    security.init_app(app)
+    templating.init_app(app)
+
+    from blueprints.account import bp as account_bp
+    from blueprints.core import bp as core_bp
+
+    app.register_blueprint(core_bp)
+    app.register_blueprint(account_bp, url_prefix="/account")
+
+    from blueprints.core.cli import register_cli
+
+    register_cli(app)
+
+    if app.config.get("MAIL_RELAY_IN_PROCESS"):
+        from mail.relay import start_background_relay
+
+        start_background_relay(app)
+    return app
+
+
+def _require_secret_key(app: Flask) -> None:
+    if app.config.get("SECRET_KEY"):
+        return
+    if app.config.get("DEVELOPMENT") or app.testing:
+        import secrets
+
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
+        log.warning("SECRET_KEY not set: using a random key (sessions end at restart)")
+        return
+    raise RuntimeError("SECRET_KEY must be set in production (ENELINK_ENV != development)")
+
+
+def _select_locale() -> str:
+    languages = ("ja", "en")
+    if current_user and current_user.is_authenticated:
+        return current_user.language if current_user.language in languages else "ja"
+    chosen = session.get("lang")
+    return chosen if chosen in languages else "ja"
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """SQLite: foreign keys on, WAL, a busy timeout, and BEGIN IMMEDIATE for every
+    transaction so that concurrent writers queue instead of failing with
+    'database is locked' when a read transaction later tries to write."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+__all__ = ["create_app", "TestConfig"]

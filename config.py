@@ -1,0 +1,118 @@
+"""Configuration read from environment variables, each with a safe default for `make run`.
+
+`ENELINK_ENV=development` (set by `make run`) relaxes what only makes sense in production:
+the secret key may be generated, cookies are not `Secure`, and mail without an SMTP server
+goes to the dev mailbox page. Anything else is production: a real `SECRET_KEY` is required.
+"""
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = _env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    value = _env(name)
+    return int(value) if value is not None else default
+
+
+class Config:
+    """Settings for development and production, all overridable from the environment."""
+
+    ENV_NAME = _env("ENELINK_ENV", "production")
+    DEVELOPMENT = ENV_NAME == "development"
+
+    SECRET_KEY = _env("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = _env(
+        "DATABASE_URL", "sqlite:///" + str(BASE_DIR / "instance" / "enelink.sqlite3")
+    )
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+
+    # Mail. Without MAIL_SERVER in development, mail lands in the dev mailbox page.
+    MAIL_SERVER = _env("MAIL_SERVER")
+    MAIL_PORT = _env_int("MAIL_PORT", 25)
+    MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", False)
+    MAIL_USE_SSL = _env_bool("MAIL_USE_SSL", False)
+    MAIL_USERNAME = _env("MAIL_USERNAME")
+    MAIL_PASSWORD = _env("MAIL_PASSWORD")
+    MAIL_DEFAULT_SENDER = _env("MAIL_DEFAULT_SENDER", "Enelink <no-reply@enelink.example>")
+    MAIL_TIMEOUT_SECONDS = _env_int("MAIL_TIMEOUT_SECONDS", 10)
+    MAIL_MAX_ATTEMPTS = _env_int("MAIL_MAX_ATTEMPTS", 12)
+    MAIL_RELAY_IN_PROCESS = _env_bool("MAIL_RELAY_IN_PROCESS", DEVELOPMENT)
+    MAIL_RELAY_POLL_SECONDS = float(_env("MAIL_RELAY_POLL_SECONDS", "1.0") or 1.0)
+    DEV_MAILBOX = DEVELOPMENT and MAIL_SERVER is None
+
+    # Links in mail are built from this host only, never from the request's Host header.
+    SERVER_NAME = _env("SERVER_NAME")
+    PREFERRED_URL_SCHEME = _env("PREFERRED_URL_SCHEME", "http" if DEVELOPMENT else "https")
+    PUBLIC_HOST = _env("PUBLIC_HOST", SERVER_NAME or "127.0.0.1:5000")
+    TRUSTED_HOSTS = [h for h in (_env("TRUSTED_HOSTS", "") or "").split(",") if h] or None
+
+    # Rate limits (Flask-Limiter): Redis when REDIS_URL is set, memory otherwise.
+    RATELIMIT_STORAGE_URI = _env("REDIS_URL", "memory://")
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_LOCK_THRESHOLD = _env_int("LOGIN_LOCK_THRESHOLD", 5)
+    LOGIN_LOCK_MINUTES = _env_int("LOGIN_LOCK_MINUTES", 15)
+
+    # Sessions and cookies.
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = not DEVELOPMENT
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = not DEVELOPMENT
+    REMEMBER_COOKIE_DURATION = timedelta(days=30)
+    SESSION_LIFETIME = timedelta(hours=12)
+    PERMANENT_SESSION_LIFETIME = timedelta(days=30)
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+
+    BABEL_DEFAULT_LOCALE = "ja"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Tokyo"
+    LANGUAGES = ("ja", "en")
+
+    # White label: operator details shown in pages and mails.
+    SITE_NAME = _env("SITE_NAME", "Enelink")
+    OPERATOR_NAME = _env("OPERATOR_NAME", "Enelink運営事務局")
+    SUPPORT_PHONE = _env("SUPPORT_PHONE", "0120-000-000")
+    SUPPORT_HOURS = _env("SUPPORT_HOURS", "平日 9:00〜17:30")
+    SUPPORT_EMAIL = _env("SUPPORT_EMAIL", "support@enelink.example")
+
+    # Link lifetimes (SPEC "Links sent by mail").
+    ACTIVATION_LINK_TTL = timedelta(hours=24)
+    PASSWORD_RESET_LINK_TTL = timedelta(hours=1)
+    INVITATION_LINK_TTL = timedelta(days=7)
+
+    SEED_DEMO_DATA = _env_bool("SEED_DEMO_DATA", False)
+
+
+class TestConfig(Config):
+    """Used by the test suite: an isolated database, CSRF on, no in-process relay."""
+
+    TESTING = True
+    ENV_NAME = "test"
+    DEVELOPMENT = False
+    SECRET_KEY = "test-secret-key-not-for-production"
+    SQLALCHEMY_DATABASE_URI = _env("TEST_DATABASE_URL", "sqlite://")
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_SECURE = False
+    PREFERRED_URL_SCHEME = "http"
+    PUBLIC_HOST = "enelink.test"
+    MAIL_SERVER = None
+    MAIL_RELAY_IN_PROCESS = False
+    DEV_MAILBOX = False
+    RATELIMIT_STORAGE_URI = "memory://"
+    TRUSTED_HOSTS = None
