@@ -1,0 +1,169 @@
+"""The Enelink ID: accounts, companies of commercial accounts, phones and sign-in sessions."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import ForeignKey, Index, String, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models import Base, UTCDateTime, utcnow
+
+
+class AccountType(str, enum.Enum):
+    PERSONAL = "personal"
+    COMMERCIAL = "commercial"
+
+
+class Role(str, enum.Enum):
+    USER = "user"
+    STAFF = "staff"
+
+
+class CompanyRole(str, enum.Enum):
+    ADMIN = "admin"
+    MEMBER = "member"
+
+
+class Company(Base):
+    """The company behind one or more commercial accounts (its employees)."""
+
+    __tablename__ = "company"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(40))
+    registration_number: Mapped[str | None] = mapped_column(String(14))
+    postal_code: Mapped[str] = mapped_column(String(7))
+    prefecture: Mapped[str] = mapped_column(String(10))
+    city: Mapped[str] = mapped_column(String(60))
+    street: Mapped[str] = mapped_column(String(100))
+    building: Mapped[str | None] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(254))
+    website: Mapped[str | None] = mapped_column(String(255))
+    phone: Mapped[str] = mapped_column(String(15))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    members: Mapped[list[Account]] = relationship(back_populates="company")
+
+
+class Account(UserMixin, Base):
+    """One Enelink ID: one e-mail and one password for every service."""
+
+    __tablename__ = "account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    family_name: Mapped[str] = mapped_column(String(14))
+    given_name: Mapped[str] = mapped_column(String(14))
+    account_type: Mapped[AccountType] = mapped_column(String(12), default=AccountType.PERSONAL)
+    role: Mapped[Role] = mapped_column(String(8), default=Role.USER)
+    language: Mapped[str] = mapped_column(String(5), default="ja")
+
+    postal_code: Mapped[str | None] = mapped_column(String(7))
+    prefecture: Mapped[str | None] = mapped_column(String(10))
+    city: Mapped[str | None] = mapped_column(String(60))
+    street: Mapped[str | None] = mapped_column(String(100))
+    building: Mapped[str | None] = mapped_column(String(100))
+
+    department: Mapped[str | None] = mapped_column(String(60))
+    position: Mapped[str | None] = mapped_column(String(60))
+
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id", ondelete="SET NULL"))
+    company_role: Mapped[CompanyRole | None] = mapped_column(String(8))
+
+    newsletter: Mapped[bool] = mapped_column(default=False)
+    terms_accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    privacy_accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    failed_login_count: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    company: Mapped[Company | None] = relationship(back_populates="members")
+    phones: Mapped[list[AccountPhone]] = relationship(
+        back_populates="account",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="AccountPhone.position",
+    )
+    login_sessions: Mapped[list[LoginSession]] = relationship(
+        back_populates="account", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    # Set by the user loader: the sign-in session this request belongs to.
+    login_session_key: str | None = None
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login: only opened accounts may sign in
+        return self.activated_at is not None
+
+    @property
+    def is_commercial(self) -> bool:
+        return self.account_type == AccountType.COMMERCIAL
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role == Role.STAFF
+
+    @property
+    def is_company_admin(self) -> bool:
+        return self.company_id is not None and self.company_role == CompanyRole.ADMIN
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.family_name} {self.given_name}"
+
+    @property
+    def primary_phone(self) -> AccountPhone | None:
+        return self.phones[0] if self.phones else None
+
+    def get_id(self) -> str:
+        """Flask-Login stores the sign-in session key, never the account id alone,
+        so that signing out or changing the password refuses a replayed cookie."""
+        if not self.login_session_key:
+            raise RuntimeError("account has no sign-in session")
+        return self.login_session_key
+
+
+# One ID per address, whatever the case of its letters.
+Index("uq_account_email_lower", func.lower(Account.email), unique=True)
+
+
+class AccountPhone(Base):
+    """A phone number of an account; the first (position 0) is the main one."""
+
+    __tablename__ = "account_phone"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(default=0)
+    kind: Mapped[str] = mapped_column(String(12))
+    number: Mapped[str] = mapped_column(String(15))
+
+    account: Mapped[Account] = relationship(back_populates="phones")
+
+
+class LoginSession(Base):
+    """One signed-in browser. The cookie holds a random key; only its hash is stored."""
+
+    __tablename__ = "login_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), index=True
+    )
+    remember: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+
+    account: Mapped[Account] = relationship(back_populates="login_sessions")
