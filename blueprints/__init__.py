@@ -1,0 +1,1 @@
+"""One blueprint per service; `core` holds what every service shares."""

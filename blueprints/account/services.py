@@ -1,0 +1,488 @@
+"""Domain operations of the ID. Views call one of these; each commits its own work."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+from sqlalchemy import delete, func, or_, select, update
+
+from blueprints.core import audit
+from blueprints.core.links import LinkCheck, LinkState, check_link, issue_link, spend_link
+from blueprints.core.security import open_login_session, revoke_login_sessions
+from mail import messages
+from models import db, utcnow
+from models.account import Account, AccountPhone, AccountType, Company, CompanyRole
+from models.audit import AuditEvent
+from models.link import MailLink
+from models.mail import OutboxMail
+
+ACTIVATION = "activation"
+PASSWORD_RESET = "password_reset"
+INVITATION = "invitation"
+
+_hasher = PasswordHasher()
+# A hash to verify against when the address is unknown, so that the time taken does not
+# tell whether an account exists.
+_DUMMY_HASH = _hasher.hash("not-a-real-password-0A!")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def find_account(email: str) -> Account | None:
+    if not email:
+        return None
+    return db.session.scalar(select(Account).where(func.lower(Account.email) == email.lower()))
+
+
+def email_registered(email: str) -> bool:
+    return find_account(email) is not None
+
+
+# -- sign-up ---------------------------------------------------------------------------
+class EmailTaken(Exception):
+    pass
+
+
+def _phones_from(entries) -> list[AccountPhone]:
+    return [AccountPhone(position=i, kind=e["kind"], number=e["number"])
+            for i, e in enumerate(entries) if e.get("number")]
+
+
+def create_account(name: dict, account_type: str, details: dict, password_hash: str) -> Account:
+    """Create an unopened account from the three sign-up steps and mail its activation
+    link, in one transaction. Raises EmailTaken when the address was registered meanwhile."""
+    now = utcnow()
+    account = Account(
+        email=name["email"], password_hash=password_hash,
+        family_name=name["family_name"], given_name=name["given_name"],
+        account_type=AccountType(account_type), newsletter=bool(details.get("newsletter")),
+        terms_accepted_at=now, privacy_accepted_at=now,
+    )
+    if account.account_type is AccountType.COMMERCIAL:
+        account.company = _company_from(details, Company())
+        account.company_role = CompanyRole.ADMIN
+        account.department = details["department"]
+        account.position = details["position"]
+        account.phones = _phones_from(details["phones"])
+    else:
+        address = details["address"]
+        account.postal_code = address["postal_code"]
+        account.prefecture = address["prefecture"]
+        account.city = address["city"]
+        account.street = address["street"]
+        account.building = address["building"] or None
+        account.phones = [AccountPhone(position=0, kind="mobile", number=details["phone"])]
+    if email_registered(account.email):
+        raise EmailTaken
+    db.session.add(account)
+    try:
+        db.session.flush()
+    except Exception as error:  # the unique index caught a concurrent sign-up
+        db.session.rollback()
+        if email_registered(name["email"]):
+            raise EmailTaken from error
+        raise
+    _send_activation(account)
+    audit.record("account.signup", actor_id=account.id, subject_id=account.id,
+                 account_type=account.account_type.value)
+    db.session.commit()
+    return account
+
+
+def _company_from(data: dict, company: Company) -> Company:
+    address = data["company_address"]
+    company.name = data["company_name"]
+    company.kind = data["company_kind"]
+    company.registration_number = data.get("registration_number") or None
+    company.postal_code = address["postal_code"]
+    company.prefecture = address["prefecture"]
+    company.city = address["city"]
+    company.street = address["street"]
+    company.building = address["building"] or None
+    company.email = data["company_email"]
+    company.website = data.get("website") or None
+    company.phone = data["company_phone"]
+    return company
+
+
+def _send_activation(account: Account) -> None:
+    ttl = current_app.config["ACTIVATION_LINK_TTL"]
+    token = issue_link(ACTIVATION, account.email, ttl, account=account)
+    messages.send_activation_mail(account, token, utcnow() + ttl)
+
+
+class ActivationResult(enum.Enum):
+    OPENED = "opened"
+    ALREADY_OPEN = "already_open"
+
+
+def activate(token: str) -> tuple[LinkCheck, ActivationResult | None]:
+    """Open the account behind an activation link; the link is spent."""
+    checked = check_link(ACTIVATION, token)
+    if not checked.ok:
+        return checked, None
+    account = db.session.get(Account, checked.link.account_id)
+    if account is None or not spend_link(checked.link):
+        db.session.rollback()
+        return LinkCheck(LinkState.SPENT, checked.link), None
+    if account.activated_at is not None:
+        db.session.commit()
+        return checked, ActivationResult.ALREADY_OPEN
+    account.activated_at = utcnow()
+    audit.record("account.activate", actor_id=account.id, subject_id=account.id)
+    db.session.commit()
+    return checked, ActivationResult.OPENED
+
+
+def resend_activation(email: str) -> None:
+    """Mail a fresh activation link when the address has an unopened account.
+    Says nothing either way: the caller shows the same page for every address."""
+    account = find_account(email)
+    if account is not None and account.activated_at is None:
+        _send_activation(account)
+        audit.record("account.activation_resent", subject_id=account.id)
+    db.session.commit()
+
+
+# -- sign-in ---------------------------------------------------------------------------
+class LoginOutcome(enum.Enum):
+    OK = "ok"
+    INVALID = "invalid"
+    LOCKED = "locked"
+    NOT_ACTIVATED = "not_activated"
+
+
+@dataclass
+class LoginResult:
+    outcome: LoginOutcome
+    account: Account | None = None
+    session_key: str | None = None
+
+
+def sign_in(email: str, password: str, remember: bool, user_agent: str | None) -> LoginResult:
+    """Check the password, count failures per account (locking after too many), and
+    open a sign-in session. Unknown addresses and wrong passwords look the same."""
+    config = current_app.config
+    account = find_account(email)
+    now = utcnow()
+    if account is None:
+        verify_password(_DUMMY_HASH, password)
+        audit.record("account.login_failed", reason="unknown")
+        db.session.commit()
+        return LoginResult(LoginOutcome.INVALID)
+    if account.locked_until is not None and account.locked_until > now:
+        db.session.rollback()
+        return LoginResult(LoginOutcome.LOCKED, account)
+    if not verify_password(account.password_hash, password):
+        # Counted in SQL so that concurrent failures all count.
+        db.session.execute(
+            update(Account).where(Account.id == account.id)
+            .values(failed_login_count=Account.failed_login_count + 1)
+        )
+        db.session.refresh(account)
+        locked = account.failed_login_count >= config["LOGIN_LOCK_THRESHOLD"]
+        if locked:
+            account.locked_until = now + timedelta(minutes=config["LOGIN_LOCK_MINUTES"])
+            account.failed_login_count = 0
+        audit.record("account.login_failed", subject_id=account.id, locked=locked)
+        db.session.commit()
+        return LoginResult(LoginOutcome.LOCKED if locked else LoginOutcome.INVALID, account)
+    if account.activated_at is None:
+        db.session.rollback()
+        return LoginResult(LoginOutcome.NOT_ACTIVATED, account)
+    account.failed_login_count = 0
+    account.locked_until = None
+    account.last_login_at = now
+    lifetime = config["REMEMBER_COOKIE_DURATION"] if remember else config["SESSION_LIFETIME"]
+    key = open_login_session(account, remember, lifetime, user_agent)
+    audit.record("account.login", actor_id=account.id, subject_id=account.id,
+                 remember=remember)
+    db.session.commit()
+    return LoginResult(LoginOutcome.OK, account, key)
+
+
+def sign_out(account: Account) -> None:
+    """End this browser's sign-in session: its cookie no longer opens anything."""
+    from blueprints.core.security import hash_key
+    from models.account import LoginSession
+
+    if account.login_session_key:
+        db.session.execute(
+            update(LoginSession)
+            .where(LoginSession.key_hash == hash_key(account.login_session_key))
+            .values(revoked_at=utcnow())
+        )
+    audit.record("account.logout", actor_id=account.id, subject_id=account.id)
+    db.session.commit()
+
+
+# -- passwords -------------------------------------------------------------------------
+def request_password_reset(email: str) -> None:
+    """Mail a one-hour reset link when the address has an account. The caller shows
+    the same answer for every address."""
+    account = find_account(email)
+    if account is not None:
+        ttl = current_app.config["PASSWORD_RESET_LINK_TTL"]
+        token = issue_link(PASSWORD_RESET, account.email, ttl, account=account)
+        messages.send_password_reset_mail(account, token, utcnow() + ttl)
+        audit.record("account.password_reset_requested", subject_id=account.id)
+    db.session.commit()
+
+
+def check_reset_link(token: str) -> LinkCheck:
+    return check_link(PASSWORD_RESET, token)
+
+
+def _set_password(account: Account, password: str, keep_session_key: str | None) -> None:
+    now = utcnow()
+    account.password_hash = hash_password(password)
+    account.password_changed_at = now
+    account.failed_login_count = 0
+    account.locked_until = None
+    revoke_login_sessions(account.id, keep_key=keep_session_key)
+    messages.send_password_changed_mail(account, now)
+
+
+def reset_password(token: str, password: str) -> LinkCheck:
+    """Set a new password from a reset link; every signed-in browser is signed out.
+    A reset also opens an unopened account: the link proved the address."""
+    checked = check_reset_link(token)
+    if not checked.ok:
+        return checked
+    account = db.session.get(Account, checked.link.account_id)
+    if account is None or not spend_link(checked.link):
+        db.session.rollback()
+        return LinkCheck(LinkState.SPENT, checked.link)
+    _set_password(account, password, keep_session_key=None)
+    if account.activated_at is None:
+        account.activated_at = utcnow()
+    audit.record("account.password_reset", actor_id=account.id, subject_id=account.id)
+    db.session.commit()
+    return checked
+
+
+def change_password(account: Account, current_password: str, new_password: str) -> bool:
+    """Change the password when the current one is right; other browsers are signed out
+    and the change is mailed to the account."""
+    if not verify_password(account.password_hash, current_password):
+        return False
+    _set_password(account, new_password, keep_session_key=account.login_session_key)
+    audit.record("account.password_change", actor_id=account.id, subject_id=account.id)
+    db.session.commit()
+    return True
+
+
+# -- settings --------------------------------------------------------------------------
+def update_personal_info(account: Account, data: dict) -> None:
+    account.family_name = data["family_name"]
+    account.given_name = data["given_name"]
+    account.department = data.get("department") or None
+    account.position = data.get("position") or None
+    account.language = data["language"]
+    account.phones = _phones_from(data["phones"])
+    audit.record("account.update", actor_id=account.id, subject_id=account.id,
+                 section="personal")
+    db.session.commit()
+
+
+def update_company(account: Account, data: dict) -> None:
+    _company_from(data, account.company)
+    audit.record("company.update", actor_id=account.id, subject_id=account.id,
+                 company_id=account.company_id)
+    db.session.commit()
+
+
+def company_form_data(company: Company) -> dict:
+    return {
+        "company_name": company.name, "company_kind": company.kind,
+        "registration_number": company.registration_number or "",
+        "company_address": {
+            "postal_code": company.postal_code, "prefecture": company.prefecture,
+            "city": company.city, "street": company.street, "building": company.building or "",
+        },
+        "company_email": company.email, "website": company.website or "",
+        "company_phone": company.phone,
+    }
+
+
+# -- employees -------------------------------------------------------------------------
+def search_employees(company_id: int, query: str | None) -> list[Account]:
+    statement = select(Account).where(Account.company_id == company_id)
+    if query:
+        like = f"%{query.replace('%', '').replace('_', '')}%"
+        statement = statement.where(or_(
+            Account.email.ilike(like), Account.family_name.like(like),
+            Account.given_name.like(like),
+            (Account.family_name + Account.given_name).like(like),
+        ))
+    return list(db.session.scalars(statement.order_by(Account.family_name, Account.id)))
+
+
+def pending_invitations(company_id: int) -> list[MailLink]:
+    return list(db.session.scalars(
+        select(MailLink).where(MailLink.purpose == INVITATION,
+                               MailLink.company_id == company_id,
+                               MailLink.used_at.is_(None),
+                               MailLink.expires_at > utcnow())
+        .order_by(MailLink.created_at.desc())
+    ))
+
+
+class InviteOutcome(enum.Enum):
+    SENT = "sent"
+    ALREADY_MEMBER = "already_member"
+
+
+def invite_employee(inviter: Account, family_name: str, given_name: str,
+                    email: str) -> InviteOutcome:
+    """Mail an invitation (7 days) to join the inviter's company account."""
+    company = inviter.company
+    existing = find_account(email)
+    if existing is not None and existing.company_id == company.id:
+        return InviteOutcome.ALREADY_MEMBER
+    ttl = current_app.config["INVITATION_LINK_TTL"]
+    token = issue_link(INVITATION, email, ttl, company_id=company.id,
+                       payload={"family_name": family_name, "given_name": given_name,
+                                "inviter_id": inviter.id})
+    messages.send_invitation_mail(email, family_name, given_name, inviter, company, token,
+                                  utcnow() + ttl)
+    audit.record("company.invite", actor_id=inviter.id, company_id=company.id)
+    db.session.commit()
+    return InviteOutcome.SENT
+
+
+def check_invitation(token: str) -> LinkCheck:
+    checked = check_link(INVITATION, token)
+    if checked.link is not None and db.session.get(Company, checked.link.company_id) is None:
+        return LinkCheck(LinkState.INVALID)
+    return checked
+
+
+class JoinOutcome(enum.Enum):
+    JOINED = "joined"
+    OTHER_COMPANY_ADMIN = "other_company_admin"
+    WRONG_ACCOUNT = "wrong_account"
+
+
+def join_company_as_new(token: str, family_name: str, given_name: str,
+                        password: str) -> tuple[LinkCheck, Account | None]:
+    """The invitee has no ID yet: create an opened commercial account in the company."""
+    checked = check_invitation(token)
+    if not checked.ok:
+        return checked, None
+    link = checked.link
+    if email_registered(link.email) or not spend_link(link):
+        db.session.rollback()
+        return LinkCheck(LinkState.SPENT, link), None
+    now = utcnow()
+    account = Account(
+        email=link.email, password_hash=hash_password(password),
+        family_name=family_name, given_name=given_name,
+        account_type=AccountType.COMMERCIAL, company_id=link.company_id,
+        company_role=CompanyRole.MEMBER, activated_at=now,
+        terms_accepted_at=now, privacy_accepted_at=now,
+    )
+    db.session.add(account)
+    db.session.flush()
+    audit.record("company.join", actor_id=account.id, subject_id=account.id,
+                 company_id=link.company_id, new_account=True)
+    db.session.commit()
+    return checked, account
+
+
+def join_company_as_existing(token: str, account: Account) -> tuple[LinkCheck, JoinOutcome | None]:
+    """The invitee signed in with an existing ID: it is merged into the company."""
+    checked = check_invitation(token)
+    if not checked.ok:
+        return checked, None
+    link = checked.link
+    if link.email.lower() != account.email.lower():
+        return checked, JoinOutcome.WRONG_ACCOUNT
+    if account.company_id not in (None, link.company_id) and account.is_company_admin and (
+        len(account.company.members) > 1
+    ):
+        return checked, JoinOutcome.OTHER_COMPANY_ADMIN
+    if not spend_link(link):
+        db.session.rollback()
+        return LinkCheck(LinkState.SPENT, link), None
+    old_company = account.company if account.company_id != link.company_id else None
+    account.account_type = AccountType.COMMERCIAL
+    account.company_id = link.company_id
+    account.company_role = CompanyRole.MEMBER
+    if old_company is not None and len(old_company.members) <= 1:
+        db.session.delete(old_company)
+    audit.record("company.join", actor_id=account.id, subject_id=account.id,
+                 company_id=link.company_id, new_account=False)
+    db.session.commit()
+    return checked, JoinOutcome.JOINED
+
+
+# -- deletion --------------------------------------------------------------------------
+def delete_account(account: Account, password: str) -> bool:
+    """Remove the account and everything of it, everywhere, in one transaction.
+
+    Its company stays while other employees remain (the longest-serving one becomes its
+    administrator); a company left without employees is removed. Audit rows lose their
+    reference to the account, and mail to its address is dropped from the outbox."""
+    if not verify_password(account.password_hash, password):
+        return False
+    account_id, email, company = account.id, account.email, account.company
+    if company is not None:
+        others = [m for m in company.members if m.id != account_id]
+        if not others:
+            db.session.delete(company)
+        elif account.company_role == CompanyRole.ADMIN and not any(
+            m.company_role == CompanyRole.ADMIN for m in others
+        ):
+            min(others, key=lambda m: (m.created_at, m.id)).company_role = CompanyRole.ADMIN
+    db.session.execute(
+        update(AuditEvent).where(AuditEvent.actor_id == account_id).values(actor_id=None)
+    )
+    db.session.execute(
+        update(AuditEvent).where(AuditEvent.subject_id == account_id).values(subject_id=None)
+    )
+    db.session.execute(delete(MailLink).where(
+        or_(MailLink.account_id == account_id, func.lower(MailLink.email) == email.lower())
+    ))
+    db.session.execute(delete(OutboxMail).where(func.lower(OutboxMail.recipient) == email.lower()))
+    for hook in DELETION_HOOKS:
+        hook(account)
+    db.session.delete(account)
+    audit.record("account.delete")
+    db.session.commit()
+    return True
+
+
+# Later services register a function here that removes what they keep for an account
+# (gateways released, links, cases, memberships) inside the same transaction.
+DELETION_HOOKS: list = []
+
+
+def invited_company(link: MailLink) -> Company:
+    return db.session.get(Company, link.company_id)
+
+
+def renew_link(purpose: str, token: str) -> str | None:
+    """From the page of an expired or spent link: send a fresh link of the same purpose
+    to the same address. Returns the address, or None for an unknown token."""
+    checked = check_link(purpose, token)
+    if checked.link is None or purpose not in (ACTIVATION, PASSWORD_RESET):
+        return None
+    if purpose == ACTIVATION:
+        resend_activation(checked.link.email)
+    else:
+        request_password_reset(checked.link.email)
+    return checked.link.email

@@ -1,0 +1,7 @@
+"""Shared pieces: home launcher, health, postal lookup, language switch, dev mailbox,
+link error pages, and the mechanisms every service uses (wizard, links, audit)."""
+from flask import Blueprint
+
+bp = Blueprint("core", __name__)
+
+from blueprints.core import views  # noqa: E402,F401

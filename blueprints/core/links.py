@@ -1,0 +1,104 @@
+"""Links sent by mail: random, stored hashed, single use, bound to purpose and address,
+with an expiry per purpose, and built only from the configured public host."""
+from __future__ import annotations
+
+import enum
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app, url_for
+from sqlalchemy import select
+
+from models import db, utcnow
+from models.account import Account
+from models.link import MailLink
+
+
+class LinkState(str, enum.Enum):
+    VALID = "valid"
+    EXPIRED = "expired"
+    SPENT = "spent"
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True)
+class LinkCheck:
+    state: LinkState
+    link: MailLink | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.state is LinkState.VALID
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def public_url(endpoint: str, **values) -> str:
+    """An absolute URL on the configured public host (never the request's Host header)."""
+    path = url_for(endpoint, _external=False, **values)
+    scheme = current_app.config["PREFERRED_URL_SCHEME"]
+    return f"{scheme}://{current_app.config['PUBLIC_HOST']}{path}"
+
+
+def issue_link(
+    purpose: str,
+    email: str,
+    ttl: timedelta,
+    account: Account | None = None,
+    company_id: int | None = None,
+    payload: dict | None = None,
+) -> str:
+    """Create a link row and return the raw token (only the mail ever sees it).
+
+    Earlier unused links of the same purpose and address stop working, so that
+    only the newest mail's link opens."""
+    now = utcnow()
+    for old in db.session.scalars(
+        select(MailLink).where(
+            MailLink.purpose == purpose,
+            MailLink.email == email,
+            MailLink.used_at.is_(None),
+        )
+    ):
+        old.expires_at = min(old.expires_at, now)
+    token = secrets.token_urlsafe(32)
+    db.session.add(
+        MailLink(
+            token_hash=_hash(token),
+            purpose=purpose,
+            email=email,
+            account_id=account.id if account else None,
+            company_id=company_id,
+            payload=payload or {},
+            expires_at=now + ttl,
+        )
+    )
+    return token
+
+
+def check_link(purpose: str, token: str | None) -> LinkCheck:
+    """Look a token up for `purpose`: valid, expired, spent, or invalid (unknown/altered)."""
+    if not token or len(token) > 100 or not token.isascii():
+        return LinkCheck(LinkState.INVALID)
+    link = db.session.scalar(select(MailLink).where(MailLink.token_hash == _hash(token)))
+    if link is None or link.purpose != purpose:
+        return LinkCheck(LinkState.INVALID)
+    if link.used_at is not None:
+        return LinkCheck(LinkState.SPENT, link)
+    if link.expires_at <= utcnow():
+        return LinkCheck(LinkState.EXPIRED, link)
+    return LinkCheck(LinkState.VALID, link)
+
+
+def spend_link(link: MailLink) -> bool:
+    """Mark the link used. Returns False when another request spent it first."""
+    result = db.session.execute(
+        MailLink.__table__.update()
+        .where(MailLink.id == link.id, MailLink.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
+    return result.rowcount == 1

@@ -1,0 +1,151 @@
+"""Sign-in sessions, security headers and error pages, bound to the app once."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+
+from flask import Flask, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import select
+
+from models import db, utcnow
+from models.account import Account, LoginSession
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; object-src 'none'"
+)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def open_login_session(account: Account, remember: bool, lifetime, user_agent: str | None) -> str:
+    """Record a new signed-in browser for `account` and return the key for its cookie."""
+    key = secrets.token_urlsafe(32)
+    db.session.add(
+        LoginSession(
+            key_hash=hash_key(key),
+            account_id=account.id,
+            remember=remember,
+            expires_at=utcnow() + lifetime,
+            user_agent=(user_agent or "")[:200],
+        )
+    )
+    account.login_session_key = key
+    return key
+
+
+def revoke_login_sessions(account_id: int, keep_key: str | None = None) -> int:
+    """Sign out every browser of the account (but the one holding `keep_key`)."""
+    now = utcnow()
+    sessions = db.session.scalars(
+        select(LoginSession).where(
+            LoginSession.account_id == account_id, LoginSession.revoked_at.is_(None)
+        )
+    ).all()
+    keep = hash_key(keep_key) if keep_key else None
+    count = 0
+    for login_session in sessions:
+        if login_session.key_hash != keep:
+            login_session.revoked_at = now
+            count += 1
+    return count
+
+
+def load_account(key: str) -> Account | None:
+    """Flask-Login user loader: a live, unrevoked sign-in session and an opened account."""
+    if not key or len(key) > 100:
+        return None
+    now: datetime = utcnow()
+    row = db.session.execute(
+        select(LoginSession, Account)
+        .join(Account, Account.id == LoginSession.account_id)
+        .where(LoginSession.key_hash == hash_key(key))
+    ).first()
+    if row is None:
+        return None
+    login_session, account = row
+    if login_session.revoked_at is not None or login_session.expires_at <= now:
+        return None
+    if not account.is_active:
+        return None
+    account.login_session_key = key
+    return account
+
+
+def init_app(app: Flask) -> None:
+    from app import login_manager
+
+    login_manager.user_loader(load_account)
+    login_manager.login_view = "account.login"
+    login_manager.login_message = None
+    login_manager.session_protection = None  # the sign-in session row is the protection
+
+    @app.after_request
+    def _headers(response):
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+        response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        if not app.config.get("DEVELOPMENT") and not app.testing:
+            response.headers["Strict-Transport-Security"] = "max-age=31536000"
+        response.vary.add("HX-Request")
+        if request.endpoint != "static":
+            # Pages carry personal data: keep no copies in shared caches or history.
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def _error_page(status: int, title: str, message: str):
+        return render_template("errors/error.html", status=status, title=title,
+                               message=message), status
+
+    @app.errorhandler(CSRFError)
+    def _csrf(_e):
+        return _error_page(400, _("ページの有効期限が切れました"),
+                           _("お手数ですが、ページを読み込み直してからもう一度お試しください。"))
+
+    @app.errorhandler(400)
+    def _bad_request(_e):
+        return _error_page(400, _("リクエストを処理できませんでした"),
+                           _("入力内容をご確認のうえ、もう一度お試しください。"))
+
+    @app.errorhandler(403)
+    def _forbidden(_e):
+        return _error_page(403, _("このページは表示できません"),
+                           _("このページを表示する権限がありません。"))
+
+    @app.errorhandler(404)
+    def _not_found(_e):
+        return _error_page(404, _("ページが見つかりません"),
+                           _("お探しのページは移動または削除された可能性があります。"))
+
+    @app.errorhandler(405)
+    def _method(_e):
+        return _error_page(405, _("この操作はできません"),
+                           _("ページを読み込み直してからもう一度お試しください。"))
+
+    @app.errorhandler(413)
+    def _too_large(_e):
+        return _error_page(413, _("送信データが大きすぎます"),
+                           _("入力内容を短くしてもう一度お試しください。"))
+
+    @app.errorhandler(429)
+    def _too_many(_e):
+        return _error_page(429, _("しばらくしてからお試しください"),
+                           _("短時間に多くのリクエストがありました。少し時間をおいてからもう一度お試しください。"))
+
+    @app.errorhandler(500)
+    def _server_error(_e):
+        db.session.rollback()
+        return _error_page(500, _("エラーが発生しました"),
+                           _("ご迷惑をおかけしております。時間をおいてもう一度お試しください。"))
+
+    app.config.setdefault("MAX_CONTENT_LENGTH", 2 * 1024 * 1024)
+    app.config.setdefault("MAX_FORM_MEMORY_SIZE", 500 * 1024)

@@ -1,0 +1,57 @@
+"""Shared operations: the launcher's entries, language choice, the dev mailbox."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from flask import url_for
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from models import db
+from models.account import Account
+from models.mail import OutboxMail
+
+LINK_PATTERN = re.compile(r"https?://[^\s<>\"']+")
+
+
+@dataclass(frozen=True)
+class LauncherEntry:
+    title: object
+    description: object
+    endpoint: str
+    icon: str
+
+    @property
+    def url(self) -> str:
+        return url_for(self.endpoint)
+
+
+# Each service adds its entry with a predicate telling who may use it.
+LAUNCHER: list[tuple[LauncherEntry, object]] = [
+    (LauncherEntry(_l("アカウント"), _l("個人情報・ログイン情報・会社情報・従業員の管理"),
+                   "account.settings", "id"), lambda account: True),
+]
+
+
+def launcher_entries(account: Account) -> list[LauncherEntry]:
+    return [entry for entry, allowed in LAUNCHER if allowed(account)]
+
+
+def set_language(account, language: str) -> None:
+    if account is not None and getattr(account, "is_authenticated", False):
+        account.language = language
+        db.session.commit()
+
+
+def dev_mails(limit: int = 200) -> list[OutboxMail]:
+    return list(db.session.scalars(
+        select(OutboxMail).order_by(OutboxMail.id.desc()).limit(limit)))
+
+
+def dev_mail(mail_id: int) -> OutboxMail | None:
+    return db.session.get(OutboxMail, mail_id)
+
+
+def links_in(mail: OutboxMail) -> list[str]:
+    return list(dict.fromkeys(LINK_PATTERN.findall(mail.text_body)))

@@ -1,0 +1,35 @@
+"""Template globals and filters shared by every page and mail."""
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+from flask_babel import get_locale
+
+JST = ZoneInfo("Asia/Tokyo")
+
+
+def format_datetime_jst(value: datetime | None) -> str:
+    """`2026年11月22日 18:05` in Japan time (what every page and mail shows)."""
+    if value is None:
+        return ""
+    return value.astimezone(JST).strftime("%Y年%m月%d日 %H:%M")
+
+
+def format_postal(value: str | None) -> str:
+    return f"{value[:3]}-{value[3:]}" if value and len(value) == 7 else (value or "")
+
+
+def init_app(app: Flask) -> None:
+    from forms.validators import password_checklist
+
+    app.add_template_filter(format_datetime_jst, "datetime")
+    app.add_template_filter(format_postal, "postal")
+
+    @app.context_processor
+    def _globals():
+        return {
+            "current_locale": lambda: str(get_locale() or "ja"),
+            "password_items": lambda value: password_checklist(value or ""),
+        }

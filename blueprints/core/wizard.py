@@ -1,0 +1,284 @@
+"""The one wizard mechanism every multi-step flow uses.
+
+A wizard is an ordered list of steps, each a form class and a partial template. What the
+user typed is kept server-side in a `WizardDraft` row whose random id sits in the session
+(the cookie is signed, not encrypted). Secret fields (passwords) never reach the draft:
+a step turns them into derived values (a hash) first.
+
+- GET of a step shows it filled from the draft; jumping ahead redirects to the first
+  unfinished step.
+- POST validates: invalid → the step again with status 422 (HTMX swaps it in place);
+  valid → saved, then the next step (HTMX: its partial with `HX-Push-Url`; without
+  JavaScript: 303 to its URL).
+- A form may handle a sub-action (a postal-code lookup button, "add another phone"):
+  the step is shown again with status 200 and nothing is validated or saved.
+- The last step re-validates every step from the draft and calls `finish` once.
+"""
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy import delete
+from werkzeug.datastructures import MultiDict
+
+from app import htmx
+from models import db, utcnow
+from models.wizard import WizardDraft
+
+DRAFT_LIFETIME = timedelta(hours=24)
+SKIPPED_KEYS = {"csrf_token"}
+
+
+class WizardError(Exception):
+    """Raised by `finish` to send the user back to a step with a message on a field."""
+
+    def __init__(self, step: str, field_name: str, message: str):
+        super().__init__(message)
+        self.step, self.field_name, self.message = step, field_name, message
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    title: Any
+    form: Callable[[dict], type[FlaskForm]] | type[FlaskForm]
+    template: str
+    # field name -> function(value) giving the value kept in the draft's secrets.
+    secrets: dict[str, Callable[[str], Any]] = field(default_factory=dict)
+    # fields that are dropped from the draft (confirmations of secrets).
+    dropped: tuple[str, ...] = ()
+
+    def form_class(self, values: dict) -> type[FlaskForm]:
+        if isinstance(self.form, type):
+            return self.form
+        return self.form(values)
+
+
+@dataclass
+class Draft:
+    row: WizardDraft
+
+    @property
+    def raw(self) -> dict[str, list[list[str]]]:
+        return self.row.data.get("raw", {})
+
+    @property
+    def done(self) -> list[str]:
+        return self.row.data.get("done", [])
+
+    @property
+    def secrets(self) -> dict[str, Any]:
+        return self.row.data.get("secrets", {})
+
+    def formdata(self, step: str) -> MultiDict | None:
+        items = self.raw.get(step)
+        return MultiDict([tuple(item) for item in items]) if items is not None else None
+
+    def values(self, step: str) -> dict[str, str]:
+        """The raw values of one step as a flat dict (first value of each key)."""
+        return dict(self.formdata(step) or {})
+
+    def save_step(self, step: Step, formdata: MultiDict, form: FlaskForm) -> None:
+        data = dict(self.row.data)
+        keep = [
+            [key, value]
+            for key, value in formdata.items(multi=True)
+            if key not in SKIPPED_KEYS and key not in step.secrets and key not in step.dropped
+        ]
+        data["raw"] = {**self.raw, step.name: keep}
+        data["secrets"] = {
+            **self.secrets,
+            **{name: fn(form[name].data) for name, fn in step.secrets.items()},
+        }
+        data["done"] = [*[s for s in self.done if s != step.name], step.name]
+        self.row.data = data  # reassign: JSON columns track replacement, not mutation
+        self.row.updated_at = utcnow()
+
+
+class Wizard:
+    """An ordered list of steps served under one URL prefix by one view."""
+
+    def __init__(
+        self,
+        name: str,
+        steps: list[Step],
+        finish: Callable[[dict[str, FlaskForm], dict[str, Any]], str],
+        page_template: str = "wizard/page.html",
+        title: Any = "",
+        submit_label: Any = None,
+        final_label: Any = None,
+    ):
+        self.name = name
+        self.steps = steps
+        self.finish = finish
+        self.page_template = page_template
+        self.title = title
+        self.submit_label = submit_label
+        self.final_label = final_label
+        self.endpoint = ""
+
+    # -- wiring -----------------------------------------------------------------------
+    def register(self, bp: Blueprint, rule: str, endpoint: str,
+                 decorators: list[Callable] | None = None) -> None:
+        """Serve the wizard at `rule` (redirects to the first step) and `rule/<step>`."""
+        self.endpoint = f"{bp.name}.{endpoint}"
+
+        def view(step: str | None = None):
+            return self.dispatch(step)
+
+        view.__name__ = endpoint
+        view.__doc__ = f"Wizard '{self.name}': one step per URL."
+        for decorator in reversed(decorators or []):
+            view = decorator(view)
+        bp.add_url_rule(rule, endpoint, view, methods=["GET"])
+        bp.add_url_rule(f"{rule}/<step>", endpoint, view, methods=["GET", "POST"])
+
+    def url(self, step: str) -> str:
+        return url_for(self.endpoint, step=step)
+
+    # -- draft ------------------------------------------------------------------------
+    @property
+    def _session_key(self) -> str:
+        return f"wizard:{self.name}"
+
+    def load_draft(self, create: bool) -> Draft | None:
+        draft_id = session.get(self._session_key)
+        row = db.session.get(WizardDraft, draft_id) if draft_id else None
+        if row is not None and (row.wizard != self.name
+                                or row.updated_at < utcnow() - DRAFT_LIFETIME):
+            db.session.delete(row)
+            row = None
+        if row is None and create:
+            db.session.execute(
+                delete(WizardDraft).where(WizardDraft.updated_at < utcnow() - DRAFT_LIFETIME)
+            )
+            row = WizardDraft(id=secrets.token_urlsafe(32), wizard=self.name,
+                              data={"raw": {}, "done": [], "secrets": {}})
+            db.session.add(row)
+            session[self._session_key] = row.id
+        return Draft(row) if row is not None else None
+
+    def discard_draft(self) -> None:
+        draft = self.load_draft(create=False)
+        if draft is not None:
+            db.session.delete(draft.row)
+        session.pop(self._session_key, None)
+
+    def _all_values(self, draft: Draft | None) -> dict[str, dict[str, str]]:
+        return {s.name: draft.values(s.name) for s in self.steps} if draft else {}
+
+    def _step(self, name: str | None) -> Step:
+        for step in self.steps:
+            if step.name == name:
+                return step
+        abort(404)
+
+    def _first_unfinished(self, draft: Draft | None, upto: Step) -> Step | None:
+        done = draft.done if draft else []
+        for step in self.steps:
+            if step is upto:
+                return None
+            if step.name not in done:
+                return step
+        return None
+
+    # -- requests ---------------------------------------------------------------------
+    def dispatch(self, step_name: str | None):
+        if step_name is None:
+            return redirect(self.url(self.steps[0].name))
+        step = self._step(step_name)
+        draft = self.load_draft(create=request.method == "POST")
+        missing = self._first_unfinished(draft, step)
+        if missing is not None:
+            db.session.commit()
+            return self._go(missing)
+        values = self._all_values(draft)
+        form_cls = step.form_class(values)
+        if request.method == "GET":
+            form = form_cls(formdata=draft.formdata(step.name) if draft else None)
+            db.session.commit()
+            return self.render(step, form, values)
+
+        form = form_cls()
+        sub_action = getattr(form, "run_sub_action", None)
+        if sub_action is not None and sub_action():
+            db.session.rollback()
+            return self.render(step, form, values)
+        if not form.validate():
+            db.session.rollback()
+            return self.render(step, form, values, status=422)
+        draft.save_step(step, request.form, form)
+        index = self.steps.index(step)
+        if index + 1 < len(self.steps):
+            db.session.commit()
+            return self._go(self.steps[index + 1], values=self._all_values(draft))
+        return self._complete(draft)
+
+    def _complete(self, draft: Draft):
+        values = self._all_values(draft)
+        forms: dict[str, FlaskForm] = {}
+        for step in self.steps:
+            form = step.form_class(values)(formdata=draft.formdata(step.name),
+                                           meta={"csrf": False})
+            for name in (*step.secrets, *step.dropped):
+                if name in form:
+                    del form[name]
+            if not form.validate():
+                db.session.commit()
+                return self._go(step)
+            forms[step.name] = form
+        secrets_ = dict(draft.secrets)
+        try:
+            target = self.finish(forms, secrets_)
+        except WizardError as error:
+            db.session.rollback()
+            step = self._step(error.step)
+            draft = self.load_draft(create=False)
+            if draft is None:
+                return self._go(self.steps[0])
+            form = step.form_class(values)(formdata=draft.formdata(step.name),
+                                           meta={"csrf": False})
+            form.validate()
+            if error.field_name in form:
+                form[error.field_name].errors = [error.message]
+            return self.render(step, form, values, status=422, push=True)
+        # `finish` committed its work; the draft goes now.
+        self.discard_draft()
+        db.session.commit()
+        if htmx:
+            return "", 200, {"HX-Redirect": target}
+        return redirect(target, code=303)
+
+    def _go(self, step: Step, values: dict | None = None):
+        """Move to `step`: HTMX gets its partial with the URL pushed; others a redirect."""
+        if htmx and not htmx.history_restore_request:
+            draft = self.load_draft(create=False)
+            form = step.form_class(values or self._all_values(draft))(
+                formdata=draft.formdata(step.name) if draft else None
+            )
+            return self.render(step, form, values or self._all_values(draft), push=True)
+        return redirect(self.url(step.name), code=303)
+
+    def render(self, step: Step, form: FlaskForm, values: dict, status: int = 200,
+               push: bool = False):
+        index = self.steps.index(step)
+        context = {
+            "wizard": self,
+            "step": step,
+            "step_index": index,
+            "previous_url": self.url(self.steps[index - 1].name) if index else None,
+            "is_last": index == len(self.steps) - 1,
+            "form": form,
+            "values": values,
+            "action": self.url(step.name),
+        }
+        if htmx and not htmx.history_restore_request:
+            headers = {"HX-Push-Url": self.url(step.name)} if push else {}
+            return render_template("wizard/_step.html", **context), status, headers
+        return render_template(self.page_template, **context), status

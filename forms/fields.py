@@ -1,0 +1,135 @@
+"""Reusable field groups (address, phones) and the base form every page form extends."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import Form, SelectField, StringField, SubmitField
+from wtforms.fields import FieldList, FormField
+from wtforms.validators import Optional
+
+from forms.validators import (
+    PREFECTURES,
+    Building,
+    MaxLength,
+    NoControlCharacters,
+    PhoneNumber,
+    PostalCode,
+    Prefecture,
+    Required,
+    RequiredChoice,
+    Street,
+    lookup_postal_code,
+    normalize_building,
+    normalize_phone,
+    normalize_postal_code,
+    normalize_street,
+)
+
+NUMERIC = {"inputmode": "numeric"}
+PREFECTURE_CHOICES = [("", _l("選択してください"))] + [(p, p) for p in PREFECTURES]
+PHONE_KINDS = [
+    ("mobile", _l("携帯電話")),
+    ("landline", _l("固定電話")),
+    ("office", _l("勤務先")),
+]
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def set_value(field, value) -> None:
+    """Set a field's value so that it is also what gets rendered (raw_data wins there)."""
+    field.data = value
+    field.raw_data = [value]
+
+
+class AddressForm(Form):
+    """郵便番号 → 都道府県 / 市区町村 (filled from Japan Post data) / 町名・番地 / 建物名."""
+
+    postal_code = StringField(
+        _l("郵便番号"),
+        filters=[normalize_postal_code],
+        validators=[Required(), PostalCode()],
+        render_kw={**NUMERIC, "autocomplete": "postal-code", "maxlength": 10,
+                   "placeholder": "1030026"},
+        description=_l("ハイフンなし・ありのどちらでも入力できます"),
+    )
+    lookup = SubmitField(_l("住所を検索"), render_kw={"formnovalidate": True})
+    prefecture = SelectField(
+        _l("都道府県"),
+        choices=PREFECTURE_CHOICES,
+        validators=[RequiredChoice(), Prefecture()],
+        render_kw={"autocomplete": "address-level1"},
+    )
+    city = StringField(
+        _l("市区町村"),
+        filters=[_strip],
+        validators=[Required(), MaxLength(60), NoControlCharacters()],
+        render_kw={"autocomplete": "address-level2"},
+    )
+    street = StringField(
+        _l("町名・番地"),
+        filters=[normalize_street],
+        validators=[Required(), Street()],
+        render_kw={"autocomplete": "address-line1", "placeholder": "日本橋兜町1-2-3"},
+    )
+    building = StringField(
+        _l("建物名・部屋番号"),
+        filters=[normalize_building],
+        validators=[Optional(), Building()],
+        render_kw={"autocomplete": "address-line2"},
+    )
+
+    def fill_from_postal_code(self) -> bool:
+        """Fill 都道府県 and 市区町村 (and the town into 町名・番地 when empty)."""
+        self.postal_code.errors = []
+        code = self.postal_code.data or ""
+        found = lookup_postal_code(code) if len(code) == 7 and code.isdigit() else None
+        if found is None:
+            self.postal_code.errors = [
+                _l("該当する住所が見つかりませんでした。郵便番号をご確認ください")
+            ]
+            return False
+        set_value(self.prefecture, found.prefecture)
+        set_value(self.city, found.city)
+        if not (self.street.data or "").strip() and found.town:
+            set_value(self.street, found.town)
+        return True
+
+
+class PhoneEntryForm(Form):
+    kind = SelectField(_l("電話の種類"), choices=PHONE_KINDS, default="mobile")
+    number = StringField(
+        _l("電話番号"),
+        filters=[normalize_phone],
+        validators=[Required(), PhoneNumber()],
+        render_kw={"inputmode": "tel", "autocomplete": "tel", "placeholder": "09012345678"},
+    )
+
+
+def address_field(label=None) -> FormField:
+    return FormField(AddressForm, label=label, separator="-")
+
+
+def phones_field(max_entries: int = 3) -> FieldList:
+    return FieldList(FormField(PhoneEntryForm), min_entries=1, max_entries=max_entries)
+
+
+class PageForm(FlaskForm):
+    """Base of every page form: runs sub-actions (postal lookup, add a phone)
+    that redisplay the form without validating it."""
+
+    def run_sub_action(self) -> bool:
+        for field in self:
+            if isinstance(field, FormField) and isinstance(field.form, AddressForm):
+                if field.form.lookup.data:
+                    field.form.fill_from_postal_code()
+                    return True
+            if isinstance(field, FieldList) and getattr(self, "add_phone", None) is not None:
+                if self.add_phone.data and len(field.entries) < (field.max_entries or 3):
+                    field.append_entry()
+                    return True
+                if self.add_phone.data:
+                    return True
+        return False

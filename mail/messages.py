@@ -1,0 +1,68 @@
+"""One function per message. Each writes to the outbox in the caller's transaction."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_babel import force_locale
+from flask_babel import gettext as _
+
+from blueprints.core.links import public_url
+from mail import queue_mail
+from models.account import Account, Company
+
+
+def _subject(locale: str, text_fn) -> str:
+    with force_locale(locale):
+        return text_fn()
+
+
+def send_activation_mail(account: Account, token: str, expires_at: datetime) -> None:
+    """【アカウント登録のご確認】 with the link that opens the account (24 h)."""
+    locale = account.language
+    queue_mail(
+        "activation", account.email,
+        _subject(locale, lambda: _("【%(site)s】アカウント登録のご確認", site=_site())),
+        "activation", locale=locale, account=account,
+        link=public_url("account.activate", token=token), expires_at=expires_at,
+    )
+
+
+def send_password_reset_mail(account: Account, token: str, expires_at: datetime) -> None:
+    """【パスワード再設定のご案内】 with a one-hour link."""
+    locale = account.language
+    queue_mail(
+        "password_reset", account.email,
+        _subject(locale, lambda: _("【%(site)s】パスワード再設定のご案内", site=_site())),
+        "password_reset", locale=locale, account=account,
+        link=public_url("account.password_reset_confirm", token=token), expires_at=expires_at,
+    )
+
+
+def send_password_changed_mail(account: Account, changed_at: datetime) -> None:
+    """【パスワード変更のお知らせ】 so that an unexpected change is noticed."""
+    locale = account.language
+    queue_mail(
+        "password_changed", account.email,
+        _subject(locale, lambda: _("【%(site)s】パスワード変更のお知らせ", site=_site())),
+        "password_changed", locale=locale, account=account, changed_at=changed_at,
+        reset_link=public_url("account.password_reset"),
+    )
+
+
+def send_invitation_mail(email: str, family_name: str, given_name: str, inviter: Account,
+                         company: Company, token: str, expires_at: datetime) -> None:
+    """【従業員としての招待】 from a company account to a new or existing ID."""
+    queue_mail(
+        "invitation", email,
+        _subject("ja", lambda: _("【%(site)s】%(company)s の商用アカウントへの招待",
+                                 site=_site(), company=company.name)),
+        "invitation", family_name=family_name, given_name=given_name, inviter=inviter,
+        company=company, link=public_url("account.invitation", token=token),
+        expires_at=expires_at,
+    )
+
+
+def _site() -> str:
+    from flask import current_app
+
+    return current_app.config["SITE_NAME"]
