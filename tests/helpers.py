@@ -1,0 +1,82 @@
+"""Helpers for flow tests: walking the sign-up wizard, reading mail from the outbox."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from models import db
+from models.mail import OutboxMail
+from tests.conftest import csrf_from, links_in, path_of
+
+PASSWORD = "Sunny-Roof-2026!"
+HX = {"HX-Request": "true"}
+
+NAME_STEP = {
+    "family_name": "山田", "given_name": "太郎", "email": "taro@example.com",
+    "password": PASSWORD, "password_confirm": PASSWORD,
+}
+PERSONAL_DETAILS = {
+    "address-postal_code": "103-0026", "address-prefecture": "東京都",
+    "address-city": "中央区", "address-street": "日本橋兜町1丁目2番3号",
+    "address-building": "", "phone": "090-1234-5678",
+    "accept_terms": "y", "accept_privacy": "y",
+}
+COMMERCIAL_DETAILS = {
+    "company_name": "テスト電設株式会社", "company_kind": "installer",
+    "registration_number": "7000012050002",
+    "company_address-postal_code": "1030026", "company_address-prefecture": "東京都",
+    "company_address-city": "中央区", "company_address-street": "日本橋兜町2-1",
+    "company_address-building": "兜町ビル3F", "company_email": "info@denki.example",
+    "website": "https://denki.example", "company_phone": "03-1234-5678",
+    "department": "工事部", "position": "課長",
+    "phones-0-kind": "mobile", "phones-0-number": "080-1111-2222",
+    "accept_terms": "y", "accept_privacy": "y", "newsletter": "y",
+}
+
+
+def post_step(client, step: str, data: dict, htmx: bool = False):
+    url = f"/account/signup/{step}"
+    page = client.get(url, headers=HX if htmx else {})
+    token = csrf_from(page.get_data(as_text=True))
+    return client.post(url, data={**data, "csrf_token": token}, headers=HX if htmx else {})
+
+
+def sign_up(client, email="taro@example.com", account_type="personal", htmx=False,
+            details=None, name=None):
+    """Walk the three steps; returns the response of the last one."""
+    post_step(client, "name", {**NAME_STEP, **(name or {}), "email": email}, htmx)
+    post_step(client, "type", {"account_type": account_type}, htmx)
+    details = details or (COMMERCIAL_DETAILS if account_type == "commercial"
+                          else PERSONAL_DETAILS)
+    return post_step(client, "details", details, htmx)
+
+
+def outbox(recipient: str | None = None, kind: str | None = None) -> list[OutboxMail]:
+    statement = select(OutboxMail).order_by(OutboxMail.id)
+    if recipient:
+        statement = statement.where(OutboxMail.recipient == recipient)
+    if kind:
+        statement = statement.where(OutboxMail.kind == kind)
+    db.session.expire_all()
+    return list(db.session.scalars(statement))
+
+
+def last_link(recipient: str, kind: str) -> str:
+    """The path of the first link in the newest mail of `kind` to `recipient`."""
+    mails = outbox(recipient, kind)
+    assert mails, f"no {kind} mail to {recipient}"
+    return path_of(links_in(mails[-1].text_body)[0])
+
+
+def login(client, email="taro@example.com", password=PASSWORD, remember=False):
+    token = csrf_from(client.get("/account/login").get_data(as_text=True))
+    data = {"email": email, "password": password, "csrf_token": token}
+    if remember:
+        data["remember"] = "y"
+    return client.post("/account/login", data=data)
+
+
+def signed_up_and_active(client, email="taro@example.com", account_type="personal"):
+    sign_up(client, email=email, account_type=account_type)
+    response = client.get(last_link(email, "activation"))
+    assert response.status_code == 200
+    return response
