@@ -64,6 +64,8 @@ class Config:
 
     # Rate limits (Flask-Limiter): Redis when REDIS_URL is set, memory otherwise.
     RATELIMIT_STORAGE_URI = _env("REDIS_URL", "memory://")
+    # Explicit: Flask-Limiter keeps a previous app's setting when the key is absent.
+    RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_LOCK_THRESHOLD = _env_int("LOGIN_LOCK_THRESHOLD", 5)
     LOGIN_LOCK_MINUTES = _env_int("LOGIN_LOCK_MINUTES", 15)

@@ -12,6 +12,7 @@ from forms.validators import (
     MaxLength,
     MustAccept,
     NoControlCharacters,
+    OneOf,
     PasswordPolicy,
     PersonName,
     PhoneNumber,
@@ -20,6 +21,7 @@ from forms.validators import (
     WebsiteUrl,
     normalize_email,
     normalize_phone,
+    normalize_website,
 )
 
 EMAIL_KW = {"autocomplete": "email", "inputmode": "email", "type": "email",
@@ -105,7 +107,8 @@ class SignupTypeForm(PageForm):
             ("personal", _l("個人ユーザーアカウント")),
             ("commercial", _l("商用アカウント")),
         ],
-        validators=[RequiredChoice()],
+        validators=[RequiredChoice(), OneOf()],
+        validate_choice=False,
     )
 
 
@@ -129,7 +132,7 @@ class PersonalDetailsForm(ConsentMixin, PageForm):
 class CompanyFieldsMixin:
     company_name = _required_text(_l("会社名"), 100, autocomplete="organization")
     company_kind = SelectField(_l("会社種類"), choices=COMPANY_KINDS,
-                               validators=[RequiredChoice()])
+                               validators=[RequiredChoice(), OneOf()], validate_choice=False)
     registration_number = StringField(
         _l("法人番号・登録番号"), filters=[_trim],
         validators=[Optional(), CorporateNumber()],
@@ -138,7 +141,7 @@ class CompanyFieldsMixin:
     )
     company_address = address_field(_l("会社住所"))
     company_email = email_field(_l("会社のメールアドレス"))
-    website = StringField(_l("会社ウェブサイト"), filters=[_trim],
+    website = StringField(_l("会社ウェブサイト"), filters=[normalize_website],
                           validators=[Optional(), WebsiteUrl()],
                           render_kw={"inputmode": "url", "autocomplete": "url",
                                      "placeholder": "https://example.co.jp"})
@@ -204,7 +207,7 @@ class PersonalInfoForm(PageForm):
     department = _optional_text(_l("部門・事業分野"), 60)
     position = _optional_text(_l("職位"), 60, autocomplete="organization-title")
     language = SelectField(_l("優先的に使用する言語"), choices=LANGUAGES,
-                           validators=[RequiredChoice()])
+                           validators=[RequiredChoice(), OneOf()], validate_choice=False)
 
 
 class CompanyForm(CompanyFieldsMixin, PageForm):

@@ -12,6 +12,7 @@ from forms.validators import (
     Building,
     MaxLength,
     NoControlCharacters,
+    OneOf,
     PhoneNumber,
     PostalCode,
     Prefecture,
@@ -60,6 +61,7 @@ class AddressForm(Form):
         _l("都道府県"),
         choices=PREFECTURE_CHOICES,
         validators=[RequiredChoice(), Prefecture()],
+        validate_choice=False,
         render_kw={"autocomplete": "address-level1"},
     )
     city = StringField(
@@ -99,7 +101,8 @@ class AddressForm(Form):
 
 
 class PhoneEntryForm(Form):
-    kind = SelectField(_l("電話の種類"), choices=PHONE_KINDS, default="mobile")
+    kind = SelectField(_l("電話の種類"), choices=PHONE_KINDS, default="mobile",
+                       validators=[OneOf()], validate_choice=False)
     number = StringField(
         _l("電話番号"),
         filters=[normalize_phone],

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import ClassVar
 
 from flask_login import UserMixin
 from sqlalchemy import ForeignKey, Index, String, func
@@ -96,7 +97,8 @@ class Account(UserMixin, Base):
     )
 
     # Set by the user loader: the sign-in session this request belongs to.
-    login_session_key: str | None = None
+    # The raw key of the sign-in session this request came with (never stored).
+    login_session_key: ClassVar[str | None] = None
 
     @property
     def is_active(self) -> bool:  # Flask-Login: only opened accounts may sign in

