@@ -3,6 +3,7 @@ TEST_DATABASE_URL is set), emptied after every test; a test client with CSRF hel
 a real SMTP server on loopback."""
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 import socket
@@ -13,6 +14,8 @@ from email.message import EmailMessage
 
 import pytest
 from aiosmtpd.controller import Controller
+from flask import has_app_context
+from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from app import create_app
@@ -65,6 +68,19 @@ def empty_database() -> None:
     db.session.commit()
 
 
+class BrowserLikeClient(FlaskClient):
+    """A test client whose every request gets its own app context, `g` and database
+    session, as in a real server, even while the test holds an app context to look
+    at the database."""
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            # End the test's own transaction first, as a finished request would: on
+            # SQLite an open one holds the write lock; afterwards objects reload fresh.
+            db.session.commit()
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 @pytest.fixture
 def make_app(db_url):
     """Build an app on the test database with config overrides; emptied afterwards."""
@@ -72,6 +88,7 @@ def make_app(db_url):
 
     def factory(**overrides):
         application = create_app(_config(db_url, **overrides))
+        application.test_client_class = BrowserLikeClient
         apps.append(application)
         return application
 

@@ -46,8 +46,9 @@ def postal_lookup():
     code = form.postal_code.data or ""
     if len(code) != 7 or not code.isdigit():
         return "", 204
-    form.fill_from_postal_code()
-    return render_template("macros/_address_auto.html", address=form)
+    found = form.fill_from_postal_code()
+    return render_template("macros/_address_auto.html", address=form,
+                           lookup_message=None if found else form.postal_code.errors[0])
 
 
 @bp.post("/language")

@@ -26,6 +26,7 @@ from flask import Blueprint, abort, redirect, render_template, request, session,
 from flask_wtf import FlaskForm
 from sqlalchemy import delete
 from werkzeug.datastructures import MultiDict
+from wtforms.fields import FieldList, FormField
 
 from app import htmx
 from models import db, utcnow
@@ -230,30 +231,44 @@ class Wizard:
                 if name in form:
                     del form[name]
             if not form.validate():
+                # Something changed since the step was done (the e-mail got taken, a
+                # choice no longer exists): show that step again with its messages.
                 db.session.commit()
-                return self._go(step)
+                return self._revisit(step, values, draft)
             forms[step.name] = form
         secrets_ = dict(draft.secrets)
         try:
             target = self.finish(forms, secrets_)
         except WizardError as error:
             db.session.rollback()
-            step = self._step(error.step)
             draft = self.load_draft(create=False)
             if draft is None:
                 return self._go(self.steps[0])
-            form = step.form_class(values)(formdata=draft.formdata(step.name),
-                                           meta={"csrf": False})
-            form.validate()
-            if error.field_name in form:
-                form[error.field_name].errors = [error.message]
-            return self.render(step, form, values, status=422, push=True)
+            return self._revisit(self._step(error.step), values, draft,
+                                 {error.field_name: error.message})
         # `finish` committed its work; the draft goes now.
         self.discard_draft()
         db.session.commit()
         if htmx:
             return "", 200, {"HX-Redirect": target}
         return redirect(target, code=303)
+
+    def _revisit(self, step: Step, values: dict, draft: Draft,
+                 errors: dict[str, str] | None = None):
+        """Render a finished step again, as typed, with the messages that now apply.
+        Secret fields (not kept in the draft) must be typed again, without a message."""
+        form = step.form_class(values)(formdata=draft.formdata(step.name),
+                                       meta={"csrf": False})
+        if errors is None:
+            form.validate()
+        for field_ in form:
+            if errors is not None or field_.name in step.secrets or field_.name in step.dropped:
+                if not isinstance(field_, (FormField, FieldList)):
+                    field_.errors = []
+        for name, message in (errors or {}).items():
+            if name in form:
+                form[name].errors = [message]
+        return self.render(step, form, values, status=422, push=True)
 
     def _go(self, step: Step, values: dict | None = None):
         """Move to `step`: HTMX gets its partial with the URL pushed; others a redirect."""

@@ -157,7 +157,7 @@ def test_only_the_company_admin_invites(client, app):
 def _rows_referring_to(account_id: int, email: str) -> dict[str, int]:
     """Count, in every table, the rows whose account columns or text mention the account."""
     counts = {}
-    inspector = inspect(db.engine)
+    inspector = inspect(db.session.connection())
     for table in db.metadata.sorted_tables:
         clauses = []
         for fk in inspector.get_foreign_keys(table.name):
