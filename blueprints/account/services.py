@@ -133,6 +133,12 @@ def activate(token: str) -> tuple[LinkCheck, ActivationResult | None]:
     """Open the account behind an activation link; the link is spent."""
     checked = check_link(ACTIVATION, token)
     if not checked.ok:
+        # A second tap on a used link (or a mail scanner that opened it first) is no
+        # problem once the account is open: say so instead of offering a new link.
+        if checked.state is LinkState.SPENT and checked.link is not None:
+            account = db.session.get(Account, checked.link.account_id)
+            if account is not None and account.activated_at is not None:
+                return checked, ActivationResult.ALREADY_OPEN
         return checked, None
     account = db.session.get(Account, checked.link.account_id)
     if account is None or not spend_link(checked.link):

@@ -57,10 +57,11 @@ def signup_done():
 def activate(token: str):
     """Open the account behind an activation link."""
     checked, result = services.activate(token)
+    if result is services.ActivationResult.ALREADY_OPEN:
+        return render_template("account/activated.html", already=True)
     if not checked.ok:
         return _link_problem(checked.state, "activation")
-    return render_template("account/activated.html",
-                           already=result is services.ActivationResult.ALREADY_OPEN)
+    return render_template("account/activated.html", already=False)
 
 
 @bp.route("/activation/resend", methods=["GET", "POST"])

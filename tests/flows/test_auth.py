@@ -197,11 +197,28 @@ def test_altered_link_shows_a_clear_page(client):
     ).status_code == 404
 
 
-def test_spent_activation_link(client):
+def test_second_tap_on_the_activation_link_says_already_active(client):
     sign_up(client)
     link = last_link("taro@example.com", "activation")
-    assert client.get(link).status_code == 200
-    assert client.get(link).status_code == 410
+    assert "アカウントが有効になりました" in client.get(link).get_data(as_text=True)
+    again = client.get(link)
+    assert again.status_code == 200
+    assert "アカウントはすでに有効です" in again.get_data(as_text=True)
+
+
+def test_spent_link_of_an_unopened_account_offers_a_new_one(client):
+    """An older activation link is spent when a new one is sent; it may not open the
+    account, and its page offers a fresh link."""
+    sign_up(client)
+    first = last_link("taro@example.com", "activation")
+    token = csrf_from(client.get("/account/activation/resend").get_data(as_text=True))
+    client.post("/account/activation/resend",
+                data={"email": "taro@example.com", "csrf_token": token})
+    assert last_link("taro@example.com", "activation") != first
+    stale = client.get(first)
+    assert stale.status_code in (404, 410)
+    assert 'action="/account/links/renew"' in stale.get_data(as_text=True)
+    assert account_is_open("taro@example.com") is False
 
 
 def test_reset_link_is_bound_to_its_purpose(client):
@@ -241,3 +258,9 @@ def test_new_password_may_not_contain_the_email_local_part(client):
         "password_confirm": "Taro-1234-Secret!", "csrf_token": token})
     assert response.status_code == 422
     assert "メールアドレス" in response.get_data(as_text=True)
+
+
+def account_is_open(email: str) -> bool:
+    db.session.expire_all()
+    found = db.session.scalar(select(Account).where(Account.email == email))
+    return found.activated_at is not None
