@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app app
 APT_PACKAGES := chromium fonts-noto-cjk
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 
-.PHONY: run test test-sqlite test-postgres install system-deps browser-deps translations migrate seed bench clean
+.PHONY: run test test-sqlite test-postgres install system-deps browser-deps translations messages migrate seed bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,13 @@ tests/browser/node_modules/axe-core/axe.min.js: tests/browser/package.json tests
 
 translations: $(VENV)/.installed
 	@$(BIN)/pybabel compile -q -d translations
+
+# After changing texts: refresh translations/messages.pot and the English catalog.
+messages: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o translations/messages.pot \
+	  --project=Enelink --copyright-holder=Enelink --no-location --sort-output \
+	  --ignore-dirs=".venv node_modules tests" .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching
 
 instance:
 	mkdir -p instance

@@ -14,7 +14,10 @@ def format_datetime_jst(value: datetime | None) -> str:
     """`2026年11月22日 18:05` in Japan time (what every page and mail shows)."""
     if value is None:
         return ""
-    return value.astimezone(JST).strftime("%Y年%m月%d日 %H:%M")
+    local = value.astimezone(JST)
+    if str(get_locale() or "ja") == "en":
+        return local.strftime("%d %b %Y, %H:%M JST")
+    return local.strftime("%Y年%m月%d日 %H:%M")
 
 
 def format_postal(value: str | None) -> str:

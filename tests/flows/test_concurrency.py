@@ -1,0 +1,74 @@
+"""Many people at once: concurrent sign-ups and double submits on the same database
+(a file SQLite in WAL mode with immediate write transactions, or PostgreSQL)."""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import func, select
+
+from models import db
+from models.account import Account
+from models.mail import OutboxMail
+from tests.conftest import csrf_from
+from tests.helpers import NAME_STEP, PERSONAL_DETAILS, post_step, sign_up
+
+WORKERS = 8
+
+
+def _count(model) -> int:
+    db.session.expire_all()
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_concurrent_sign_ups_all_succeed(make_app):
+    app = make_app(RATELIMIT_ENABLED=False)
+
+    def one(n: int) -> int:
+        return sign_up(app.test_client(), email=f"user{n}@example.com").status_code
+
+    with ThreadPoolExecutor(WORKERS) as pool:
+        codes = list(pool.map(one, range(WORKERS * 2)))
+    assert codes == [303] * (WORKERS * 2)
+    with app.app_context():
+        assert _count(Account) == WORKERS * 2
+        assert _count(OutboxMail) == WORKERS * 2
+
+
+def test_same_address_at_once_makes_one_account(make_app):
+    app = make_app(RATELIMIT_ENABLED=False)
+    clients = [app.test_client() for _ in range(WORKERS)]
+    for client in clients:  # everyone has reached the last step
+        post_step(client, "name", NAME_STEP)
+        post_step(client, "type", {"account_type": "personal"})
+    tokens = [csrf_from(c.get("/account/signup/details").get_data(as_text=True))
+              for c in clients]
+
+    def finish(i: int) -> int:
+        return clients[i].post("/account/signup/details",
+                               data={**PERSONAL_DETAILS, "csrf_token": tokens[i]}).status_code
+
+    with ThreadPoolExecutor(WORKERS) as pool:
+        codes = list(pool.map(finish, range(WORKERS)))
+    assert sorted(codes) == [303] + [422] * (WORKERS - 1)
+    with app.app_context():
+        assert _count(Account) == 1
+        assert _count(OutboxMail) == 1
+
+
+def test_double_submit_of_the_last_step_makes_one_account(make_app):
+    app = make_app(RATELIMIT_ENABLED=False)
+    client = app.test_client()
+    post_step(client, "name", NAME_STEP)
+    post_step(client, "type", {"account_type": "personal"})
+    token = csrf_from(client.get("/account/signup/details").get_data(as_text=True))
+
+    def submit(_):
+        return client.post("/account/signup/details",
+                           data={**PERSONAL_DETAILS, "csrf_token": token}).status_code
+
+    with ThreadPoolExecutor(2) as pool:
+        codes = list(pool.map(submit, range(2)))
+    assert all(code < 500 for code in codes), codes
+    assert 303 in codes
+    with app.app_context():
+        assert _count(Account) == 1
