@@ -35,7 +35,7 @@ tests/browser/node_modules/axe-core/axe.min.js: tests/browser/package.json tests
 	touch $@
 
 translations: $(VENV)/.installed
-	@$(BIN)/pybabel compile -q -d translations
+	$(BIN)/pybabel compile -d translations
 
 # After changing texts: refresh translations/messages.pot and the English catalog.
 messages: $(VENV)/.installed
