@@ -39,8 +39,8 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
         app.config.update(config)
     elif config is not None:
         app.config.from_object(config)
-    _require_secret_key(app)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    _require_secret_key(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/migrations"))
@@ -80,10 +80,15 @@ def _require_secret_key(app: Flask) -> None:
     if app.config.get("SECRET_KEY"):
         return
     if app.config.get("DEVELOPMENT") or app.testing:
+        # A key of this checkout only, kept under instance/ (never committed) so that
+        # sign-ins survive a restart of `make run`.
         import secrets
 
-        app.config["SECRET_KEY"] = secrets.token_hex(32)
-        log.warning("SECRET_KEY not set: using a random key (sessions end at restart)")
+        key_file = Path(app.instance_path) / "dev-secret-key"
+        if not key_file.exists():
+            key_file.write_text(secrets.token_hex(32))
+            key_file.chmod(0o600)
+        app.config["SECRET_KEY"] = key_file.read_text().strip()
         return
     raise RuntimeError("SECRET_KEY must be set in production (ENELINK_ENV != development)")
 
