@@ -19,9 +19,11 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/activate
 
 install: $(VENV)/.installed translations
 
-# Debian packages: Chromium for the browser tests, Noto CJK so Japanese renders.
+# Debian packages: Chromium for the browser tests, Noto CJK so Japanese renders,
+# npm for axe-core when the image has none.
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
@@ -30,7 +32,7 @@ system-deps:
 # axe-core (npm) for the accessibility checks of the browser tests.
 browser-deps: tests/browser/node_modules/axe-core/axe.min.js
 
-tests/browser/node_modules/axe-core/axe.min.js: tests/browser/package.json tests/browser/package-lock.json
+tests/browser/node_modules/axe-core/axe.min.js: tests/browser/package.json tests/browser/package-lock.json | system-deps
 	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
