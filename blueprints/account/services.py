@@ -184,15 +184,19 @@ def sign_in(email: str, password: str, remember: bool, user_agent: str | None) -
     config = current_app.config
     account = find_account(email)
     now = utcnow()
+    if account is not None and account.locked_until is not None and account.locked_until > now:
+        db.session.rollback()
+        return LoginResult(LoginOutcome.LOCKED, account)
+    password_hash = account.password_hash if account is not None else _DUMMY_HASH
+    # End the read before the deliberately slow hash check: on SQLite every transaction
+    # holds the write lock, and other sign-ins should not wait for our argon2.
+    db.session.rollback()
+    password_ok = verify_password(password_hash, password)
     if account is None:
-        verify_password(_DUMMY_HASH, password)
         audit.record("account.login_failed", reason="unknown")
         db.session.commit()
         return LoginResult(LoginOutcome.INVALID)
-    if account.locked_until is not None and account.locked_until > now:
-        db.session.rollback()
-        return LoginResult(LoginOutcome.LOCKED, account)
-    if not verify_password(account.password_hash, password):
+    if not password_ok:
         # Counted in SQL so that concurrent failures all count.
         db.session.execute(
             update(Account).where(Account.id == account.id)

