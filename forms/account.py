@@ -20,6 +20,7 @@ from forms.validators import (
     RequiredChoice,
     WebsiteUrl,
     normalize_email,
+    normalize_name,
     normalize_phone,
     normalize_website,
 )
@@ -40,12 +41,12 @@ LANGUAGES = [("ja", "日本語"), ("en", "English")]
 
 
 def family_name_field():
-    return StringField(_l("姓"), filters=[_trim], validators=[Required(), PersonName()],
+    return StringField(_l("姓"), filters=[normalize_name], validators=[Required(), PersonName()],
                        render_kw={"autocomplete": "family-name", "maxlength": 14})
 
 
 def given_name_field():
-    return StringField(_l("名"), filters=[_trim], validators=[Required(), PersonName()],
+    return StringField(_l("名"), filters=[normalize_name], validators=[Required(), PersonName()],
                        render_kw={"autocomplete": "given-name", "maxlength": 14})
 
 

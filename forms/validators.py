@@ -107,13 +107,21 @@ def normalize_email(value):
     return f"{local}@{domain.lower()}" if at else value
 
 
+def normalize_name(value):
+    """Trimmed (also of full-width spaces) and composed: `か` + combining dakuten, as
+    some Macs type it, becomes `が`."""
+    if not isinstance(value, str):
+        return value
+    return unicodedata.normalize("NFC", value.strip(" \u3000\t\r\n"))
+
+
 def normalize_furigana(value):
     """Hiragana and half-width kana become full-width katakana; spaces become one
     full-width space."""
     if not isinstance(value, str):
         return value
     value = jaconv.h2z(value.strip(" \u3000"), kana=True, ascii=False, digit=False)
-    value = jaconv.hira2kata(value)
+    value = jaconv.hira2kata(unicodedata.normalize("NFC", value))
     return re.sub(r"[ \u3000]+", "\u3000", value)
 
 
@@ -450,6 +458,11 @@ def is_common_password(value: str) -> bool:
     return lowered in common or (len(core) >= 4 and core in common)
 
 
+def _contains_any(lowered: str, identifiers: list[str]) -> bool:
+    """Identifiers of three characters or more, case-insensitively."""
+    return any(len(item) >= 3 and item.lower() in lowered for item in identifiers)
+
+
 class PasswordPolicy:
     """A new password: the four character classes, 10-128 characters, not a common
     password, and none of the user's own identifiers in it.
@@ -462,31 +475,27 @@ class PasswordPolicy:
         self.email_field = email_field
         self.context_fields = context_fields
 
-    def _identifiers(self, form) -> list[str]:
-        found = []
+    def _email_parts(self, form) -> list[str]:
         values = list(getattr(form, "password_context", None) or [])
         if self.email_field in form:
             values.append(form[self.email_field].data)
-        for value in values:
-            value = _text(value)
-            found.append(value.partition("@")[0] if "@" in value else value)
-        for name in self.context_fields:
-            if name in form:
-                found.append(_text(form[name].data))
-        return [value.lower() for value in found if len(value) >= 3]
+        return [_text(value).partition("@")[0] for value in values]
+
+    def _context_values(self, form) -> list[str]:
+        return [_text(form[name].data) for name in self.context_fields if name in form]
 
     def __call__(self, form, field):
         value = _text(field.data)
         failed = [item for item in password_checklist(value) if not item["ok"]]
         if failed:
-            missing = "、".join(str(item["label"]) for item in failed)
+            missing = str(_l("、")).join(str(item["label"]) for item in failed)
             raise StopValidation(_l("パスワードの条件を満たしていません: %(missing)s",
                                     missing=missing))
         lowered = value.lower()
-        for identifier in self._identifiers(form):
-            if identifier in lowered:
-                raise StopValidation(_l(
-                    "パスワードにメールアドレスやゲートウェイID・案件名を含めないでください"))
+        if _contains_any(lowered, self._email_parts(form)):
+            raise StopValidation(_l("パスワードにメールアドレスの一部を含めないでください"))
+        if _contains_any(lowered, self._context_values(form)):
+            raise StopValidation(_l("パスワードにゲートウェイIDや案件名を含めないでください"))
         if is_common_password(value):
             raise StopValidation(_l(
                 "よく使われるパスワードに似ているため使えません。推測されにくい言葉を組み合わせてください"))

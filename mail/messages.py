@@ -16,37 +16,33 @@ def _subject(locale: str, text_fn) -> str:
         return text_fn()
 
 
+def _mail_account(kind: str, account: Account, subject_fn, **context) -> None:
+    """Queue mail `kind` (templates mail/<kind>.txt/.html) to an account, in its language."""
+    locale = account.language
+    queue_mail(kind, account.email, _subject(locale, subject_fn), kind, locale=locale,
+               account=account, **context)
+
+
 def send_activation_mail(account: Account, token: str, expires_at: datetime) -> None:
     """【アカウント登録のご確認】 with the link that opens the account (24 h)."""
-    locale = account.language
-    queue_mail(
-        "activation", account.email,
-        _subject(locale, lambda: _("【%(site)s】アカウント登録のご確認", site=_site())),
-        "activation", locale=locale, account=account,
-        link=public_url("account.activate", token=token), expires_at=expires_at,
-    )
+    _mail_account("activation", account,
+                  lambda: _("【%(site)s】アカウント登録のご確認", site=_site()),
+                  link=public_url("account.activate", token=token), expires_at=expires_at)
 
 
 def send_password_reset_mail(account: Account, token: str, expires_at: datetime) -> None:
     """【パスワード再設定のご案内】 with a one-hour link."""
-    locale = account.language
-    queue_mail(
-        "password_reset", account.email,
-        _subject(locale, lambda: _("【%(site)s】パスワード再設定のご案内", site=_site())),
-        "password_reset", locale=locale, account=account,
-        link=public_url("account.password_reset_confirm", token=token), expires_at=expires_at,
-    )
+    _mail_account("password_reset", account,
+                  lambda: _("【%(site)s】パスワード再設定のご案内", site=_site()),
+                  link=public_url("account.password_reset_confirm", token=token),
+                  expires_at=expires_at)
 
 
 def send_password_changed_mail(account: Account, changed_at: datetime) -> None:
     """【パスワード変更のお知らせ】 so that an unexpected change is noticed."""
-    locale = account.language
-    queue_mail(
-        "password_changed", account.email,
-        _subject(locale, lambda: _("【%(site)s】パスワード変更のお知らせ", site=_site())),
-        "password_changed", locale=locale, account=account, changed_at=changed_at,
-        reset_link=public_url("account.password_reset"),
-    )
+    _mail_account("password_changed", account,
+                  lambda: _("【%(site)s】パスワード変更のお知らせ", site=_site()),
+                  changed_at=changed_at, reset_link=public_url("account.password_reset"))
 
 
 def send_invitation_mail(email: str, family_name: str, given_name: str, inviter: Account,

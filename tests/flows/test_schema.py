@@ -23,6 +23,7 @@ def test_migrations_match_the_models(app):
     with warnings.catch_warnings():
         # SQLite cannot reflect the lower(email) index; the next test checks it.
         warnings.simplefilter("ignore", SAWarning)
+        warnings.filterwarnings("ignore", message=".*expression-based index")
         with db.engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
             differences = compare_metadata(context, db.metadata)
