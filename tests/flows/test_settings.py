@@ -81,6 +81,15 @@ def invite(client, email="worker@example.com"):
         "csrf_token": token, "family_name": "田中", "given_name": "三郎", "email": email})
 
 
+def accept_invitation(member, email="worker@example.com"):
+    """The invitee opens the mailed link and joins with a name and a password."""
+    link = last_link(email, "invitation")
+    body = member.get(link).get_data(as_text=True)
+    return member.post(link, data={"csrf_token": csrf_from(body), "family_name": "田中",
+                                   "given_name": "三郎", "password": INVITEE_PASSWORD,
+                                   "password_confirm": INVITEE_PASSWORD})
+
+
 def test_invite_a_new_employee(client, app):
     commercial(client)
     assert invite(client).status_code == 303
@@ -143,11 +152,7 @@ def test_only_the_company_admin_invites(client, app):
     commercial(client)
     invite(client)
     member = app.test_client()
-    link = last_link("worker@example.com", "invitation")
-    body = member.get(link).get_data(as_text=True)
-    member.post(link, data={"csrf_token": csrf_from(body), "family_name": "田中",
-                            "given_name": "三郎", "password": INVITEE_PASSWORD,
-                            "password_confirm": INVITEE_PASSWORD})
+    accept_invitation(member)
     login(member, email="worker@example.com", password=INVITEE_PASSWORD)
     assert member.get("/account/settings/employees").status_code == 200
     assert invite(member, "other@example.com").status_code == 403
@@ -201,11 +206,7 @@ def test_deleting_the_admin_hands_the_company_to_an_employee(client, app):
     commercial(client)
     invite(client)
     member = app.test_client()
-    link = last_link("worker@example.com", "invitation")
-    body = member.get(link).get_data(as_text=True)
-    member.post(link, data={"csrf_token": csrf_from(body), "family_name": "田中",
-                            "given_name": "三郎", "password": INVITEE_PASSWORD,
-                            "password_confirm": INVITEE_PASSWORD})
+    accept_invitation(member)
     boss_id = account("boss@example.com").id
     page = client.get("/account/delete").get_data(as_text=True)
     client.post("/account/delete", data={"csrf_token": csrf_from(page), "confirm": "y",
