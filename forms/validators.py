@@ -306,26 +306,24 @@ class Prefecture:
             raise StopValidation(_l("都道府県を一覧から選択してください"))
 
 
-class Street:
-    """町名・番地 (after normalize_street)."""
-
-    def __call__(self, form, field):
-        value = _text(field.data)
-        if has_control_characters(value):
-            raise StopValidation(_l("使用できない文字が含まれています"))
-        if len(value) > ADDRESS_LINE_MAX:
-            raise StopValidation(_l("%(max)d文字以内で入力してください", max=ADDRESS_LINE_MAX))
-        if not re.search(r"\d|[一二三四五六七八九十]", value):
-            raise StopValidation(_l("番地まで入力してください（例: 日本橋兜町1-2-3）"))
-
-
 class Building:
+    """建物名・部屋番号 (after normalize_building): printable, at most 60 characters."""
+
     def __call__(self, form, field):
         value = _text(field.data)
         if has_control_characters(value):
             raise StopValidation(_l("使用できない文字が含まれています"))
         if len(value) > ADDRESS_LINE_MAX:
             raise StopValidation(_l("%(max)d文字以内で入力してください", max=ADDRESS_LINE_MAX))
+
+
+class Street(Building):
+    """町名・番地 (after normalize_street): as a building line, and with the number."""
+
+    def __call__(self, form, field):
+        super().__call__(form, field)
+        if not re.search(r"\d|[一二三四五六七八九十]", _text(field.data)):
+            raise StopValidation(_l("番地まで入力してください（例: 日本橋兜町1-2-3）"))
 
 
 # -- contact ---------------------------------------------------------------------------
