@@ -264,3 +264,30 @@ def account_is_open(email: str) -> bool:
     db.session.expire_all()
     found = db.session.scalar(select(Account).where(Account.email == email))
     return found.activated_at is not None
+
+
+def test_rate_limits_live_in_redis_when_configured(make_app):
+    """With REDIS_URL the counts are kept in Redis, where every worker shares them."""
+    import os
+    import uuid
+
+    import pytest
+    import redis
+
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis is not reachable at {url}")
+        pytest.skip(f"Redis is not reachable at {url}")
+    prefix = f"enelink-test-{uuid.uuid4().hex}"
+    settings = {"RATELIMIT_STORAGE_URI": url, "RATELIMIT_KEY_PREFIX": prefix}
+    app = make_app(**settings)
+    codes = [login(app.test_client(), email="x@example.com", password="Wrong-1!aaaa").status_code
+             for _ in range(11)]
+    assert codes[:10] == [401] * 10 and codes[10] == 429
+    client = redis.Redis.from_url(url)
+    assert list(client.scan_iter(f"*{prefix}*"))
+    for key in client.scan_iter(f"*{prefix}*"):
+        client.delete(key)
