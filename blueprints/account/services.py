@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, or_, select, update
 from blueprints.core import audit
 from blueprints.core.links import LinkCheck, LinkState, check_link, issue_link, spend_link
 from blueprints.core.security import open_login_session, revoke_login_sessions
+from blueprints.core.wizard import forget_address
 from mail import messages
 from models import db, utcnow
 from models.account import Account, AccountPhone, AccountType, Company, CompanyRole
@@ -98,8 +99,7 @@ def create_account(name: dict, account_type: str, details: dict, password_hash: 
     _send_activation(account)
     audit.record("account.signup", actor_id=account.id, subject_id=account.id,
                  account_type=account.account_type.value)
-    db.session.commit()
-    return account
+    return account  # the sign-up wizard commits this with the end of its draft
 
 
 def _company_from(data: dict, company: Company) -> Company:
@@ -468,6 +468,7 @@ def delete_account(account: Account, password: str) -> bool:
         or_(MailLink.account_id == account_id, func.lower(MailLink.email) == email.lower())
     ))
     db.session.execute(delete(OutboxMail).where(func.lower(OutboxMail.recipient) == email.lower()))
+    forget_address(email)
     for hook in DELETION_HOOKS:
         hook(account)
     db.session.delete(account)

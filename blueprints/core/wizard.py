@@ -12,7 +12,11 @@ a step turns them into derived values (a hash) first.
   JavaScript: 303 to its URL).
 - A form may handle a sub-action (a postal-code lookup button, "add another phone"):
   the step is shown again with status 200 and nothing is validated or saved.
-- The last step re-validates every step from the draft and calls `finish` once.
+- The last step re-validates every step from the draft and calls `finish(forms, secrets)`,
+  which does its work in the current transaction and returns the URL to go to; it must not
+  commit: the wizard commits that work together with the end of the draft, so a second
+  submit of the last step (a double click, a retry) can only replay the same result.
+  `finish` raises `WizardError` to send the user back to a step with a message.
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
-from sqlalchemy import delete
+from sqlalchemy import Text, cast, delete, func
 from werkzeug.datastructures import MultiDict
 from wtforms.fields import FieldList, FormField
 
@@ -34,6 +38,7 @@ from models.wizard import WizardDraft
 
 DRAFT_LIFETIME = timedelta(hours=24)
 SKIPPED_KEYS = {"csrf_token"}
+SESSION_KEYS_NOT_REPLAYED = {"csrf_token", "_fresh", "_id", "_user_id"}
 
 
 class WizardError(Exception):
@@ -77,6 +82,17 @@ class Draft:
     def secrets(self) -> dict[str, Any]:
         return self.row.data.get("secrets", {})
 
+    @property
+    def finished(self) -> dict | None:
+        """Set once the wizard completed: where it went and what it put in the session,
+        so that a second submit of the last step (double click, retry) lands there too."""
+        return self.row.data.get("finished")
+
+    def finish(self, target: str, session_changes: dict) -> None:
+        # The typed data and secrets go; only the way to the result stays.
+        self.row.data = {"finished": {"target": target, "session": session_changes}}
+        self.row.updated_at = utcnow()
+
     def formdata(self, step: str) -> MultiDict | None:
         items = self.raw.get(step)
         return MultiDict([tuple(item) for item in items]) if items is not None else None
@@ -100,6 +116,17 @@ class Draft:
         data["done"] = [*[s for s in self.done if s != step.name], step.name]
         self.row.data = data  # reassign: JSON columns track replacement, not mutation
         self.row.updated_at = utcnow()
+
+
+def forget_address(email: str) -> None:
+    """Remove every draft that mentions the address (typed in, or replayed after the
+    end): an account's deletion leaves nothing of it behind, drafts included."""
+    escaped = "".join("\\" + char if char in "\\%_" else char for char in email.lower())
+    pattern = f"%{escaped}%"
+    db.session.execute(
+        delete(WizardDraft).where(
+            func.lower(cast(WizardDraft.data, Text)).like(pattern, escape="\\"))
+    )
 
 
 class Wizard:
@@ -148,11 +175,16 @@ class Wizard:
     def _session_key(self) -> str:
         return f"wizard:{self.name}"
 
-    def load_draft(self, create: bool) -> Draft | None:
+    def load_draft(self, create: bool, lock: bool = False,
+                   keep_finished: bool = False) -> Draft | None:
+        """This browser's draft. `lock` holds its row until commit (PostgreSQL; SQLite
+        transactions are exclusive anyway), so two posts of one draft run one after the
+        other. A finished draft counts only when `keep_finished` (to replay its result)."""
         draft_id = session.get(self._session_key)
-        row = db.session.get(WizardDraft, draft_id) if draft_id else None
+        row = db.session.get(WizardDraft, draft_id, with_for_update=lock) if draft_id else None
         if row is not None and (row.wizard != self.name
-                                or row.updated_at < utcnow() - DRAFT_LIFETIME):
+                                or row.updated_at < utcnow() - DRAFT_LIFETIME
+                                or ("finished" in row.data and not keep_finished)):
             db.session.delete(row)
             row = None
         if row is None and create:
@@ -164,12 +196,6 @@ class Wizard:
             db.session.add(row)
             session[self._session_key] = row.id
         return Draft(row) if row is not None else None
-
-    def discard_draft(self) -> None:
-        draft = self.load_draft(create=False)
-        if draft is not None:
-            db.session.delete(draft.row)
-        session.pop(self._session_key, None)
 
     def _all_values(self, draft: Draft | None) -> dict[str, dict[str, str]]:
         return {s.name: draft.values(s.name) for s in self.steps} if draft else {}
@@ -194,7 +220,10 @@ class Wizard:
         if step_name is None:
             return redirect(self.url(self.steps[0].name))
         step = self._step(step_name)
-        draft = self.load_draft(create=request.method == "POST")
+        posted = request.method == "POST"
+        draft = self.load_draft(create=posted, lock=posted, keep_finished=posted)
+        if draft is not None and draft.finished:
+            return self._replay(draft)
         missing = self._first_unfinished(draft, step)
         if missing is not None:
             db.session.commit()
@@ -237,6 +266,7 @@ class Wizard:
                 return self._revisit(step, values, draft)
             forms[step.name] = form
         secrets_ = dict(draft.secrets)
+        before = dict(session)
         try:
             target = self.finish(forms, secrets_)
         except WizardError as error:
@@ -246,9 +276,21 @@ class Wizard:
                 return self._go(self.steps[0])
             return self._revisit(self._step(error.step), values, draft,
                                  {error.field_name: error.message})
-        # `finish` committed its work; the draft goes now.
-        self.discard_draft()
+        # `finish` did its work without committing: it and the draft's end commit together.
+        changes = {key: value for key, value in session.items()
+                   if key not in SESSION_KEYS_NOT_REPLAYED and before.get(key) != value}
+        draft.finish(target, changes)
         db.session.commit()
+        return self._redirect(target)
+
+    def _replay(self, draft: Draft):
+        """The last step was posted again after the wizard completed: same result."""
+        session.update(draft.finished["session"])
+        db.session.commit()
+        return self._redirect(draft.finished["target"])
+
+    @staticmethod
+    def _redirect(target: str):
         if htmx:
             return "", 200, {"HX-Redirect": target}
         return redirect(target, code=303)
