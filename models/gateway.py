@@ -1,0 +1,137 @@
+"""Gateways and their power-conditioner units, from the paper slip to retirement."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models import Base, UTCDateTime, utcnow
+
+
+class GatewayStatus(str, enum.Enum):
+    UNREGISTERED = "unregistered"  # issued on a slip, nobody owns it yet
+    PROVISIONAL = "provisional"    # claimed at STEP2; the owner has not set a password yet
+    ACTIVE = "active"              # owned and reporting
+    RETIRED = "retired"            # exchanged or disposed of: can no longer report
+
+
+class Gateway(Base):
+    """One gateway, as printed on its slip (ゲートウェイID + ゲートウェイパスワード).
+
+    The owner and the site (案件, installation address) belong to the registration; an
+    exchange moves them to the new gateway."""
+
+    __tablename__ = "gateway"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gateway_id: Mapped[str] = mapped_column(String(12), unique=True)
+    slip_password_hash: Mapped[str] = mapped_column(String(255))
+    model: Mapped[str] = mapped_column(String(20))
+    status: Mapped[GatewayStatus] = mapped_column(String(12), default=GatewayStatus.UNREGISTERED,
+                                                  index=True)
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("account.id", ondelete="SET NULL"), index=True)
+
+    site_name: Mapped[str | None] = mapped_column(String(60))
+    postal_code: Mapped[str | None] = mapped_column(String(7))
+    prefecture: Mapped[str | None] = mapped_column(String(10))
+    city: Mapped[str | None] = mapped_column(String(60))
+    street: Mapped[str | None] = mapped_column(String(100))
+    building: Mapped[str | None] = mapped_column(String(100))
+
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_report_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # 初回通信日時
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    replaced_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("gateway.id", ondelete="SET NULL"))
+
+    # Slip-password attempts, counted per gateway (and limited per client by the limiter).
+    failed_slip_attempts: Mapped[int] = mapped_column(default=0)
+    slip_locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    units: Mapped[list[PcsUnit]] = relationship(
+        back_populates="gateway", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="PcsUnit.unit_no")
+    dealer_links: Mapped[list[DealerLink]] = relationship(
+        back_populates="gateway", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="DealerLink.linked_at")
+
+    @property
+    def address(self) -> str:
+        parts = [self.prefecture, self.city, self.street, self.building]
+        return " ".join(part for part in parts if part)
+
+
+class PcsUnit(Base):
+    """A power conditioner (パワーコンディショナ) connected to a gateway."""
+
+    __tablename__ = "pcs_unit"
+    __table_args__ = (UniqueConstraint("gateway_id", "unit_no"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gateway_id: Mapped[int] = mapped_column(ForeignKey("gateway.id", ondelete="CASCADE"),
+                                            index=True)
+    unit_no: Mapped[int]
+    model: Mapped[str] = mapped_column(String(20))
+    serial: Mapped[str] = mapped_column(String(8), index=True)  # 製造番号
+
+    gateway: Mapped[Gateway] = relationship(back_populates="units")
+
+
+class Dealer(Base):
+    """A company that maintains owners' systems: known to owners by its 販売店ID and
+    registered phone number, both of which an owner must give to link it."""
+
+    __tablename__ = "dealer"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"),
+                                            unique=True)
+    dealer_code: Mapped[str] = mapped_column(String(10), unique=True)  # 販売店ID
+    phone: Mapped[str] = mapped_column(String(15))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    contacts: Mapped[list[DealerContact]] = relationship(
+        back_populates="dealer", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="DealerContact.id")
+    links: Mapped[list[DealerLink]] = relationship(
+        back_populates="dealer", cascade="all, delete-orphan", passive_deletes=True)
+
+
+class DealerContact(Base):
+    """A maintenance contact address of a dealer (alert and link mails go here)."""
+
+    __tablename__ = "dealer_contact"
+    __table_args__ = (UniqueConstraint("dealer_id", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealer.id", ondelete="CASCADE"),
+                                           index=True)
+    email: Mapped[str] = mapped_column(String(254))
+
+    dealer: Mapped[Dealer] = relationship(back_populates="contacts")
+
+
+class DealerLink(Base):
+    """An owner trusts a dealer with the maintenance of one gateway (at most 5 per gateway)."""
+
+    __tablename__ = "dealer_link"
+    __table_args__ = (UniqueConstraint("gateway_id", "dealer_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gateway_id: Mapped[int] = mapped_column(ForeignKey("gateway.id", ondelete="CASCADE"),
+                                            index=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealer.id", ondelete="CASCADE"),
+                                           index=True)
+    linked_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("account.id", ondelete="SET NULL"))
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    gateway: Mapped[Gateway] = relationship(back_populates="dealer_links")
+    dealer: Mapped[Dealer] = relationship(back_populates="links")
+
+
+MAX_DEALERS_PER_GATEWAY = 5
