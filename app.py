@@ -65,9 +65,18 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     app.register_blueprint(core_bp)
     app.register_blueprint(account_bp, url_prefix="/account")
 
+    import blueprints.dealers  # noqa: F401  (its services register the account-deletion hook)
+    from blueprints.staff import bp as staff_bp
+
+    app.register_blueprint(staff_bp, url_prefix="/staff")
+
     from blueprints.core.cli import register_cli
 
     register_cli(app)
+
+    from blueprints.monitoring.cli import register_cli as register_gateway_cli
+
+    register_gateway_cli(app)
 
     if app.config.get("MAIL_RELAY_IN_PROCESS"):
         from mail.relay import start_background_relay

@@ -1,9 +1,12 @@
-"""Demo data for `make run`: a personal owner, a company with an employee, and staff."""
+"""Demo data for `make run`: a personal owner, a company with an employee, staff, and slips."""
 from __future__ import annotations
+
+from sqlalchemy import select
 
 from blueprints.account.services import find_account, hash_password
 from models import db, utcnow
 from models.account import Account, AccountPhone, AccountType, Company, CompanyRole, Role
+from models.gateway import Gateway
 
 DEMO_PASSWORD = "Demo-Pass-2026!"
 
@@ -52,7 +55,34 @@ def seed_demo_data() -> list[str]:
             company = account.company
         lines.append(f"  {spec['email']:<28} {DEMO_PASSWORD}  ({_describe(account)})")
     db.session.commit()
-    return ["Demo accounts (e-mail / password):", *lines]
+    return ["Demo accounts (e-mail / password):", *lines, *seed_demo_slips()]
+
+
+# Fixed slips so that the README can name them; typed from "paper" at /monitoring/register.
+DEMO_SLIPS = [
+    dict(gateway_id="01AB12345678", password="demoslip0001", model="GW-M001",
+         serials=("DM000001",)),
+    dict(gateway_id="01AB12345679", password="demoslip0002", model="GW-M001",
+         serials=("DM000002", "DM000003")),
+    dict(gateway_id="01AB12345680", password="demoslip0003", model="GW-M002",
+         serials=("DM000004",)),
+]
+
+
+def seed_demo_slips() -> list[str]:
+    """Create the demo slips' gateways that are missing (unowned) and describe them."""
+    from blueprints.monitoring.slips import new_gateway
+
+    existing = set(db.session.scalars(select(Gateway.gateway_id).where(
+        Gateway.gateway_id.in_([spec["gateway_id"] for spec in DEMO_SLIPS]))))
+    lines = ["Demo slips (ゲートウェイID / パスワード / 機種 / PCS製造番号):"]
+    for spec in DEMO_SLIPS:
+        if spec["gateway_id"] not in existing:
+            new_gateway(spec["gateway_id"], spec["password"], spec["model"], spec["serials"])
+        lines.append(f"  {spec['gateway_id']}  {spec['password']}  {spec['model']}  "
+                     + " ".join(spec["serials"]))
+    db.session.commit()
+    return lines
 
 
 def _describe(account: Account) -> str:

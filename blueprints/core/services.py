@@ -31,6 +31,9 @@ class LauncherEntry:
 LAUNCHER: list[tuple[LauncherEntry, object]] = [
     (LauncherEntry(_l("アカウント"), _l("個人情報・ログイン情報・会社情報・従業員の管理"),
                    "account.settings", "id"), lambda account: True),
+    (LauncherEntry(_l("ゲートウェイ伝票の発行"),
+                   _l("未登録ゲートウェイの伝票（ID・パスワード・QRコード）を発行・印刷"),
+                   "staff.slips", "slips"), lambda account: account.is_staff),
 ]
 
 

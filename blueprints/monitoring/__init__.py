@@ -1,0 +1,1 @@
+"""Gateway registration and monitoring: slips, the registration wizard, the monitoring page."""

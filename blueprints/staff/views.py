@@ -1,0 +1,25 @@
+"""Views of the staff console: parse input, call one service, render."""
+from __future__ import annotations
+
+from flask import render_template, request
+from flask_login import current_user
+
+from blueprints.monitoring import slips as slip_service
+from blueprints.staff import bp
+from forms.staff import SlipIssueForm
+
+
+@bp.route("/slips", methods=["GET", "POST"])
+def slips():
+    """スリップ発行: issue gateways and print their slips. The passwords appear in this
+    response only (they are stored hashed)."""
+    form = SlipIssueForm()
+    if form.validate_on_submit():
+        issued = slip_service.issue_slips(int(form.count.data), model=form.model.data,
+                                          pcs_units=int(form.pcs.data),
+                                          actor_id=current_user.id)
+        url = slip_service.registration_url()
+        return render_template("staff/slips_printed.html", slips=issued, url=url,
+                               qr=slip_service.qr_svg(url, "登録サイトのQRコード"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("staff/slips.html", form=form), status
