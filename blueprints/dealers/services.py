@@ -1,0 +1,310 @@
+"""Domain operations of dealers and their maintenance links. Views call one of these;
+each commits its own work and writes an audit row.
+
+A dealer (販売店) is a company known to owners by its 販売店ID and registered phone number;
+an owner links up to MAX_DEALERS_PER_GATEWAY dealers to each of their gateways by giving
+both, and the dealer is told by mail of every link and unlink."""
+from __future__ import annotations
+
+import enum
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+import jaconv
+from sqlalchemy import Integer, cast, delete, func, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from blueprints.account.services import DELETION_HOOKS
+from blueprints.core import audit
+from forms.validators import is_japanese_phone, normalize_email, normalize_phone
+from mail import messages
+from models import db, utcnow
+from models.account import Account, Company
+from models.gateway import (MAX_DEALERS_PER_GATEWAY, Dealer, DealerContact, DealerLink,
+                            Gateway, GatewayStatus)
+
+FIRST_DEALER_CODE = 4001
+# Concurrent registrations may pick the same next 販売店ID; the unique index refuses all
+# but one, and the others try again with a fresh number. On PostgreSQL allocations also
+# queue on an advisory lock, so that a burst of registrations does not exhaust the retries
+# (SQLite transactions of this app are exclusive already).
+CODE_ALLOCATION_ATTEMPTS = 8
+_CODE_ALLOCATION_LOCK = 4001
+LINKABLE_STATUSES = (GatewayStatus.ACTIVE, GatewayStatus.PROVISIONAL)
+
+
+class InvalidDealerPhone(ValueError):
+    """The phone number is not a Japanese number (from the area code)."""
+
+
+# -- becoming a dealer -----------------------------------------------------------------
+def normalize_dealer_code(value) -> str:
+    """`　４００１ ` → `4001`: half-width, without spaces or dashes."""
+    if not isinstance(value, str):
+        return ""
+    value = jaconv.z2h(value, kana=False, ascii=True, digit=True)
+    return re.sub(r"[\s\-‐‑‒–—―−ｰー]", "", value)
+
+
+def _contact_addresses(contact_emails) -> list[str]:
+    """Normalised (domain lower-cased), without blanks and duplicates, in the given order."""
+    seen, addresses = set(), []
+    for raw in contact_emails or ():
+        address = normalize_email(raw or "")
+        if address and address.lower() not in seen:
+            seen.add(address.lower())
+            addresses.append(address)
+    return addresses
+
+
+def _next_dealer_code() -> str:
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                           {"key": _CODE_ALLOCATION_LOCK})
+    highest = db.session.scalar(select(func.max(cast(Dealer.dealer_code, Integer))))
+    return str(max(FIRST_DEALER_CODE, (highest or 0) + 1))
+
+
+def _set_contacts(dealer: Dealer, addresses: list[str]) -> None:
+    wanted = {a.lower(): a for a in addresses}
+    for contact in list(dealer.contacts):
+        if contact.email.lower() not in wanted:
+            dealer.contacts.remove(contact)
+        else:
+            wanted.pop(contact.email.lower())
+    for address in addresses:
+        if address.lower() in wanted:
+            dealer.contacts.append(DealerContact(email=address))
+
+
+def become_dealer(company: Company, phone: str, contact_emails=()) -> Dealer:
+    """Make a commercial account's company a dealer with a new 販売店ID (4001, 4002, …).
+
+    Idempotent: a company that already is a dealer keeps its 販売店ID and gets the given
+    phone and maintenance contact addresses. Raises InvalidDealerPhone."""
+    phone = normalize_phone(phone)
+    if not isinstance(phone, str) or not is_japanese_phone(phone):
+        raise InvalidDealerPhone(phone)
+    addresses = _contact_addresses(contact_emails)
+    company_id = company.id
+    for _attempt in range(CODE_ALLOCATION_ATTEMPTS):
+        dealer = db.session.scalar(select(Dealer).where(Dealer.company_id == company_id))
+        if dealer is not None:
+            dealer.phone = phone
+            _set_contacts(dealer, addresses)
+            audit.record("dealer.update", company_id=company_id,
+                         dealer_code=dealer.dealer_code)
+            db.session.commit()
+            return dealer
+        dealer = Dealer(company_id=company_id, dealer_code=_next_dealer_code(), phone=phone,
+                        contacts=[DealerContact(email=a) for a in addresses])
+        db.session.add(dealer)
+        try:
+            db.session.flush()
+        except IntegrityError:
+            # Another registration took this 販売店ID (or made this company a dealer):
+            # start again; the second case then ends in the update above.
+            db.session.rollback()
+            continue
+        audit.record("dealer.create", company_id=company_id, dealer_code=dealer.dealer_code)
+        db.session.commit()
+        return dealer
+    raise RuntimeError("could not allocate a 販売店ID")
+
+
+def find_dealer(code: str, phone: str) -> Dealer | None:
+    """The dealer with this 販売店ID and registered phone number, both matching."""
+    code = normalize_dealer_code(code)
+    phone = normalize_phone(phone) if isinstance(phone, str) else ""
+    if not code or not phone:
+        return None
+    return db.session.scalar(
+        select(Dealer).where(Dealer.dealer_code == code, Dealer.phone == phone))
+
+
+def dealer_company(dealer: Dealer) -> Company:
+    return db.session.get(Company, dealer.company_id)
+
+
+def dealer_addresses(dealer: Dealer) -> list[str]:
+    """Where link mails go: the maintenance contacts, or the company address without any."""
+    addresses = [c.email for c in dealer.contacts]
+    return addresses or [dealer_company(dealer).email]
+
+
+# -- links -----------------------------------------------------------------------------
+class LinkResult(enum.Enum):
+    LINKED = "linked"
+    NOT_FOUND = "not_found"            # not this owner's gateway, or not in service
+    NO_SUCH_DEALER = "no_such_dealer"  # unknown 販売店ID, or the phone does not match
+    ALREADY_LINKED = "already_linked"
+    LIMIT_REACHED = "limit_reached"
+
+
+def _locked_gateway(owner: Account, gateway: Gateway, statuses=None) -> Gateway | None:
+    """The owner's gateway, its row locked until the commit (PostgreSQL: FOR UPDATE;
+    SQLite: every transaction of this app holds the write lock)."""
+    statement = (select(Gateway)
+                 .where(Gateway.id == gateway.id, Gateway.owner_id == owner.id)
+                 .with_for_update()
+                 .execution_options(populate_existing=True))
+    if statuses is not None:
+        statement = statement.where(Gateway.status.in_([s.value for s in statuses]))
+    return db.session.scalar(statement)
+
+
+def _link_count(gateway_id: int) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(DealerLink).where(DealerLink.gateway_id == gateway_id))
+
+
+def _find_link(gateway_id: int, dealer_id: int) -> DealerLink | None:
+    return db.session.scalar(select(DealerLink).where(DealerLink.gateway_id == gateway_id,
+                                                      DealerLink.dealer_id == dealer_id))
+
+
+def link_dealer(owner: Account, gateway: Gateway, code: str, phone: str) -> LinkResult:
+    """Entrust one of the owner's gateways to the dealer with this 販売店ID + phone
+    (at most MAX_DEALERS_PER_GATEWAY); the dealer is told by mail."""
+    locked = _locked_gateway(owner, gateway, LINKABLE_STATUSES)
+    if locked is None:
+        db.session.rollback()
+        return LinkResult.NOT_FOUND
+    dealer = find_dealer(code, phone)
+    if dealer is None:
+        db.session.rollback()
+        return LinkResult.NO_SUCH_DEALER
+    if _find_link(locked.id, dealer.id) is not None:
+        db.session.rollback()
+        return LinkResult.ALREADY_LINKED
+    # Counted while the gateway row is locked: concurrent links of this gateway wait here.
+    if _link_count(locked.id) >= MAX_DEALERS_PER_GATEWAY:
+        db.session.rollback()
+        return LinkResult.LIMIT_REACHED
+    link = DealerLink(gateway_id=locked.id, dealer_id=dealer.id, linked_by_id=owner.id,
+                      linked_at=utcnow())
+    db.session.add(link)
+    db.session.flush()
+    messages.send_dealer_linked_mail(dealer_addresses(dealer), dealer, dealer_company(dealer),
+                                     owner, locked, link.linked_at)
+    audit.record("dealer.link", actor_id=owner.id, subject_id=owner.id,
+                 gateway_id=locked.gateway_id, dealer_code=dealer.dealer_code)
+    db.session.commit()
+    return LinkResult.LINKED
+
+
+def unlink_dealer(owner: Account, gateway: Gateway, dealer: Dealer) -> bool:
+    """End a dealer's maintenance of the owner's gateway; the dealer is told by mail.
+    False when the gateway is not the owner's or the dealer was not linked to it."""
+    locked = _locked_gateway(owner, gateway)
+    link = _find_link(locked.id, dealer.id) if locked is not None else None
+    if link is None:
+        db.session.rollback()
+        return False
+    db.session.delete(link)
+    messages.send_dealer_unlinked_mail(dealer_addresses(dealer), dealer,
+                                       dealer_company(dealer), owner, locked, utcnow())
+    audit.record("dealer.unlink", actor_id=owner.id, subject_id=owner.id,
+                 gateway_id=locked.gateway_id, dealer_code=dealer.dealer_code)
+    db.session.commit()
+    return True
+
+
+@dataclass
+class LinkedDealer:
+    dealer: Dealer
+    company: Company
+    linked_at: datetime
+
+
+def linked_dealers(gateway: Gateway) -> list[LinkedDealer]:
+    """The dealers entrusted with a gateway, oldest link first."""
+    rows = db.session.execute(
+        select(Dealer, Company, DealerLink.linked_at)
+        .join(DealerLink, DealerLink.dealer_id == Dealer.id)
+        .join(Company, Company.id == Dealer.company_id)
+        .where(DealerLink.gateway_id == gateway.id)
+        .order_by(DealerLink.linked_at, DealerLink.id))
+    return [LinkedDealer(dealer, company, linked_at) for dealer, company, linked_at in rows]
+
+
+@dataclass
+class LinkedGateway:
+    gateway: Gateway
+    owner: Account | None
+    linked_at: datetime
+
+
+@dataclass
+class GatewayPage:
+    items: list[LinkedGateway]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+
+def dealer_gateways(dealer: Dealer, query: str | None = None, page: int = 1,
+                    per_page: int = 20) -> GatewayPage:
+    """The gateways entrusted to a dealer, newest link first; `query` searches the
+    owner's e-mail, the gateway ID and the site name (案件), ignoring case."""
+    page, per_page = max(1, int(page)), max(1, int(per_page))
+    statement = (select(Gateway, Account, DealerLink.linked_at)
+                 .join(DealerLink, DealerLink.gateway_id == Gateway.id)
+                 .outerjoin(Account, Account.id == Gateway.owner_id)
+                 .where(DealerLink.dealer_id == dealer.id))
+    query = (query or "").strip(" \u3000\t")
+    if query:
+        half = jaconv.z2h(query, kana=False, ascii=True, digit=True)
+        statement = statement.where(or_(
+            Account.email.icontains(half, autoescape=True),
+            Gateway.gateway_id.icontains(half, autoescape=True),
+            Gateway.site_name.icontains(query, autoescape=True),
+        ))
+    total = db.session.scalar(select(func.count()).select_from(statement.subquery()))
+    rows = db.session.execute(
+        statement.order_by(DealerLink.linked_at.desc(), DealerLink.id.desc())
+        .limit(per_page).offset((page - 1) * per_page))
+    items = [LinkedGateway(gateway, owner, linked_at) for gateway, owner, linked_at in rows]
+    return GatewayPage(items, total, page, per_page)
+
+
+# -- account deletion ------------------------------------------------------------------
+def release_gateways(account: Account) -> None:
+    """Account deletion: the account's gateways lose their owner, site and dealer links,
+    and go back to UNREGISTERED so that they can be registered again with their slip
+    (a retired gateway stays retired). Runs inside delete_account's transaction."""
+    owned = select(Gateway.id).where(Gateway.owner_id == account.id)
+    gateway_ids = list(db.session.scalars(
+        select(Gateway.gateway_id).where(Gateway.owner_id == account.id)))
+    if not gateway_ids:
+        return
+    db.session.execute(delete(DealerLink).where(DealerLink.gateway_id.in_(owned)),
+                       execution_options={"synchronize_session": "fetch"})
+    cleared = dict(owner_id=None, site_name=None, postal_code=None, prefecture=None,
+                   city=None, street=None, building=None)
+    db.session.execute(
+        update(Gateway).where(Gateway.owner_id == account.id,
+                              Gateway.status != GatewayStatus.RETIRED.value)
+        .values(status=GatewayStatus.UNREGISTERED.value, registered_at=None, **cleared),
+        execution_options={"synchronize_session": "fetch"})
+    db.session.execute(update(Gateway).where(Gateway.owner_id == account.id).values(**cleared),
+                       execution_options={"synchronize_session": "fetch"})
+    audit.record("gateway.release", reason="account_deleted", gateway_ids=gateway_ids)
+
+
+if release_gateways not in DELETION_HOOKS:
+    DELETION_HOOKS.append(release_gateways)
