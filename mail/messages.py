@@ -64,21 +64,27 @@ def _site() -> str:
     return current_app.config["SITE_NAME"]
 
 
+def _mail_dealer(kind: str, subject_fn, recipients: list[str], **context) -> None:
+    """Queue mail `kind` to each maintenance address of a dealer (in Japanese: a company
+    account has no language of its own)."""
+    subject = _subject("ja", subject_fn)
+    for recipient in recipients:
+        queue_mail(kind, recipient, subject, kind, **context)
+
+
 def send_dealer_linked_mail(recipients: list[str], dealer, company: Company, owner: Account,
                             gateway, linked_at: datetime) -> None:
     """【保守契約の販売店として登録されました】 to a dealer an owner entrusted a gateway to."""
-    subject = _subject("ja", lambda: _("【%(site)s】保守契約の販売店として登録されました",
-                                       site=_site()))
-    for recipient in recipients:
-        queue_mail("dealer_linked", recipient, subject, "dealer_linked", dealer=dealer,
-                   company=company, owner=owner, gateway=gateway, when=linked_at)
+    _mail_dealer("dealer_linked",
+                 lambda: _("【%(site)s】保守契約の販売店として登録されました", site=_site()),
+                 recipients, dealer=dealer, company=company, owner=owner, gateway=gateway,
+                 when=linked_at)
 
 
 def send_dealer_unlinked_mail(recipients: list[str], dealer, company: Company, owner: Account,
                               gateway, unlinked_at: datetime) -> None:
     """【保守契約の販売店の登録が解除されました】 when an owner ends a dealer's maintenance."""
-    subject = _subject("ja", lambda: _("【%(site)s】保守契約の販売店の登録が解除されました",
-                                       site=_site()))
-    for recipient in recipients:
-        queue_mail("dealer_unlinked", recipient, subject, "dealer_unlinked", dealer=dealer,
-                   company=company, owner=owner, gateway=gateway, when=unlinked_at)
+    _mail_dealer("dealer_unlinked",
+                 lambda: _("【%(site)s】保守契約の販売店の登録が解除されました", site=_site()),
+                 recipients, dealer=dealer, company=company, owner=owner, gateway=gateway,
+                 when=unlinked_at)
