@@ -65,8 +65,12 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     app.register_blueprint(core_bp)
     app.register_blueprint(account_bp, url_prefix="/account")
 
-    import blueprints.dealers  # noqa: F401  (its services register the account-deletion hook)
+    from blueprints.dealers import bp as dealers_bp
+    from blueprints.monitoring import bp as monitoring_bp
     from blueprints.staff import bp as staff_bp
+
+    app.register_blueprint(monitoring_bp, url_prefix="/monitoring")
+    app.register_blueprint(dealers_bp, url_prefix="/dealers")
 
     app.register_blueprint(staff_bp, url_prefix="/staff")
 

@@ -1,4 +1,8 @@
-"""Dealers: maintenance links between owners' gateways and dealers (販売店), and later the
-dealer console. Only the domain operations exist so far (services.py); importing this
-package registers the account-deletion hook that releases an account's gateways."""
-from blueprints.dealers import services  # noqa: F401  (registers the deletion hook)
+"""Dealers: maintenance links between owners' gateways and dealers (販売店), the owner's
+dealer pages and the dealer console. Importing this package registers the account-deletion
+hook (in services) that releases an account's gateways."""
+from flask import Blueprint
+
+bp = Blueprint("dealers", __name__)
+
+from blueprints.dealers import services, views  # noqa: E402,F401

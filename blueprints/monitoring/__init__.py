@@ -1,1 +1,6 @@
-"""Gateway registration and monitoring: slips, the registration wizard, the monitoring page."""
+"""Gateway registration and monitoring: slips, the registration wizard, gateway management."""
+from flask import Blueprint
+
+bp = Blueprint("monitoring", __name__)
+
+from blueprints.monitoring import manage, views  # noqa: E402,F401
