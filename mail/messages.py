@@ -88,3 +88,13 @@ def send_dealer_unlinked_mail(recipients: list[str], dealer, company: Company, o
                  lambda: _("【%(site)s】保守契約の販売店の登録が解除されました", site=_site()),
                  recipients, dealer=dealer, company=company, owner=owner, gateway=gateway,
                  when=unlinked_at)
+
+
+def send_provisional_registration_mail(account: Account, gateway, token: str,
+                                       expires_at: datetime) -> None:
+    """【アカウント仮登録のお知らせ】: the link (valid until the stated date) where a
+    first-time monitoring owner sets a password and finishes the registration."""
+    _mail_account("provisional_registration", account,
+                  lambda: _("【%(site)s】アカウント仮登録のお知らせ", site=_site()),
+                  link=public_url("monitoring.registration_password", token=token),
+                  expires_at=expires_at, gateway=gateway)

@@ -34,6 +34,9 @@ LAUNCHER: list[tuple[LauncherEntry, object]] = [
     (LauncherEntry(_l("ゲートウェイ伝票の発行"),
                    _l("未登録ゲートウェイの伝票（ID・パスワード・QRコード）を発行・印刷"),
                    "staff.slips", "slips"), lambda account: account.is_staff),
+    (LauncherEntry(_l("遠隔モニタリング"),
+                   _l("ゲートウェイの登録・管理、運転状況の確認"),
+                   "monitoring.menu", "monitoring"), lambda account: True),
 ]
 
 
