@@ -282,6 +282,80 @@ def dealer_gateways(dealer: Dealer, query: str | None = None, page: int = 1,
     return GatewayPage(items, total, page, per_page)
 
 
+# -- read-only look-ups for the pages ----------------------------------------------------
+_GATEWAY_ID = re.compile(r"[0-9A-Z]{12}")
+_DEALER_CODE = re.compile(r"\d{1,10}")
+
+
+def dealer_for_account(account: Account) -> Dealer | None:
+    """The dealer of the account's company (every employee of a dealer company sees it)."""
+    if account is None or account.company_id is None or not account.is_commercial:
+        return None
+    return db.session.scalar(select(Dealer).where(Dealer.company_id == account.company_id))
+
+
+def owner_gateways(owner: Account, query: str | None = None) -> list[Gateway]:
+    """The owner's gateways in service (ACTIVE or PROVISIONAL), by gateway ID; `query`
+    searches the gateway ID and the site name (案件), ignoring case."""
+    statement = select(Gateway).where(
+        Gateway.owner_id == owner.id,
+        Gateway.status.in_([s.value for s in LINKABLE_STATUSES]))
+    query = (query or "").strip(" \u3000\t")
+    if query:
+        half = jaconv.z2h(query, kana=False, ascii=True, digit=True)
+        statement = statement.where(or_(Gateway.gateway_id.icontains(half, autoescape=True),
+                                        Gateway.site_name.icontains(query, autoescape=True)))
+    return list(db.session.scalars(statement.order_by(Gateway.gateway_id)))
+
+
+def owned_gateway(owner: Account, gateway_id: str) -> Gateway | None:
+    """One of the owner's gateways in service, by its ゲートウェイID (None for anything
+    else, malformed IDs included)."""
+    if not isinstance(gateway_id, str) or not _GATEWAY_ID.fullmatch(gateway_id):
+        return None
+    return db.session.scalar(select(Gateway).where(
+        Gateway.gateway_id == gateway_id, Gateway.owner_id == owner.id,
+        Gateway.status.in_([s.value for s in LINKABLE_STATUSES])))
+
+
+def linked_dealer(gateway: Gateway, dealer_code: str) -> LinkedDealer | None:
+    """The dealer with this 販売店ID when it is linked to the gateway."""
+    if not isinstance(dealer_code, str) or not _DEALER_CODE.fullmatch(dealer_code):
+        return None
+    for linked in linked_dealers(gateway):
+        if linked.dealer.dealer_code == dealer_code:
+            return linked
+    return None
+
+
+def preview_link(owner: Account, gateway: Gateway, code: str,
+                 phone: str) -> tuple[LinkResult, Dealer | None]:
+    """What link_dealer would answer now, without linking (the confirmation step);
+    link_dealer checks everything again under the lock."""
+    if owned_gateway(owner, gateway.gateway_id) is None:
+        return LinkResult.NOT_FOUND, None
+    dealer = find_dealer(code, phone)
+    if dealer is None:
+        return LinkResult.NO_SUCH_DEALER, None
+    if _find_link(gateway.id, dealer.id) is not None:
+        return LinkResult.ALREADY_LINKED, dealer
+    if _link_count(gateway.id) >= MAX_DEALERS_PER_GATEWAY:
+        return LinkResult.LIMIT_REACHED, dealer
+    return LinkResult.LINKED, dealer
+
+
+def dealer_gateway(dealer: Dealer, gateway_id: str) -> LinkedGateway | None:
+    """A gateway entrusted to the dealer, with its owner, by its ゲートウェイID."""
+    if not isinstance(gateway_id, str) or not _GATEWAY_ID.fullmatch(gateway_id):
+        return None
+    row = db.session.execute(
+        select(Gateway, Account, DealerLink.linked_at)
+        .join(DealerLink, DealerLink.gateway_id == Gateway.id)
+        .outerjoin(Account, Account.id == Gateway.owner_id)
+        .where(DealerLink.dealer_id == dealer.id, Gateway.gateway_id == gateway_id)).first()
+    return LinkedGateway(*row) if row else None
+
+
 # -- account deletion ------------------------------------------------------------------
 def release_gateways(account: Account) -> None:
     """Account deletion: the account's gateways lose their owner, site and dealer links,
