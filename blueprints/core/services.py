@@ -37,7 +37,20 @@ LAUNCHER: list[tuple[LauncherEntry, object]] = [
     (LauncherEntry(_l("遠隔モニタリング"),
                    _l("ゲートウェイの登録・管理、運転状況の確認"),
                    "monitoring.menu", "monitoring"), lambda account: True),
+    (LauncherEntry(_l("販売店コンソール"),
+                   _l("保守を任されたゲートウェイの一覧・検索・お客様情報の確認"),
+                   "dealers.console", "dealers"), lambda account: _is_dealer(account)),
+    (LauncherEntry(_l("販売店として登録"),
+                   _l("販売店IDを取得して、お客様のゲートウェイの保守を任せていただけるようにします"),
+                   "dealers.register", "dealers"),
+     lambda account: account.is_company_admin and not _is_dealer(account)),
 ]
+
+
+def _is_dealer(account: Account) -> bool:
+    from blueprints.dealers.services import dealer_for_account
+
+    return dealer_for_account(account) is not None
 
 
 def launcher_entries(account: Account) -> list[LauncherEntry]:

@@ -407,3 +407,20 @@ def test_bad_input_in_dealer_registration(app, client, value):
                  {"phone": "0312345678", "contact_3": value}):
         response = client.post("/dealers/register", data={**data, "csrf_token": token})
         assert response.status_code == 422, data
+
+
+def test_launcher_offers_dealer_pages_to_the_right_accounts(app, client):
+    """A company admin is offered to become a dealer, a dealer's people get the console,
+    a personal owner gets neither."""
+    make_owner()
+    login(client, "owner@example.com")
+    home = _text(client.get("/"))
+    assert 'href="/dealers/"' not in home and 'href="/dealers/register"' not in home
+    company = make_company(1)
+    admin = app.test_client()
+    login(admin, "admin1@dealer1.example")
+    admin_home = _text(admin.get("/"))
+    assert 'href="/dealers/register"' in admin_home and 'href="/dealers/"' not in admin_home
+    become_dealer(company, "0312345678")
+    admin_home = _text(admin.get("/"))
+    assert 'href="/dealers/"' in admin_home and 'href="/dealers/register"' not in admin_home
