@@ -55,7 +55,24 @@ def seed_demo_data() -> list[str]:
             company = account.company
         lines.append(f"  {spec['email']:<28} {DEMO_PASSWORD}  ({_describe(account)})")
     db.session.commit()
-    return ["Demo accounts (e-mail / password):", *lines, *seed_demo_slips()]
+    return ["Demo accounts (e-mail / password):", *lines, *seed_demo_dealer(),
+            *seed_demo_slips()]
+
+
+DEMO_DEALER_PHONE = "0312345678"
+
+
+def seed_demo_dealer() -> list[str]:
+    """The demo company is a dealer, so owners can try linking it by 販売店ID + phone."""
+    from blueprints.dealers.services import become_dealer, dealer_for_account
+
+    admin = find_account("dealer@example.com")
+    dealer = dealer_for_account(admin) if admin is not None else None
+    if dealer is None and admin is not None and admin.company is not None:
+        dealer = become_dealer(admin.company, DEMO_DEALER_PHONE, ["maint@dealer.example"])
+    if dealer is None:
+        return []
+    return [f"Demo dealer: 販売店ID {dealer.dealer_code} / 電話番号 {dealer.phone}"]
 
 
 # Fixed slips so that the README can name them; typed from "paper" at /monitoring/register.

@@ -424,3 +424,14 @@ def test_launcher_offers_dealer_pages_to_the_right_accounts(app, client):
     become_dealer(company, "0312345678")
     admin_home = _text(admin.get("/"))
     assert 'href="/dealers/"' in admin_home and 'href="/dealers/register"' not in admin_home
+
+
+def test_demo_company_is_a_dealer_owners_can_link(app):
+    """`make run` seeds a dealer an owner can link with the README's ID and phone."""
+    from blueprints.core.demo import seed_demo_data
+    from models.gateway import Dealer
+
+    seed_demo_data()
+    seed_demo_data()
+    [dealer] = db.session.scalars(select(Dealer)).all()
+    assert (dealer.dealer_code, dealer.phone) == ("4001", "0312345678")
