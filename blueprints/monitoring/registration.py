@@ -51,7 +51,6 @@ registration_wizard = Wizard(
              "monitoring/_register_confirm.html"),
     ],
     finish=_finish,
-    page_template="monitoring/register_page.html",
     title=_l("遠隔モニタリングサービス アカウント登録"),
     submit_label=_l("次に進む"),
     final_label=_l("登録する"),
