@@ -57,4 +57,4 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 
-from models import account, audit, gateway, link, mail, wizard  # noqa: E402,F401
+from models import account, audit, gateway, link, mail, telemetry, wizard  # noqa: E402,F401

@@ -44,6 +44,11 @@ class Gateway(Base):
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_report_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # 初回通信日時
+    # The newest reading's timestamp: what the status line and the silence check read.
+    last_reading_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # The device's credential for the gateway API (issued with the slip), stored hashed.
+    api_key_hash: Mapped[str | None] = mapped_column(String(64))
+    api_key_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     replaced_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("gateway.id", ondelete="SET NULL"))
