@@ -100,6 +100,18 @@ class Config:
 
     SEED_DEMO_DATA = _env_bool("SEED_DEMO_DATA", False)
 
+    # Monitoring: a gateway without a reading for this long is 通信途絶 (and alerted);
+    # the watch checks that every GATEWAY_WATCH_SECONDS, in-process under `make run`.
+    GATEWAY_SILENCE_MINUTES = _env_int("GATEWAY_SILENCE_MINUTES", 30)
+    GATEWAY_WATCH_SECONDS = _env_int("GATEWAY_WATCH_SECONDS", 60)
+    GATEWAY_WATCH_IN_PROCESS = _env_bool("GATEWAY_WATCH_IN_PROCESS", DEVELOPMENT)
+    # Development: simulated readings for the demo gateways, live, in-process.
+    GATEWAY_SIMULATOR_IN_PROCESS = _env_bool("GATEWAY_SIMULATOR_IN_PROCESS", DEVELOPMENT)
+    # How often an open monitoring page asks for the current values.
+    MONITOR_REFRESH_SECONDS = _env_int("MONITOR_REFRESH_SECONDS", 60)
+    # Gateway API: requests per gateway (readings arrive every 5 minutes, in batches).
+    GATEWAY_API_LIMIT = _env("GATEWAY_API_LIMIT", "60 per minute; 600 per hour")
+
 
 class TestConfig(Config):
     """Used by the test suite: an isolated database, CSRF on, no in-process relay."""
@@ -118,3 +130,5 @@ class TestConfig(Config):
     DEV_MAILBOX = False
     RATELIMIT_STORAGE_URI = "memory://"
     TRUSTED_HOSTS = None
+    GATEWAY_WATCH_IN_PROCESS = False
+    GATEWAY_SIMULATOR_IN_PROCESS = False

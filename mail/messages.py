@@ -98,3 +98,27 @@ def send_provisional_registration_mail(account: Account, gateway, token: str,
                   lambda: _("【%(site)s】アカウント仮登録のお知らせ", site=_site()),
                   link=public_url("monitoring.registration_password", token=token),
                   expires_at=expires_at, gateway=gateway)
+
+
+def send_gateway_alert_mail(recipient: str, locale: str, gateway, alert, recovered: bool,
+                            when: datetime, owner: Account | None,
+                            company: Company | None = None) -> None:
+    """One mail per incident and recipient: 【ゲートウェイの異常を検知しました】,
+    【ゲートウェイからの通信が途絶えています】 or, when it ends, 【ゲートウェイが復旧しました】.
+    `company` is given for a linked dealer's maintenance contact (the mail then names the
+    owner as the customer), left out for the owner."""
+    site, gateway_id = _site(), gateway.gateway_id
+    if recovered:
+        subject = lambda: _("【%(site)s】ゲートウェイが復旧しました（%(id)s）",  # noqa: E731
+                            site=site, id=gateway_id)
+    elif alert.kind == "silent":
+        subject = lambda: _("【%(site)s】ゲートウェイからの通信が途絶えています（%(id)s）",  # noqa: E731
+                            site=site, id=gateway_id)
+    else:
+        subject = lambda: _("【%(site)s】ゲートウェイの異常を検知しました（%(id)s）",  # noqa: E731
+                            site=site, id=gateway_id)
+    kind = "gateway_recovered" if recovered else "gateway_alert"
+    queue_mail(kind, recipient, _subject(locale, subject), "gateway_alert", locale=locale,
+               gateway=gateway, alert=alert, recovered=recovered, when=when, owner=owner,
+               company=company,
+               link=public_url("monitoring.monitor", gateway_id=gateway_id))

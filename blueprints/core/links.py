@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import current_app, url_for
+from flask import current_app, has_request_context, url_for
 from sqlalchemy import select
 
 from models import db, utcnow
@@ -38,9 +38,14 @@ def _hash(token: str) -> str:
 
 
 def public_url(endpoint: str, **values) -> str:
-    """An absolute URL on the configured public host (never the request's Host header)."""
-    path = url_for(endpoint, _external=False, **values)
+    """An absolute URL on the configured public host (never the request's Host header).
+    Works outside a request too (mail written by the CLI, e.g. the gateway watch)."""
     scheme = current_app.config["PREFERRED_URL_SCHEME"]
+    if has_request_context():
+        path = url_for(endpoint, _external=False, **values)
+    else:
+        adapter = current_app.url_map.bind(current_app.config["PUBLIC_HOST"], url_scheme=scheme)
+        path = adapter.build(endpoint, values)
     return f"{scheme}://{current_app.config['PUBLIC_HOST']}{path}"
 
 

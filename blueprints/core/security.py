@@ -5,7 +5,7 @@ import hashlib
 import secrets
 from datetime import datetime
 
-from flask import Flask, render_template, request
+from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
@@ -18,6 +18,9 @@ CSP = (
     "connect-src 'self'; font-src 'self'; form-action 'self'; frame-ancestors 'none'; "
     "base-uri 'none'; object-src 'none'"
 )
+
+API_ERRORS = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+              413: "too_large", 429: "too_many_requests", 500: "server_error"}
 
 
 def hash_key(key: str) -> str:
@@ -103,6 +106,8 @@ def init_app(app: Flask) -> None:
         return response
 
     def _error_page(status: int, title: str, message: str):
+        if request.path.startswith("/api/"):  # machines get JSON
+            return jsonify({"error": API_ERRORS.get(status, "error"), "message": message}), status
         return render_template("errors/error.html", status=status, title=title,
                                message=message), status
 
@@ -147,5 +152,7 @@ def init_app(app: Flask) -> None:
         return _error_page(500, _("エラーが発生しました"),
                            _("ご迷惑をおかけしております。時間をおいてもう一度お試しください。"))
 
-    app.config.setdefault("MAX_CONTENT_LENGTH", 2 * 1024 * 1024)
+    # Flask's defaults already hold the key (None: no limit), so setdefault cannot set it.
+    if app.config.get("MAX_CONTENT_LENGTH") is None:
+        app.config["MAX_CONTENT_LENGTH"] = 2 * 1024 * 1024
     app.config.setdefault("MAX_FORM_MEMORY_SIZE", 500 * 1024)

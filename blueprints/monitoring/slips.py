@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from blueprints.account.services import hash_password
 from blueprints.core import audit
+from blueprints.monitoring.telemetry import new_api_key, set_api_key
 from models import db
 from models.gateway import Gateway, GatewayStatus, PcsUnit
 
@@ -40,6 +41,7 @@ class IssuedSlip:
     password: str
     model: str
     pcs_serials: tuple[str, ...]
+    api_key: str = ""  # the device's credential for the gateway API (not printed on the slip)
 
 
 def _random_gateway_id() -> str:
@@ -68,10 +70,12 @@ def _unused_gateway_ids(count: int) -> list[str]:
 
 
 def new_gateway(gateway_id: str, password: str, model: str,
-                serials: list[str] | tuple[str, ...]) -> Gateway:
-    """An unowned gateway with its units, added to the session (the caller commits)."""
+                serials: list[str] | tuple[str, ...], api_key: str | None = None) -> Gateway:
+    """An unowned gateway with its units and an API key (random unless given), added to
+    the session (the caller commits)."""
     gateway = Gateway(gateway_id=gateway_id, slip_password_hash=hash_password(password),
                       model=model, status=GatewayStatus.UNREGISTERED)
+    set_api_key(gateway, api_key)
     gateway.units = [PcsUnit(unit_no=no, model=PCS_MODEL, serial=serial)
                      for no, serial in enumerate(serials, start=1)]
     db.session.add(gateway)
@@ -80,8 +84,9 @@ def new_gateway(gateway_id: str, password: str, model: str,
 
 def issue_slips(count: int, model: str = DEFAULT_MODEL, pcs_units: int = 1,
                 actor_id: int | None = None) -> list[IssuedSlip]:
-    """Create `count` unowned gateways and return their slips (with the plain passwords,
-    shown this once). Raises ValueError for a count, model or unit count out of bounds."""
+    """Create `count` unowned gateways and return their slips (with the plain passwords
+    and API keys, shown this once). Raises ValueError for a count, model or unit count
+    out of bounds."""
     if not isinstance(count, int) or not 1 <= count <= MAX_SLIPS:
         raise ValueError(f"count must be between 1 and {MAX_SLIPS}")
     if not isinstance(model, str) or not MODEL_PATTERN.fullmatch(model):
@@ -92,8 +97,9 @@ def issue_slips(count: int, model: str = DEFAULT_MODEL, pcs_units: int = 1,
     for gateway_id in _unused_gateway_ids(count):
         password = random_slip_password()
         serials = tuple(_random_serial() for _ in range(pcs_units))
-        new_gateway(gateway_id, password, model, serials)
-        slips.append(IssuedSlip(gateway_id, password, model, serials))
+        api_key = new_api_key()
+        new_gateway(gateway_id, password, model, serials, api_key)
+        slips.append(IssuedSlip(gateway_id, password, model, serials, api_key))
     audit.record("gateway.slips_issued", actor_id=actor_id, count=count, model=model,
                  pcs_units=pcs_units)
     db.session.commit()

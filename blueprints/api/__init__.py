@@ -1,0 +1,6 @@
+"""The gateway API (`/api/v1/...`): JSON in and out, authenticated per gateway."""
+from flask import Blueprint
+
+bp = Blueprint("api", __name__)
+
+from blueprints.api import views  # noqa: E402,F401

@@ -1,0 +1,130 @@
+"""Alerts of a gateway: an error code reported by a power conditioner, or silence (no
+reading for longer than GATEWAY_SILENCE_MINUTES, 通信途絶).
+
+An alert is one incident from its start to its recovery: the owner and the maintenance
+contacts of every linked dealer get one mail when it opens and one when it ends, however
+many readings come in between. At most one alert of a kind is open per gateway (a partial
+unique index says so too), and every change happens while the gateway row is locked."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import and_, select
+from sqlalchemy.exc import IntegrityError
+
+from blueprints.core import audit
+from blueprints.dealers.services import dealer_addresses, linked_dealers
+from mail import messages
+from models import db, utcnow
+from models.account import Account
+from models.gateway import Gateway, GatewayStatus
+from models.telemetry import AlertKind, GatewayAlert
+
+
+def silence_threshold() -> timedelta:
+    return timedelta(minutes=current_app.config["GATEWAY_SILENCE_MINUTES"])
+
+
+def open_alerts(gateway_pk: int) -> dict[str, GatewayAlert]:
+    rows = db.session.scalars(select(GatewayAlert).where(
+        GatewayAlert.gateway_id == gateway_pk, GatewayAlert.ended_at.is_(None)))
+    return {alert.kind: alert for alert in rows}
+
+
+def _notify(gateway: Gateway, alert: GatewayAlert, recovered: bool, now: datetime) -> None:
+    """Queue the mails of an opened or ended alert (in the caller's transaction)."""
+    owner = db.session.get(Account, gateway.owner_id) if gateway.owner_id else None
+    if owner is not None and owner.is_active:
+        messages.send_gateway_alert_mail(owner.email, owner.language, gateway, alert,
+                                         recovered, now, owner)
+    for linked in linked_dealers(gateway):
+        for address in dealer_addresses(linked.dealer):
+            messages.send_gateway_alert_mail(address, "ja", gateway, alert, recovered, now,
+                                             owner, company=linked.company)
+    audit.record("gateway.alert_ended" if recovered else "gateway.alert_opened",
+                 gateway_id=gateway.gateway_id, kind=alert.kind,
+                 error_codes=alert.error_codes)
+
+
+def _open(gateway: Gateway, kind: AlertKind, started_at: datetime, codes: str | None,
+          now: datetime) -> GatewayAlert:
+    alert = GatewayAlert(gateway_id=gateway.id, kind=kind.value, started_at=started_at,
+                         error_codes=codes or None)
+    db.session.add(alert)
+    db.session.flush()
+    _notify(gateway, alert, False, now)
+    return alert
+
+
+def _close(gateway: Gateway, alert: GatewayAlert, now: datetime) -> None:
+    alert.ended_at = now
+    alert.ended_by = "recovered"
+    _notify(gateway, alert, True, now)
+
+
+def observe_newest(gateway: Gateway, has_error: bool, codes: str, now: datetime) -> None:
+    """After `gateway` (locked by the caller) got a reading newer than any before: open
+    an error alert for an error code, end it when the units are back to normal, and end
+    a silence alert once the readings are current again. The caller commits."""
+    if GatewayStatus(gateway.status) != GatewayStatus.ACTIVE:
+        return
+    current = open_alerts(gateway.id)
+    error = current.get(AlertKind.ERROR.value)
+    if has_error and error is None:
+        _open(gateway, AlertKind.ERROR, gateway.last_reading_at, codes, now)
+    elif has_error and error is not None and codes and codes != error.error_codes:
+        error.error_codes = codes[:200]
+    elif not has_error and error is not None:
+        _close(gateway, error, now)
+    silent = current.get(AlertKind.SILENT.value)
+    if silent is not None and gateway.last_reading_at >= now - silence_threshold():
+        _close(gateway, silent, now)
+
+
+@dataclass
+class WatchResult:
+    opened: list[str]
+    checked: int
+
+
+def check_silence(now: datetime | None = None) -> WatchResult:
+    """`flask --app app gateways watch`: open a silence alert (and mail) for every gateway
+    in service that has reported before but not within the threshold. Each gateway is
+    handled in its own transaction, under its row lock, so that a reading arriving at the
+    same moment or a second watcher running alongside never makes a second alert."""
+    now = now or utcnow()
+    cutoff = now - silence_threshold()
+    candidates = list(db.session.scalars(
+        select(Gateway.id)
+        .outerjoin(GatewayAlert, and_(GatewayAlert.gateway_id == Gateway.id,
+                                      GatewayAlert.kind == AlertKind.SILENT.value,
+                                      GatewayAlert.ended_at.is_(None)))
+        .where(Gateway.status == GatewayStatus.ACTIVE.value,
+               Gateway.first_report_at.is_not(None),
+               Gateway.last_reading_at < cutoff,
+               GatewayAlert.id.is_(None))
+        .order_by(Gateway.id)))
+    db.session.rollback()
+    opened = []
+    for gateway_pk in candidates:
+        gateway = db.session.scalar(select(Gateway).where(Gateway.id == gateway_pk)
+                                    .with_for_update()
+                                    .execution_options(populate_existing=True))
+        still_silent = (gateway is not None
+                        and GatewayStatus(gateway.status) == GatewayStatus.ACTIVE
+                        and gateway.last_reading_at is not None
+                        and gateway.last_reading_at < cutoff
+                        and AlertKind.SILENT.value not in open_alerts(gateway.id))
+        if not still_silent:
+            db.session.rollback()
+            continue
+        try:
+            _open(gateway, AlertKind.SILENT, gateway.last_reading_at, None, now)
+            db.session.commit()
+        except IntegrityError:  # another watcher opened it first
+            db.session.rollback()
+            continue
+        opened.append(gateway.gateway_id)
+    return WatchResult(opened=opened, checked=len(candidates))

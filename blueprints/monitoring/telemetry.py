@@ -1,0 +1,343 @@
+"""Gateway telemetry: the device credential, checking what a gateway reports, storing it
+once, and keeping the daily and monthly energy up to date in the same transaction.
+
+A reading is the average power over the 5 minutes ending at its timestamp (a multiple of
+5 minutes). A batch may mix good and bad readings: the good ones are stored, each bad one
+is reported back with its index and the reason, and resending a batch is always safe
+(a reading already stored for that gateway and timestamp is a duplicate, counted once)."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import re
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from models import db, utcnow
+from models.gateway import Gateway, GatewayStatus
+from models.telemetry import (SLOT, SUM_COLUMNS, BatteryState, DailyEnergy, GatewayAlert,
+                              MonthlyEnergy, Reading, UnitStatus)
+
+JST = ZoneInfo("Asia/Tokyo")
+MAX_BATCH = 2016                       # a week of 5-minute readings
+MAX_POWER_KW = 100.0
+FUTURE_TOLERANCE = timedelta(minutes=2)  # clock skew a device may have
+MAX_AGE = timedelta(days=400)          # older readings are refused (a device keeps less)
+MAX_UNITS = 6
+REPORTING_STATUSES = (GatewayStatus.ACTIVE, GatewayStatus.PROVISIONAL)
+POWER_FIELDS = {"pv_kw": "pv_w", "load_kw": "load_w", "battery_kw": "battery_w",
+                "sell_kw": "sell_w", "buy_kw": "buy_w"}
+ERROR_CODE = re.compile(r"[A-Z0-9][A-Z0-9-]{0,15}")
+API_KEY_PREFIX = "gwk_"
+_INSERT_CHUNK = 400
+
+
+# -- the device credential -----------------------------------------------------------------
+def _key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_api_key() -> str:
+    """A random device key (256 bits). Only its hash is stored."""
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def set_api_key(gateway: Gateway, key: str | None = None) -> str:
+    """Give the gateway a (new) API key and return it; the caller commits. The old key,
+    if any, stops working."""
+    key = key or new_api_key()
+    gateway.api_key_hash = _key_hash(key)
+    gateway.api_key_issued_at = utcnow()
+    return key
+
+
+def authenticate(gateway_id: str, key: str | None) -> Gateway | None:
+    """The gateway whose ID and API key these are, whatever its status, or None. An
+    unknown ID and a wrong key take the same path (a hash and a constant-time compare)."""
+    if not isinstance(key, str) or not key or len(key) > 200:
+        return None
+    if not isinstance(gateway_id, str) or not re.fullmatch(r"[0-9A-Z]{12}", gateway_id):
+        return None
+    gateway = db.session.scalar(select(Gateway).where(Gateway.gateway_id == gateway_id))
+    stored = gateway.api_key_hash if gateway is not None and gateway.api_key_hash else ""
+    if not hmac.compare_digest(_key_hash(key), stored or "0" * 64) or not stored:
+        return None
+    return gateway
+
+
+def may_report(gateway: Gateway) -> bool:
+    """Registered gateways in service report; unregistered and retired ones are refused."""
+    return GatewayStatus(gateway.status) in REPORTING_STATUSES
+
+
+# -- checking one reading ------------------------------------------------------------------
+class ReadingRejected(ValueError):
+    def __init__(self, reason: str, field_name: str | None, message: str):
+        super().__init__(message)
+        self.reason, self.field, self.message = reason, field_name, message
+
+
+@dataclass(frozen=True)
+class ReadingData:
+    """A checked reading, in the units it is stored in."""
+
+    ts: datetime
+    pv_w: int
+    load_w: int
+    battery_w: int
+    battery_state: str
+    soc: int
+    sell_w: int
+    buy_w: int
+    units: list = field(hash=False, compare=False)
+
+    @property
+    def has_error(self) -> bool:
+        return any(u["status"] == UnitStatus.ERROR.value for u in self.units)
+
+    def row(self, gateway_pk: int, now: datetime) -> dict:
+        return dict(gateway_id=gateway_pk, ts=self.ts, pv_w=self.pv_w, load_w=self.load_w,
+                    battery_w=self.battery_w, battery_state=self.battery_state,
+                    soc=self.soc, sell_w=self.sell_w, buy_w=self.buy_w, units=self.units,
+                    has_error=self.has_error, received_at=now)
+
+    def sums(self) -> dict:
+        """This reading's share of a rollup."""
+        return dict(
+            slots=1, pv_wsum=self.pv_w, load_wsum=self.load_w,
+            self_wsum=max(0, self.pv_w - self.sell_w),
+            supplied_wsum=max(0, self.load_w - self.buy_w),
+            sell_wsum=self.sell_w, buy_wsum=self.buy_w,
+            charge_wsum=self.battery_w if self.battery_state == BatteryState.CHARGING else 0,
+            discharge_wsum=(self.battery_w if self.battery_state == BatteryState.DISCHARGING
+                            else 0))
+
+
+def _timestamp(raw, now: datetime) -> datetime:
+    # isprintable(): fromisoformat() ignores a NUL byte in the string.
+    if not isinstance(raw, str) or len(raw) > 40 or not raw.isprintable():
+        raise ReadingRejected("malformed", "timestamp",
+                              "timestamp must be an ISO 8601 string with an offset")
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ReadingRejected("malformed", "timestamp",
+                              "timestamp must be an ISO 8601 string with an offset") from None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ReadingRejected("malformed", "timestamp",
+                              "timestamp needs an offset, e.g. +09:00 or Z")
+    value = value.astimezone(now.tzinfo)
+    if value.second or value.microsecond or value.minute % 5:
+        raise ReadingRejected("malformed", "timestamp",
+                              "timestamp must be the end of a 5-minute period (hh:m0 or hh:m5)")
+    if value > now + FUTURE_TOLERANCE:
+        raise ReadingRejected("future_dated", "timestamp", "timestamp is in the future")
+    if value < now - MAX_AGE:
+        raise ReadingRejected("too_old", "timestamp",
+                              f"timestamp is more than {MAX_AGE.days} days old")
+    return value
+
+
+def _number(raw: dict, name: str, low: float, high: float) -> float:
+    value = raw.get(name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ReadingRejected("malformed", name, f"{name} must be a number")
+    # The range first: math.isfinite() overflows on a huge JSON integer (10**400).
+    if not low <= value <= high or not math.isfinite(value):
+        raise ReadingRejected("out_of_range", name, f"{name} must be between {low:g} and {high:g}")
+    return float(value)
+
+
+def _units(raw, unit_numbers: set[int]) -> list[dict]:
+    if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_UNITS:
+        raise ReadingRejected("malformed", "units",
+                              f"units must be a list of 1 to {MAX_UNITS} power conditioners")
+    units, seen = [], set()
+    for entry in raw:
+        if not isinstance(entry, dict):
+            raise ReadingRejected("malformed", "units", "each unit must be an object")
+        number = entry.get("unit")
+        if isinstance(number, bool) or not isinstance(number, int) or number in seen:
+            raise ReadingRejected("malformed", "units", "unit must be a unit number, once each")
+        if number not in unit_numbers:
+            raise ReadingRejected("foreign", "units",
+                                  f"unit {number} is not a power conditioner of this gateway")
+        seen.add(number)
+        status = entry.get("status")
+        if status not in {s.value for s in UnitStatus}:
+            raise ReadingRejected("malformed", "units",
+                                  "status must be normal, standby or error")
+        code = entry.get("error_code")
+        if status == UnitStatus.ERROR.value:
+            if not isinstance(code, str) or not ERROR_CODE.fullmatch(code):
+                raise ReadingRejected("malformed", "units",
+                                      "a unit in error needs an error_code (A-Z, 0-9, -)")
+        elif code not in (None, ""):
+            raise ReadingRejected("malformed", "units",
+                                  "error_code is only given with status error")
+        units.append({"unit": number, "status": status,
+                      "error_code": code if status == UnitStatus.ERROR.value else None})
+    return sorted(units, key=lambda u: u["unit"])
+
+
+def check_reading(raw, gateway: Gateway, unit_numbers: set[int], now: datetime) -> ReadingData:
+    """Check one reading as a gateway sent it; raises ReadingRejected with the reason
+    (malformed, out_of_range, future_dated, too_old, foreign)."""
+    if not isinstance(raw, dict):
+        raise ReadingRejected("malformed", None, "a reading must be a JSON object")
+    claimed = raw.get("gateway_id")
+    if claimed is not None and claimed != gateway.gateway_id:
+        raise ReadingRejected("foreign", "gateway_id",
+                              "this reading belongs to another gateway")
+    ts = _timestamp(raw.get("timestamp"), now)
+    watts = {column: round(_number(raw, name, 0.0, MAX_POWER_KW) * 1000)
+             for name, column in POWER_FIELDS.items()}
+    soc = _number(raw, "soc", 0, 100)
+    state = raw.get("battery_state")
+    if state not in {s.value for s in BatteryState}:
+        raise ReadingRejected("malformed", "battery_state",
+                              "battery_state must be charging, discharging or standby")
+    return ReadingData(ts=ts, battery_state=state, soc=round(soc),
+                       units=_units(raw.get("units"), unit_numbers), **watts)
+
+
+# -- storing a batch -----------------------------------------------------------------------
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[dict] = field(default_factory=list)
+    newest: ReadingData | None = None
+
+
+def _insert(model):
+    dialect = db.session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+def local_day(ts: datetime) -> date:
+    """The Japan-time day a reading counts for (the day its 5 minutes began in)."""
+    return (ts - SLOT).astimezone(JST).date()
+
+
+def _add_to_rollups(gateway_pk: int, readings: list[ReadingData]) -> None:
+    days: dict[date, dict] = defaultdict(lambda: dict.fromkeys(SUM_COLUMNS, 0))
+    months: dict[date, dict] = defaultdict(lambda: dict.fromkeys(SUM_COLUMNS, 0))
+    for reading in readings:
+        day = local_day(reading.ts)
+        for name, value in reading.sums().items():
+            days[day][name] += value
+            months[day.replace(day=1)][name] += value
+    for model, key, totals in ((DailyEnergy, "day", days), (MonthlyEnergy, "month", months)):
+        if not totals:
+            continue
+        statement = _insert(model).values(
+            [{"gateway_id": gateway_pk, key: when, **sums} for when, sums in totals.items()])
+        statement = statement.on_conflict_do_update(
+            index_elements=["gateway_id", key],
+            set_={name: getattr(model.__table__.c, name) + statement.excluded[name]
+                  for name in SUM_COLUMNS})
+        db.session.execute(statement)
+
+
+def ingest(gateway: Gateway, raw_readings, now: datetime | None = None) -> IngestResult:
+    """Store a batch of readings of one gateway and commit: new readings are added to the
+    daily and monthly energy, duplicates are ignored, bad ones come back in `rejected`.
+    The first accepted reading sets 初回通信日時; alerts open or close on the newest."""
+    from blueprints.monitoring import alerts
+
+    now = now or utcnow()
+    result = IngestResult()
+    locked = db.session.scalar(select(Gateway).where(Gateway.id == gateway.id)
+                               .with_for_update().execution_options(populate_existing=True))
+    unit_numbers = {unit.unit_no for unit in locked.units}
+    checked: dict[datetime, ReadingData] = {}
+    for index, raw in enumerate(raw_readings):
+        try:
+            reading = check_reading(raw, locked, unit_numbers, now)
+        except ReadingRejected as error:
+            result.rejected.append({"index": index, "reason": error.reason,
+                                    "field": error.field, "message": error.message})
+            continue
+        if reading.ts in checked:
+            result.duplicates += 1  # the same timestamp twice in one batch: the first counts
+        else:
+            checked[reading.ts] = reading
+    stored = _store_new(locked.id, list(checked.values()), now)
+    result.accepted = len(stored)
+    result.duplicates += len(checked) - len(stored)
+    if stored:
+        _add_to_rollups(locked.id, stored)
+        newest = max(stored, key=lambda r: r.ts)
+        if locked.first_report_at is None:
+            locked.first_report_at = now
+        if locked.last_reading_at is None or newest.ts > locked.last_reading_at:
+            locked.last_reading_at = newest.ts
+            result.newest = newest
+            alerts.observe_newest(locked, newest.has_error, newest_codes(newest), now)
+    db.session.commit()
+    return result
+
+
+def newest_codes(reading: ReadingData) -> str:
+    return ", ".join(f"{u['unit']}:{u['error_code']}" for u in reading.units
+                     if u.get("error_code"))
+
+
+def _store_new(gateway_pk: int, readings: list[ReadingData], now: datetime) -> list[ReadingData]:
+    """Insert what is not stored yet; returns those readings (the others are duplicates)."""
+    inserted: set[datetime] = set()
+    for start in range(0, len(readings), _INSERT_CHUNK):
+        chunk = readings[start:start + _INSERT_CHUNK]
+        statement = (_insert(Reading).values([r.row(gateway_pk, now) for r in chunk])
+                     .on_conflict_do_nothing(index_elements=["gateway_id", "ts"])
+                     .returning(Reading.ts))
+        inserted.update(db.session.scalars(statement))
+    return [r for r in readings if r.ts in inserted]
+
+
+# -- history follows the registration --------------------------------------------------------
+_HISTORY = (Reading, DailyEnergy, MonthlyEnergy)
+
+
+def move_history(old_pk: int, new_pk: int, now: datetime) -> None:
+    """ゲートウェイの交換: the new gateway takes over the old one's readings and energy
+    (an unregistered gateway has none of its own); open alerts of the old one end."""
+    for model in _HISTORY:
+        db.session.execute(update(model).where(model.gateway_id == old_pk)
+                           .values(gateway_id=new_pk),
+                           execution_options={"synchronize_session": False})
+    last = db.session.scalar(select(Gateway.last_reading_at).where(Gateway.id == old_pk))
+    db.session.execute(update(Gateway).where(Gateway.id == new_pk)
+                       .values(last_reading_at=last),
+                       execution_options={"synchronize_session": False})
+    end_alerts([old_pk], now, "replaced")
+
+
+def purge_history(gateway_pks: list[int], now: datetime, reason: str) -> None:
+    """廃棄 or account deletion: the readings and energy of these gateways are removed
+    (a gateway registered again must not show its previous owner's history)."""
+    if not gateway_pks:
+        return
+    for model in _HISTORY:
+        db.session.execute(delete(model).where(model.gateway_id.in_(gateway_pks)),
+                           execution_options={"synchronize_session": False})
+    end_alerts(gateway_pks, now, reason)
+    db.session.execute(update(Gateway).where(Gateway.id.in_(gateway_pks))
+                       .values(last_reading_at=None, first_report_at=None),
+                       execution_options={"synchronize_session": False})
+
+
+def end_alerts(gateway_pks: list[int], now: datetime, reason: str) -> None:
+    db.session.execute(update(GatewayAlert)
+                       .where(GatewayAlert.gateway_id.in_(gateway_pks),
+                              GatewayAlert.ended_at.is_(None))
+                       .values(ended_at=now, ended_by=reason),
+                       execution_options={"synchronize_session": False})
