@@ -20,6 +20,30 @@ def format_datetime_jst(value: datetime | None) -> str:
     return local.strftime("%Y年%m月%d日 %H:%M")
 
 
+def format_slot_time(value: datetime | None) -> str:
+    """`2026/11/23 12:05` in Japan time, as the monitoring screen shows a reading's time."""
+    return value.astimezone(JST).strftime("%Y/%m/%d %H:%M") if value else ""
+
+
+WEEKDAYS_JA = "月火水木金土日"
+
+
+def format_period(period) -> str:
+    """A chart period (kind day / month / year, start date) as a heading."""
+    start, english = period.start, str(get_locale() or "ja") == "en"
+    if period.kind == "day":
+        if english:
+            return start.strftime("%a %d %b %Y")
+        return f"{start.year}年{start.month}月{start.day}日（{WEEKDAYS_JA[start.weekday()]}）"
+    if period.kind == "month":
+        return start.strftime("%b %Y") if english else f"{start.year}年{start.month}月"
+    return str(start.year) if english else f"{start.year}年"
+
+
+def format_percent(value: float | None) -> str:
+    return "—" if value is None else f"{round(value * 100)}%"
+
+
 def format_postal(value: str | None) -> str:
     return f"{value[:3]}-{value[3:]}" if value and len(value) == 7 else (value or "")
 
@@ -29,6 +53,9 @@ def init_app(app: Flask) -> None:
 
     app.add_template_filter(format_datetime_jst, "datetime")
     app.add_template_filter(format_postal, "postal")
+    app.add_template_filter(format_slot_time, "slot_time")
+    app.add_template_filter(format_period, "period")
+    app.add_template_filter(format_percent, "percent")
 
     @app.context_processor
     def _globals():

@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("monitoring", __name__)
 
-from blueprints.monitoring import manage, views  # noqa: E402,F401
+from blueprints.monitoring import manage, monitor, views  # noqa: E402,F401

@@ -1,0 +1,385 @@
+"""What the monitoring page reads: who may see a gateway, its status line (the newest
+reading and today's energy) and the day, month and year series.
+
+Every read is bounded whatever the history: the newest reading by the primary key, a day
+is at most 288 readings, a month at most 31 daily rows, a year 12 monthly rows."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from datetime import date, datetime, time, timedelta
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import exists, func, select
+
+from blueprints.dealers.services import dealer_for_account
+from blueprints.monitoring.telemetry import JST
+from models import db, utcnow
+from models.account import Account
+from models.gateway import DealerLink, Gateway, GatewayStatus
+from models.telemetry import (SLOT, DailyEnergy, GatewayAlert, MonthlyEnergy, Reading,
+                              energy_kwh)
+
+VIEWABLE_STATUSES = (GatewayStatus.ACTIVE.value, GatewayStatus.PROVISIONAL.value)
+FIRST_DAY = date(2000, 1, 1)
+
+
+# -- who may see a gateway -----------------------------------------------------------------
+@dataclass(frozen=True)
+class Viewer:
+    gateway: Gateway
+    as_dealer: bool  # a linked dealer's employee, not the owner
+
+
+def viewable_gateway(account: Account, gateway_id: str) -> Viewer | None:
+    """The gateway if `account` owns it or works for a dealer it is linked to; None for
+    anything else (someone else's, unlinked, retired, malformed IDs)."""
+    if not isinstance(gateway_id, str) or not re.fullmatch(r"[0-9A-Z]{12}", gateway_id):
+        return None
+    gateway = db.session.scalar(select(Gateway).where(
+        Gateway.gateway_id == gateway_id, Gateway.status.in_(VIEWABLE_STATUSES)))
+    if gateway is None:
+        return None
+    if gateway.owner_id == account.id:
+        return Viewer(gateway, as_dealer=False)
+    dealer = dealer_for_account(account)
+    if dealer is not None and db.session.scalar(select(exists().where(
+            DealerLink.gateway_id == gateway.id, DealerLink.dealer_id == dealer.id))):
+        return Viewer(gateway, as_dealer=True)
+    return None
+
+
+# -- energy totals -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Totals:
+    """Energy of a period in kWh."""
+
+    pv: float = 0.0
+    load: float = 0.0
+    self_used: float = 0.0   # 自家消費: generation not sold
+    supplied: float = 0.0    # 自給: consumption not bought
+    sell: float = 0.0
+    buy: float = 0.0
+    charge: float = 0.0
+    discharge: float = 0.0
+    slots: int = 0
+
+    @classmethod
+    def of(cls, row) -> Totals:
+        if row is None:
+            return cls()
+        return cls(pv=energy_kwh(row.pv_wsum), load=energy_kwh(row.load_wsum),
+                   self_used=energy_kwh(row.self_wsum), supplied=energy_kwh(row.supplied_wsum),
+                   sell=energy_kwh(row.sell_wsum), buy=energy_kwh(row.buy_wsum),
+                   charge=energy_kwh(row.charge_wsum),
+                   discharge=energy_kwh(row.discharge_wsum), slots=row.slots)
+
+    def __add__(self, other: Totals) -> Totals:
+        return Totals(**{f.name: getattr(self, f.name) + getattr(other, f.name)
+                         for f in fields(self)})
+
+    @property
+    def self_consumption_rate(self) -> float | None:
+        """自家消費率: the share of the generation used at home."""
+        return min(1.0, self.self_used / self.pv) if self.pv > 0 else None
+
+    @property
+    def self_sufficiency_rate(self) -> float | None:
+        """自給率: the share of the consumption covered without buying."""
+        return min(1.0, self.supplied / self.load) if self.load > 0 else None
+
+
+# -- the status line -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class UnitState:
+    unit: int
+    status: str
+    error_code: str | None
+
+
+@dataclass(frozen=True)
+class Status:
+    """正常動作中 (normal), 異常 (error), 通信途絶 (silent) or まだ通信がありません (none)."""
+
+    state: str
+    at: datetime | None
+    reading: Reading | None
+    today: Totals
+    units: list[UnitState]
+
+    @property
+    def errors(self) -> list[UnitState]:
+        return [u for u in self.units if u.error_code]
+
+
+def _silence() -> timedelta:
+    return timedelta(minutes=current_app.config["GATEWAY_SILENCE_MINUTES"])
+
+
+def latest_reading(gateway: Gateway) -> Reading | None:
+    return db.session.scalar(select(Reading).where(Reading.gateway_id == gateway.id)
+                             .order_by(Reading.ts.desc()).limit(1))
+
+
+def status(gateway: Gateway, now: datetime | None = None) -> Status:
+    now = now or utcnow()
+    reading = latest_reading(gateway)
+    today = Totals.of(db.session.get(DailyEnergy, (gateway.id, now.astimezone(JST).date())))
+    if reading is None:
+        return Status("none", None, None, today, [])
+    units = [UnitState(u["unit"], u["status"], u.get("error_code")) for u in reading.units]
+    if reading.ts < now - _silence():
+        state = "silent"
+    elif reading.has_error:
+        state = "error"
+    else:
+        state = "normal"
+    return Status(state, reading.ts, reading, today, units)
+
+
+def list_states(gateways: list[Gateway], now: datetime | None = None) -> dict[int, str]:
+    """The status of each gateway for lists (menu, dealer console), from the gateway row
+    and its open alerts only: error, silent, normal, or none (never reported)."""
+    now = now or utcnow()
+    pks = [gateway.id for gateway in gateways]
+    alerting = {}
+    if pks:
+        for gateway_pk, kind in db.session.execute(
+                select(GatewayAlert.gateway_id, GatewayAlert.kind).where(
+                    GatewayAlert.gateway_id.in_(pks), GatewayAlert.ended_at.is_(None))):
+            if alerting.get(gateway_pk) != "error":
+                alerting[gateway_pk] = kind
+    states = {}
+    for gateway in gateways:
+        if gateway.id in alerting:
+            states[gateway.id] = alerting[gateway.id]
+        elif gateway.last_reading_at is None:
+            states[gateway.id] = "none"
+        elif gateway.last_reading_at < now - _silence():
+            states[gateway.id] = "silent"
+        else:
+            states[gateway.id] = "normal"
+    return states
+
+
+# -- periods ---------------------------------------------------------------------------------
+PERIODS = ("day", "month", "year")
+
+
+@dataclass(frozen=True)
+class Period:
+    kind: str   # day, month or year
+    start: date  # the day, the month's first day or the year's first day
+
+    @property
+    def param(self) -> str:
+        if self.kind == "day":
+            return self.start.isoformat()
+        if self.kind == "month":
+            return self.start.strftime("%Y-%m")
+        return str(self.start.year)
+
+    def shifted(self, steps: int) -> Period:
+        if self.kind == "day":
+            return Period("day", self.start + timedelta(days=steps))
+        if self.kind == "month":
+            index = self.start.year * 12 + self.start.month - 1 + steps
+            return Period("month", date(index // 12, index % 12 + 1, 1))
+        return Period("year", date(self.start.year + steps, 1, 1))
+
+    def contains(self, day: date) -> bool:
+        return self.start <= day < self.shifted(1).start
+
+
+def current_period(kind: str, now: datetime | None = None) -> Period:
+    today = (now or utcnow()).astimezone(JST).date()
+    if kind == "month":
+        return Period("month", today.replace(day=1))
+    if kind == "year":
+        return Period("year", date(today.year, 1, 1))
+    return Period("day", today)
+
+
+def switch_period(period: Period, kind: str, now: datetime | None = None) -> Period:
+    """The `kind` period to show when the viewer of `period` picks the 日/月/年 tab: the
+    current one if `period` contains today, else the one where `period` starts."""
+    if kind == period.kind:
+        return period
+    today = current_period("day", now).start
+    if period.contains(today):
+        return current_period(kind, now)
+    if kind == "day":
+        return Period("day", period.start)
+    if kind == "month":
+        return Period("month", period.start.replace(day=1))
+    return Period("year", date(period.start.year, 1, 1))
+
+
+_PATTERNS = {"day": re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})"),
+             "month": re.compile(r"([0-9]{4})-([0-9]{2})"), "year": re.compile(r"([0-9]{4})")}
+
+
+def parse_period(kind: str | None, value: str | None, now: datetime | None = None) -> Period | None:
+    """`day` + `2026-11-23`, `month` + `2026-11`, `year` + `2026`; no value → the current
+    one. None for anything malformed, before 2000 or after the current period."""
+    kind = kind or "day"
+    if kind not in PERIODS:
+        return None
+    current = current_period(kind, now)
+    if not value:
+        return current
+    match = _PATTERNS[kind].fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        return None
+    parts = [int(part) for part in match.groups()] + [1] * (3 - len(match.groups()))
+    try:
+        start = date(*parts)
+    except ValueError:
+        return None
+    if start < FIRST_DAY or start > current.start:
+        return None
+    return Period(kind, start)
+
+
+# -- series ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Point:
+    """One bar or slot of a chart: a 5-minute slot (average kW) or a day / month (kWh)."""
+
+    index: int        # position in the chart: slot 0-287, day 0-30, month 0-11
+    label: str        # 12:05, 11/23, 2026/11
+    when: date | datetime
+    pv: float
+    load: float
+    self_used: float
+    supplied: float
+    sell: float
+    buy: float
+    soc: int | None = None
+    battery_state: str | None = None
+
+
+@dataclass(frozen=True)
+class Series:
+    period: Period
+    unit: str          # kW or kWh
+    slots: int         # how many positions the chart has
+    points: list[Point]
+    totals: Totals
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time(0), JST)
+
+
+def series(gateway: Gateway, period: Period) -> Series:
+    if period.kind == "day":
+        return _day_series(gateway, period)
+    if period.kind == "month":
+        return _month_series(gateway, period)
+    return _year_series(gateway, period)
+
+
+def _day_series(gateway: Gateway, period: Period) -> Series:
+    start = _day_start(period.start)
+    readings = db.session.scalars(
+        select(Reading).where(Reading.gateway_id == gateway.id, Reading.ts > start,
+                              Reading.ts <= start + timedelta(days=1))
+        .order_by(Reading.ts))
+    points = []
+    for reading in readings:
+        index = int((reading.ts - SLOT - start).total_seconds() // SLOT.total_seconds())
+        local = reading.ts.astimezone(JST)
+        points.append(Point(
+            index=index, label=local.strftime("%H:%M") if local.date() == period.start
+            else "24:00", when=reading.ts,
+            pv=reading.pv_w / 1000, load=reading.load_w / 1000,
+            self_used=max(0, reading.pv_w - reading.sell_w) / 1000,
+            supplied=max(0, reading.load_w - reading.buy_w) / 1000,
+            sell=reading.sell_w / 1000, buy=reading.buy_w / 1000, soc=reading.soc,
+            battery_state=reading.battery_state))
+    totals = Totals.of(db.session.get(DailyEnergy, (gateway.id, period.start)))
+    return Series(period, "kW", 288, points, totals)
+
+
+def _point(index: int, label: str, when: date, row) -> Point:
+    totals = Totals.of(row)
+    return Point(index=index, label=label, when=when, pv=totals.pv, load=totals.load,
+                 self_used=totals.self_used, supplied=totals.supplied, sell=totals.sell,
+                 buy=totals.buy)
+
+
+def _month_series(gateway: Gateway, period: Period) -> Series:
+    end = period.shifted(1).start
+    rows = db.session.scalars(
+        select(DailyEnergy).where(DailyEnergy.gateway_id == gateway.id,
+                                  DailyEnergy.day >= period.start, DailyEnergy.day < end)
+        .order_by(DailyEnergy.day))
+    points = [_point(row.day.day - 1, f"{row.day.month}/{row.day.day}", row.day, row)
+              for row in rows]
+    totals = Totals.of(db.session.get(MonthlyEnergy, (gateway.id, period.start)))
+    return Series(period, "kWh", (end - period.start).days, points, totals)
+
+
+def _year_series(gateway: Gateway, period: Period) -> Series:
+    end = period.shifted(1).start
+    rows = list(db.session.scalars(
+        select(MonthlyEnergy).where(MonthlyEnergy.gateway_id == gateway.id,
+                                    MonthlyEnergy.month >= period.start,
+                                    MonthlyEnergy.month < end)
+        .order_by(MonthlyEnergy.month)))
+    points = [_point(row.month.month - 1, f"{row.month.year}/{row.month.month}", row.month,
+                     row) for row in rows]
+    totals = Totals()
+    for row in rows:
+        totals = totals + Totals.of(row)
+    return Series(period, "kWh", 12, points, totals)
+
+
+def has_history_before(gateway: Gateway, period: Period) -> bool:
+    """Whether anything was recorded before this period (for the 前へ link)."""
+    first = db.session.scalar(select(func.min(DailyEnergy.day))
+                              .where(DailyEnergy.gateway_id == gateway.id))
+    return first is not None and first < period.start
+
+
+# -- CSV ---------------------------------------------------------------------------------------
+def series_csv(gateway: Gateway, series: Series) -> str:
+    """The figures of a chart as CSV (UTF-8 with BOM, so that spreadsheet programs in
+    Japan open it as UTF-8): 5-minute average kW for a day, kWh for a month or a year."""
+    import csv
+    import io
+
+    from flask_babel import gettext as _
+
+    unit = series.unit
+    header = [_("日時") if series.period.kind == "day" else _("期間"),
+              f"{_('発電')}({unit})", f"{_('消費')}({unit})", f"{_('自家消費')}({unit})",
+              f"{_('自給')}({unit})", f"{_('売電')}({unit})", f"{_('買電')}({unit})"]
+    if series.period.kind == "day":
+        header += [_("蓄電残量") + "(%)", _("蓄電池の動作状態")]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header)
+    digits = 3
+    for point in series.points:
+        if isinstance(point.when, datetime):
+            label = point.when.astimezone(JST).strftime("%Y-%m-%d %H:%M")
+        elif series.period.kind == "year":
+            label = point.when.strftime("%Y-%m")
+        else:
+            label = point.when.isoformat()
+        row = [label] + [f"{value:.{digits}f}" for value in (
+            point.pv, point.load, point.self_used, point.supplied, point.sell, point.buy)]
+        if series.period.kind == "day":
+            row += [point.soc, str(BATTERY_LABELS.get(point.battery_state, ""))]
+        writer.writerow(row)
+    return "\ufeff" + buffer.getvalue()
+
+
+def csv_filename(gateway: Gateway, series: Series) -> str:
+    return f"enelink_{gateway.gateway_id}_{series.period.kind}_{series.period.param}.csv"
+
+
+BATTERY_LABELS = {"charging": _l("充電"), "discharging": _l("放電"), "standby": _l("待機")}
