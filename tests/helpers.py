@@ -80,3 +80,31 @@ def signed_up_and_active(client, email="taro@example.com", account_type="persona
     response = client.get(last_link(email, "activation"))
     assert response.status_code == 200
     return response
+
+
+def slot_end(when) -> "datetime":
+    """The end of the 5-minute period `when` falls in (a valid reading timestamp)."""
+    from datetime import timedelta
+
+    when = when.replace(second=0, microsecond=0)
+    return when - timedelta(minutes=when.minute % 5)
+
+
+def reading(ts, **values) -> dict:
+    """A reading as a gateway sends it (JSON-ready), for `ts` (an aware datetime)."""
+    body = {"timestamp": ts.isoformat(), "pv_kw": 2.0, "load_kw": 0.8, "battery_kw": 0.5,
+            "battery_state": "charging", "soc": 60, "sell_kw": 0.7, "buy_kw": 0.0,
+            "units": [{"unit": 1, "status": "normal", "error_code": None}]}
+    body.update(values)
+    return body
+
+
+def add_units(gateway, count: int = 1) -> None:
+    """Power conditioners 1..count for a gateway made in a test (readings name them)."""
+    from models import db
+    from models.gateway import PcsUnit
+
+    for unit_no in range(1, count + 1):
+        db.session.add(PcsUnit(gateway_id=gateway.id, unit_no=unit_no, model="PCS-5K",
+                               serial=f"T{gateway.id:03d}{unit_no:04d}"[:8]))
+    db.session.commit()

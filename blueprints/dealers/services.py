@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import jaconv
-from sqlalchemy import Integer, cast, delete, func, or_, select, text, update
+from sqlalchemy import Integer, case, cast, delete, exists, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from blueprints.account.services import DELETION_HOOKS
@@ -24,6 +24,7 @@ from models import db, utcnow
 from models.account import Account, Company
 from models.gateway import (MAX_DEALERS_PER_GATEWAY, Dealer, DealerContact, DealerLink,
                             Gateway, GatewayStatus)
+from models.telemetry import GatewayAlert
 
 FIRST_DEALER_CODE = 4001
 # Concurrent registrations may pick the same next 販売店ID; the unique index refuses all
@@ -259,8 +260,9 @@ class GatewayPage:
 
 def dealer_gateways(dealer: Dealer, query: str | None = None, page: int = 1,
                     per_page: int = 20) -> GatewayPage:
-    """The gateways entrusted to a dealer, newest link first; `query` searches the
-    owner's e-mail, the gateway ID and the site name (案件), ignoring case."""
+    """The gateways entrusted to a dealer, those in alert (異常, 通信途絶) first, then
+    newest link first; `query` searches the owner's e-mail, the gateway ID and the site
+    name (案件), ignoring case."""
     page, per_page = max(1, int(page)), max(1, int(per_page))
     statement = (select(Gateway, Account, DealerLink.linked_at)
                  .join(DealerLink, DealerLink.gateway_id == Gateway.id)
@@ -275,8 +277,11 @@ def dealer_gateways(dealer: Dealer, query: str | None = None, page: int = 1,
             Gateway.site_name.icontains(query, autoescape=True),
         ))
     total = db.session.scalar(select(func.count()).select_from(statement.subquery()))
+    in_alert = exists().where(GatewayAlert.gateway_id == Gateway.id,
+                              GatewayAlert.ended_at.is_(None))
     rows = db.session.execute(
-        statement.order_by(DealerLink.linked_at.desc(), DealerLink.id.desc())
+        statement.order_by(case((in_alert, 0), else_=1), DealerLink.linked_at.desc(),
+                           DealerLink.id.desc())
         .limit(per_page).offset((page - 1) * per_page))
     items = [LinkedGateway(gateway, owner, linked_at) for gateway, owner, linked_at in rows]
     return GatewayPage(items, total, page, per_page)
@@ -358,9 +363,9 @@ def dealer_gateway(dealer: Dealer, gateway_id: str) -> LinkedGateway | None:
 
 # -- account deletion ------------------------------------------------------------------
 def release_gateways(account: Account) -> None:
-    """Account deletion: the account's gateways lose their owner, site and dealer links,
-    and go back to UNREGISTERED so that they can be registered again with their slip
-    (a retired gateway stays retired). Runs inside delete_account's transaction."""
+    """Account deletion: the account's gateways lose their owner, site, dealer links and
+    history (readings, energy, alerts), and go back to UNREGISTERED so that they can be
+    registered again with their slip (a retired gateway stays retired). Runs inside delete_account's transaction."""
     owned = select(Gateway.id).where(Gateway.owner_id == account.id)
     gateway_ids = list(db.session.scalars(
         select(Gateway.gateway_id).where(Gateway.owner_id == account.id)))
@@ -368,6 +373,9 @@ def release_gateways(account: Account) -> None:
         return
     db.session.execute(delete(DealerLink).where(DealerLink.gateway_id.in_(owned)),
                        execution_options={"synchronize_session": "fetch"})
+    from blueprints.monitoring.telemetry import purge_history
+
+    purge_history(list(db.session.scalars(owned)), utcnow(), "released")
     cleared = dict(owner_id=None, site_name=None, postal_code=None, prefecture=None,
                    city=None, street=None, building=None)
     db.session.execute(

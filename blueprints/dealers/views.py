@@ -11,6 +11,7 @@ from flask_login import current_user, login_required
 
 from app import htmx, limiter
 from blueprints.dealers import bp, services
+from blueprints.monitoring import energy
 from forms.dealers import (ConsoleSearchForm, DealerLinkForm, DealerRegistrationForm,
                            GatewaySearchForm, UnlinkForm)
 
@@ -196,14 +197,16 @@ def _not_a_dealer():
 @bp.get("/")
 @login_required
 def console():
-    """The dealer console: gateways entrusted to the viewer's company, with search."""
+    """The dealer console: gateways entrusted to the viewer's company, those in alert
+    first, each with its operating status; with search."""
     dealer = _dealer_or_refuse()
     search = ConsoleSearchForm(request.args)
     query = _search_query(search)
     page = services.dealer_gateways(dealer, query, _page_number(), CONSOLE_PER_PAGE)
     template = "dealers/_console_list.html" if _partial_wanted() else "dealers/console.html"
     return render_template(template, search=search, query=query, page=page, dealer=dealer,
-                           company=services.dealer_company(dealer))
+                           company=services.dealer_company(dealer),
+                           states=energy.list_states([item.gateway for item in page.items]))
 
 
 @bp.get("/gateways/<gateway_id>")
@@ -213,4 +216,5 @@ def console_gateway(gateway_id: str):
     dealer = _dealer_or_refuse()
     linked = services.dealer_gateway(dealer, gateway_id) or abort(404)
     return render_template("dealers/console_gateway.html", linked=linked,
-                           gateway=linked.gateway, owner=linked.owner)
+                           gateway=linked.gateway, owner=linked.owner,
+                           state=energy.list_states([linked.gateway])[linked.gateway.id])

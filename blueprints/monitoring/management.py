@@ -13,6 +13,7 @@ from sqlalchemy import delete, select, update
 from blueprints.account.services import hash_password, verify_password
 from blueprints.core import audit
 from blueprints.dealers.services import LinkedDealer, linked_dealers
+from blueprints.monitoring import telemetry
 from models import db, utcnow
 from models.account import Account
 from models.gateway import DealerLink, Gateway, GatewayStatus
@@ -156,7 +157,8 @@ class Exchange:
 
 def exchange_gateway(owner: Account, gateway_id: str, new_gateway_id: str) -> Exchange:
     """The new gateway (checked by check_exchange_slip) takes over the old one's owner,
-    site, installation address, registration date and dealer links; the old one is
+    site, installation address, registration date, dealer links and history (readings
+    and energy); the old one is
     retired and points to its replacement. One transaction: the new gateway is claimed
     by a conditional UPDATE, so of two concurrent exchanges onto it only one succeeds."""
     now = utcnow()
@@ -184,6 +186,7 @@ def exchange_gateway(owner: Account, gateway_id: str, new_gateway_id: str) -> Ex
     moved = db.session.execute(
         update(DealerLink).where(DealerLink.gateway_id == old.id).values(gateway_id=new_id),
         execution_options={"synchronize_session": False}).rowcount
+    telemetry.move_history(old.id, new_id, now)
     old.status = GatewayStatus.RETIRED
     old.retired_at = now
     old.replaced_by_id = new_id
@@ -197,7 +200,7 @@ def exchange_gateway(owner: Account, gateway_id: str, new_gateway_id: str) -> Ex
 # -- 廃棄 ------------------------------------------------------------------------------
 def dispose_gateway(owner: Account, gateway_id: str) -> bool:
     """Retire the gateway for good: it can no longer report, loses its site, address,
-    dealer links and owner (so it leaves the owner's list). False when it is not the
+    dealer links, history (readings and energy) and owner (so it leaves the owner's list). False when it is not the
     owner's gateway in service (already disposed of, for one)."""
     gateway = _owned(owner, gateway_id, lock=True)
     if gateway is None:
@@ -206,6 +209,7 @@ def dispose_gateway(owner: Account, gateway_id: str) -> bool:
     removed = db.session.execute(
         delete(DealerLink).where(DealerLink.gateway_id == gateway.id),
         execution_options={"synchronize_session": False}).rowcount
+    telemetry.purge_history([gateway.id], utcnow(), "disposed")
     gateway.status = GatewayStatus.RETIRED
     gateway.retired_at = utcnow()
     gateway.owner_id = None

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required, login_user
 
 from app import limiter
 from blueprints.core.links import LinkState
-from blueprints.monitoring import bp, services
+from blueprints.monitoring import bp, energy, services
 from blueprints.monitoring.registration import (
     DONE_SESSION_KEY,
     campaign_first,
@@ -97,16 +97,18 @@ def renew_registration_link(token: str):
 @bp.get("/register/complete")
 @login_required
 def registration_complete():
-    """本登録完了."""
-    return render_template("monitoring/registration_complete.html")
+    """本登録完了, then STEP5: 遠隔モニタリングを開始 opens the gateway's monitoring page."""
+    return render_template("monitoring/registration_complete.html",
+                           gateways=services.owned_gateways(current_user))
 
 
 @bp.get("/")
 @login_required
 def menu():
     """Main menu (ゲートウェイの管理): the owner's gateways and what can be done."""
-    return render_template("monitoring/menu.html",
-                           gateways=services.owned_gateways(current_user))
+    gateways = services.owned_gateways(current_user)
+    return render_template("monitoring/menu.html", gateways=gateways,
+                           states=energy.list_states(gateways))
 
 
 @bp.route("/gateways/add", methods=["GET", "POST"])

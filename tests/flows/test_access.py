@@ -1,6 +1,7 @@
-"""Who may open what (issue 3): every page of gateway registration, gateway management,
-dealers and slips, as anonymous, owner, another owner, linked dealer, unlinked dealer and
-staff. Anything not theirs is 404 (or the sign-in page for anonymous visitors)."""
+"""Who may open what (issues 3 and 4): every page of gateway registration, gateway
+management, monitoring, dealers and slips, as anonymous, owner, another owner, linked
+dealer, unlinked dealer and staff. Anything not theirs is 404 (or the sign-in page for
+anonymous visitors)."""
 from __future__ import annotations
 
 import pytest
@@ -25,6 +26,15 @@ ROUTES = {
                                                      linked=404, unlinked=404, staff=404),
     f"/monitoring/gateways/{GATEWAY}/dispose": dict(anonymous=302, owner=200, other=404,
                                                     linked=404, unlinked=404, staff=404),
+    f"/monitoring/gateways/{GATEWAY}/monitor": dict(anonymous=302, owner=200, other=404,
+                                                    linked=200, unlinked=404, staff=404),
+    f"/monitoring/gateways/{GATEWAY}/monitor?period=year&date=2026": dict(
+        anonymous=302, owner=200, other=404, linked=200, unlinked=404, staff=404),
+    f"/monitoring/gateways/{GATEWAY}/monitor.csv": dict(anonymous=302, owner=200, other=404,
+                                                        linked=200, unlinked=404, staff=404),
+    # Without htmx the status partial sends the browser to the page.
+    f"/monitoring/gateways/{GATEWAY}/monitor/now": dict(anonymous=302, owner=303, other=404,
+                                                        linked=303, unlinked=404, staff=404),
     "/dealers/my": dict(anonymous=302, owner=200, other=200, linked=200, unlinked=200, staff=200),
     f"/dealers/my/unlink/{GATEWAY}": dict(anonymous=302, owner=200, other=404, linked=404,
                                           unlinked=404, staff=404),

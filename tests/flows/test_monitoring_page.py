@@ -1,0 +1,371 @@
+"""The monitoring page (STEP5): the status line and current values, today's energy, the
+day / month / year charts with their table and CSV, partial refreshes, who may see it,
+and what happens to the history on exchange, disposal and account deletion."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import date, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from blueprints.account.services import delete_account
+from blueprints.dealers.services import become_dealer, link_dealer
+from blueprints.monitoring import energy, telemetry
+from blueprints.monitoring.telemetry import JST
+from models import db, utcnow
+from models.gateway import Gateway, GatewayStatus
+from models.telemetry import DailyEnergy, GatewayAlert, Reading
+from tests.conftest import csrf_from
+from tests.flows.test_dealer_links import make_company, make_gateway, make_owner
+from tests.helpers import HX, PASSWORD, add_units, login, reading, slot_end
+
+GATEWAY = "01AB12345678"
+PAGE = f"/monitoring/gateways/{GATEWAY}/monitor"
+NOW_PARTIAL = f"/monitoring/gateways/{GATEWAY}/monitor/now"
+CSV_URL = f"/monitoring/gateways/{GATEWAY}/monitor.csv"
+CHART_HX = {**HX, "HX-Target": "chart"}
+
+
+@pytest.fixture
+def owner_gateway(app):
+    owner = make_owner()
+    gateway = make_gateway(owner, GATEWAY, site="山田様邸")
+    add_units(gateway, 2)
+    return owner, gateway
+
+
+@pytest.fixture
+def owner_client(app, owner_gateway):
+    client = app.test_client()
+    assert login(client, "owner@example.com").status_code == 303
+    return client
+
+
+def feed(gateway, readings, now=None):
+    result = telemetry.ingest(db.session.get(Gateway, gateway.id), readings, now=now)
+    assert not result.rejected, result.rejected
+    return result
+
+
+def recent_slots(count: int, **values) -> list[dict]:
+    """`count` readings ending at the current 5-minute boundary."""
+    end = slot_end(utcnow())
+    return [reading(end - timedelta(minutes=5 * i), **values) for i in range(count)]
+
+
+def text_of(response) -> str:
+    return response.get_data(as_text=True)
+
+
+# -- the status line and current values ----------------------------------------------------
+def test_status_line_current_values_and_today(owner_client, owner_gateway):
+    _owner, gateway = owner_gateway
+    end = slot_end(utcnow())
+    start_of_day = datetime.combine(end.astimezone(JST).date(), datetime.min.time(), JST)
+    slots_today = int((end - start_of_day) / timedelta(minutes=5))
+    readings = [reading(end - timedelta(minutes=5 * i), pv_kw=1.2, load_kw=0.6, sell_kw=0.3,
+                        buy_kw=0.0) for i in range(max(slots_today, 1))]
+    readings[0] = reading(end, pv_kw=3.26, load_kw=0.84, battery_kw=1.5,
+                          battery_state="charging", soc=82, sell_kw=0.92, buy_kw=0.0)
+    feed(gateway, readings)
+    page = text_of(owner_client.get(PAGE))
+    assert "正常動作中" in page
+    assert end.astimezone(JST).strftime("%Y/%m/%d %H:%M") in page
+    now_section = page.split('id="now"', 1)[1].split("</section>", 1)[0]
+    assert re.search(r"発電</span>.*?3\.3 kW", now_section, re.S)
+    assert re.search(r"消費</span>.*?0\.8 kW", now_section, re.S)
+    assert re.search(r"蓄電池</span>.*?充電.*?82 %", now_section, re.S)
+    assert re.search(r"売電</span>.*?0\.9 kW", now_section, re.S)
+    # Today's energy: every reading of today (Japan time) × 5 minutes.
+    expected = (3.26 + 1.2 * (slots_today - 1)) * 5 / 60 if slots_today else 0.0
+    assert f"{expected:.1f} kWh" in now_section
+    assert "本日の自家消費率" in now_section and "本日の自給率" in now_section
+
+
+def test_error_code_shows_abnormal_with_the_unit_and_code(owner_client, owner_gateway):
+    _owner, gateway = owner_gateway
+    feed(gateway, recent_slots(1, units=[{"unit": 1, "status": "normal"},
+                                         {"unit": 2, "status": "error", "error_code": "E201"}]))
+    page = text_of(owner_client.get(PAGE))
+    assert "異常" in page and "正常動作中" not in page
+    assert re.search(r"2号機.*?E201", page, re.S)
+
+
+def test_silence_shows_communication_lost_and_no_data_says_so(owner_client, owner_gateway, app):
+    _owner, gateway = owner_gateway
+    assert "まだ通信がありません" in text_of(owner_client.get(PAGE))
+    old = slot_end(utcnow()) - timedelta(minutes=app.config["GATEWAY_SILENCE_MINUTES"] + 10)
+    feed(gateway, [reading(old)])
+    page = text_of(owner_client.get(PAGE))
+    assert "通信途絶" in page and "正常動作中" not in page
+    assert old.astimezone(JST).strftime("%Y/%m/%d %H:%M") in page
+
+
+def test_the_status_partial_refreshes_itself(owner_client, owner_gateway):
+    _owner, gateway = owner_gateway
+    page = text_of(owner_client.get(PAGE))
+    assert f'hx-get="{NOW_PARTIAL}"' in page and 'hx-trigger="every 60s"' in page
+    feed(gateway, recent_slots(1, pv_kw=4.44))
+    partial = owner_client.get(NOW_PARTIAL, headers=HX)
+    assert partial.status_code == 200
+    body = text_of(partial)
+    assert "<html" not in body and body.lstrip().startswith("<section id=\"now\"")
+    assert "4.4 kW" in body and 'hx-trigger="every 60s"' in body
+    assert "HX-Request" in partial.headers.get("Vary", "")
+    # Without htmx the same URL sends the browser to the page itself.
+    plain = owner_client.get(NOW_PARTIAL)
+    assert plain.status_code == 303 and plain.headers["Location"].endswith(PAGE)
+
+
+# -- charts, table and CSV -----------------------------------------------------------------
+def _day_readings(day: date, hours: range, **values) -> list[dict]:
+    start = datetime.combine(day, datetime.min.time(), JST)
+    return [reading(start + timedelta(hours=h, minutes=5 * (m + 1)), **values)
+            for h in hours for m in range(12)]
+
+
+def test_day_chart_table_and_csv_show_the_days_readings(owner_client, owner_gateway):
+    _owner, gateway = owner_gateway
+    day = utcnow().astimezone(JST).date() - timedelta(days=2)
+    feed(gateway, _day_readings(day, range(10, 14), pv_kw=3.0, load_kw=1.0, sell_kw=1.5,
+                                buy_kw=0.0))
+    feed(gateway, _day_readings(day, range(20, 22), pv_kw=0.0, load_kw=1.2, sell_kw=0.0,
+                                buy_kw=0.9, battery_state="discharging"))
+    url = f"{PAGE}?period=day&date={day.isoformat()}"
+    page = text_of(owner_client.get(url))
+    chart = page.split('id="chart"', 1)[1]
+    # Two runs of readings (10-14 h, 20-22 h): generation and its sale only in the first,
+    # buying only in the second, consumption covered without buying in both. A band is
+    # one step shape per run: up at its first slot, along, down at the end of its last.
+    pieces = {css: re.search(rf'<path class="{css}" d="([^"]+)"', chart).group(1)
+              for css in ("c-self", "c-sell", "c-supplied", "c-buy")}
+    assert {css: d.count("M") for css, d in pieces.items()} == {
+        "c-self": 1, "c-sell": 1, "c-supplied": 2, "c-buy": 1}
+    # 3 kW generation, 1.5 sold → self 1.5 kW: from y=100 up to 100 − 1.5·k over slots
+    # 120-168 (10:00-14:00), with k = 100 / scale (scale 4 kW for a 3 kW peak).
+    assert pieces["c-self"] == "M120 100V62.5H168V100H120Z"
+    assert pieces["c-sell"] == "M120 62.5V25H168V62.5H120Z"
+    rows = re.findall(r"<tr><th scope=\"row\">(\d\d:\d\d)</th>", chart)
+    assert len(rows) == 72 and rows[0] == "10:05" and rows[-1] == "22:00"
+    # Totals: 48 slots of 3 kW and 24 of 0 kW generation = 12.0 kWh; bought 24 × 0.9 × 5 min.
+    assert re.search(r"<dt>発電</dt><dd>12\.0 kWh", chart)
+    assert re.search(r"<dt>買電</dt><dd>1\.8 kWh", chart)
+    assert re.search(r"<dt>自家消費率</dt><dd>50%", chart)
+
+    response = owner_client.get(f"{CSV_URL}?period=day&date={day.isoformat()}")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert f"enelink_{GATEWAY}_day_{day.isoformat()}.csv" in response.headers["Content-Disposition"]
+    content = response.get_data(as_text=True)
+    assert content.startswith("\ufeff")
+    table = list(csv.reader(io.StringIO(content.lstrip("\ufeff"))))
+    assert table[0][:7] == ["日時", "発電(kW)", "消費(kW)", "自家消費(kW)", "自給(kW)", "売電(kW)",
+                            "買電(kW)"]
+    assert len(table) == 73
+    assert table[1][:7] == [f"{day.isoformat()} 10:05", "3.000", "1.000", "1.500", "1.000",
+                            "1.500", "0.000"]
+    assert table[-1][0] == f"{day.isoformat()} 22:00" and table[-1][-1] == "放電"
+
+
+def test_month_and_year_charts_use_the_rollups(owner_client, owner_gateway):
+    _owner, gateway = owner_gateway
+    today = utcnow().astimezone(JST).date()
+    first = today.replace(day=1)
+    days = [first + timedelta(days=n) for n in range(min(3, today.day))]
+    for day in days:
+        feed(gateway, _day_readings(day, range(11, 13), pv_kw=6.0, load_kw=1.2, sell_kw=3.0))
+    month = text_of(owner_client.get(f"{PAGE}?period=month"))
+    bars = re.findall(r'<rect class="c-self"', month)
+    assert len(bars) == len(days)
+    assert f"{first.month}/{first.day} 発電 12.0 kWh" in month   # the bar's title
+    expected = 12.0 * len(days)
+    assert f"<dt>発電</dt><dd>{expected:.1f} kWh" in month
+    year = text_of(owner_client.get(f"{PAGE}?period=year&date={today.year}"))
+    assert len(re.findall(r'<rect class="c-self"', year)) == 1
+    assert f"<dt>発電</dt><dd>{expected:.1f} kWh" in year
+    rows = list(csv.reader(io.StringIO(text_of(owner_client.get(
+        f"{CSV_URL}?period=month")).lstrip("\ufeff"))))
+    assert rows[0][1] == "発電(kWh)" and [r[0] for r in rows[1:]] == [d.isoformat() for d in days]
+    assert rows[1][1] == "12.000"
+
+
+def test_chart_navigation_and_partial_swaps(owner_client, owner_gateway):
+    _owner, gateway = owner_gateway
+    today = utcnow().astimezone(JST).date()
+    earlier = today - timedelta(days=40)
+    feed(gateway, _day_readings(earlier, range(12, 13)))
+    page = text_of(owner_client.get(PAGE))
+    previous = (today - timedelta(days=1)).isoformat()
+    assert f'href="{PAGE}?period=day&amp;date={previous}"' in page
+    assert 'rel="next"' not in page          # nothing after today
+    assert "この期間のデータはありません" in page
+    old = text_of(owner_client.get(f"{PAGE}?period=day&date={earlier.isoformat()}"))
+    assert 'rel="next"' in old and "今日" in old
+    assert 'rel="prev"' not in old           # nothing recorded before that day
+    partial = owner_client.get(f"{PAGE}?period=month", headers=CHART_HX)
+    body = text_of(partial)
+    assert partial.status_code == 200 and "<html" not in body
+    assert body.lstrip().startswith('<section id="chart"')
+    assert 'hx-push-url="true"' in body and 'hx-target="#chart"' in body
+    # A history restore asks for the whole page.
+    restore = owner_client.get(f"{PAGE}?period=month",
+                               headers={**CHART_HX, "HX-History-Restore-Request": "true"})
+    assert "<html" in text_of(restore)
+
+
+@pytest.mark.parametrize("query", [
+    "period=week", "period=day&date=2026-02-30", "period=day&date=1999-12-31",
+    "period=month&date=2026-13", "period=year&date=20260", "period=day&date=9999-01-01",
+    "period=day&date=2026-11-2%00", "period=day&date=" + "9" * 5000, "period=%E6%97%A5",
+    "period=month&date=2026-11-01",
+])
+def test_bad_period_parameters_are_404_never_500(owner_client, query):
+    for url in (f"{PAGE}?{query}", f"{CSV_URL}?{query}"):
+        assert owner_client.get(url).status_code == 404, url
+
+
+def test_a_future_period_is_404_but_the_current_one_is_shown(owner_client):
+    tomorrow = (utcnow().astimezone(JST).date() + timedelta(days=1)).isoformat()
+    assert owner_client.get(f"{PAGE}?period=day&date={tomorrow}").status_code == 404
+    today = utcnow().astimezone(JST).date().isoformat()
+    assert owner_client.get(f"{PAGE}?period=day&date={today}").status_code == 200
+
+
+# -- who may see it ------------------------------------------------------------------------
+@pytest.fixture
+def dealers(app, owner_gateway):
+    owner, gateway = owner_gateway
+    linked = become_dealer(make_company(1), "0312345678", ["maint1@dealer1.example"])
+    become_dealer(make_company(2), "0312345679")
+    assert link_dealer(owner, gateway, linked.dealer_code, "0312345678").name == "LINKED"
+    make_owner("other@example.com", "佐藤", "次郎")
+    clients = {}
+    for role, email in [("linked", "admin1@dealer1.example"),
+                        ("unlinked", "admin2@dealer2.example"), ("other", "other@example.com")]:
+        clients[role] = app.test_client()
+        assert login(clients[role], email).status_code == 303
+    return clients
+
+
+@pytest.mark.parametrize("role", ["other", "unlinked"])
+def test_others_get_404_on_page_chart_data_status_and_csv(dealers, owner_gateway, role):
+    _owner, gateway = owner_gateway
+    feed(gateway, recent_slots(3))
+    client = dealers[role]
+    for url, headers in [(PAGE, {}), (f"{PAGE}?period=month", CHART_HX), (NOW_PARTIAL, HX),
+                         (CSV_URL, {}), (f"{CSV_URL}?period=year", {})]:
+        response = client.get(url, headers=headers)
+        assert response.status_code == 404, url
+        assert "山田様邸" not in text_of(response)
+
+
+def test_a_linked_dealer_sees_the_page_from_the_console(dealers, owner_gateway):
+    _owner, gateway = owner_gateway
+    feed(gateway, recent_slots(2, pv_kw=2.5))
+    client = dealers["linked"]
+    console = text_of(client.get(f"/dealers/gateways/{GATEWAY}"))
+    assert f'href="{PAGE}"' in console and "正常" in console
+    page = text_of(client.get(PAGE))
+    assert "正常動作中" in page and "2.5 kW" in page
+    assert 'href="/dealers/"' in page                        # breadcrumb to the console
+    assert f'href="/monitoring/gateways/{GATEWAY}"' not in page  # not the owner's menu
+    assert client.get(CSV_URL).status_code == 200
+
+
+def test_a_retired_gateway_has_no_monitoring_page(owner_client, owner_gateway):
+    _owner, gateway = owner_gateway
+    db.session.get(Gateway, gateway.id).status = GatewayStatus.RETIRED
+    db.session.commit()
+    assert owner_client.get(PAGE).status_code == 404
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(app, owner_gateway):
+    response = app.test_client().get(PAGE)
+    assert response.status_code == 302 and "/account/login" in response.headers["Location"]
+
+
+# -- lists: menu, console, registration complete -------------------------------------------
+def test_menu_shows_each_gateways_status_and_links_the_page(owner_client, owner_gateway, app):
+    owner, gateway = owner_gateway
+    second = make_gateway(owner, "01AB12345679", site="倉庫")
+    add_units(second, 1)
+    feed(gateway, recent_slots(1))
+    menu = text_of(owner_client.get("/monitoring/"))
+    assert f'href="{PAGE}"' in menu
+    assert re.search(r"山田様邸.*?status-badge state-normal", menu, re.S)
+    assert re.search(r"倉庫.*?status-badge state-none", menu, re.S)
+
+
+def test_dealer_console_lists_gateways_in_alert_first(dealers, owner_gateway):
+    owner, gateway = owner_gateway
+    second = make_gateway(owner, "01AB12345679", site="倉庫")
+    add_units(second, 1)
+    assert link_dealer(owner, second, "4001", "0312345678").name == "LINKED"
+    end = slot_end(utcnow())
+    feed(gateway, [reading(end - timedelta(minutes=5))])
+    feed(second, [reading(end)])
+    console = text_of(dealers["linked"].get("/dealers/"))
+    assert console.index("01AB12345679") < console.index(GATEWAY)  # newest link first
+    feed(gateway, [reading(end, units=[{"unit": 1, "status": "error", "error_code": "E301"}])])
+    assert db.session.scalar(select(func.count()).select_from(GatewayAlert)) == 1
+    console = text_of(dealers["linked"].get("/dealers/"))
+    assert console.index(GATEWAY) < console.index("01AB12345679")  # in alert: first
+    assert re.search(rf"{GATEWAY}.*?status-badge state-error", console, re.S)
+
+
+def test_registration_complete_offers_to_start_monitoring(owner_client, owner_gateway):
+    page = text_of(owner_client.get("/monitoring/register/complete"))
+    assert "遠隔モニタリングを開始" in page and f'href="{PAGE}"' in page
+
+
+# -- the history follows the registration --------------------------------------------------
+def _history(gateway_pk: int) -> tuple[int, int]:
+    return (db.session.scalar(select(func.count()).select_from(Reading)
+                              .where(Reading.gateway_id == gateway_pk)),
+            db.session.scalar(select(func.count()).select_from(DailyEnergy)
+                              .where(DailyEnergy.gateway_id == gateway_pk)))
+
+
+def test_exchange_moves_the_history_to_the_new_gateway(owner_client, owner_gateway):
+    from blueprints.monitoring import management
+    from blueprints.monitoring.slips import new_gateway
+
+    owner, gateway = owner_gateway
+    feed(gateway, recent_slots(6, pv_kw=1.7))
+    replacement = new_gateway("01AB99990000", "slip-pass", "GW-M001", ("NEW00001",))
+    db.session.commit()
+    done = management.exchange_gateway(owner, GATEWAY, "01AB99990000")
+    assert done.result is management.ExchangeResult.EXCHANGED
+    assert _history(gateway.id) == (0, 0)
+    assert _history(replacement.id)[0] == 6
+    page = text_of(owner_client.get("/monitoring/gateways/01AB99990000/monitor"))
+    assert "1.7 kW" in page
+    assert owner_client.get(PAGE).status_code == 404
+
+
+def test_disposal_and_account_deletion_remove_the_history(app, owner_client, owner_gateway):
+    from blueprints.monitoring import management
+
+    owner, gateway = owner_gateway
+    feed(gateway, recent_slots(4))
+    assert management.dispose_gateway(owner, GATEWAY)
+    assert _history(gateway.id) == (0, 0)
+
+    second = make_gateway(owner, "01AB12345679", site="倉庫")
+    add_units(second, 1)
+    feed(second, recent_slots(4))
+    assert delete_account(db.session.get(owner.__class__, owner.id), PASSWORD)
+    assert _history(second.id) == (0, 0)
+    released = db.session.get(Gateway, second.id)
+    assert released.status == GatewayStatus.UNREGISTERED
+    assert released.first_report_at is None and released.last_reading_at is None
+
+
+def test_dispose_page_says_the_history_goes(owner_client):
+    page = text_of(owner_client.get(f"/monitoring/gateways/{GATEWAY}/dispose"))
+    assert "運転データ" in page
+    token = csrf_from(page)
+    assert token
