@@ -4,8 +4,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime
+from urllib.parse import urlsplit
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
@@ -88,6 +89,18 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "account.login"
     login_manager.login_message = None
     login_manager.session_protection = None  # the sign-in session row is the protection
+
+    @login_manager.unauthorized_handler
+    def _sign_in_first():
+        """Send the browser to the sign-in page. For an htmx request (e.g. the monitoring
+        page's refresh after the session ended) the whole page goes there, instead of the
+        sign-in page being swapped into a part of it."""
+        if request.headers.get("HX-Request") == "true":
+            current = urlsplit(request.headers.get("HX-Current-URL", ""))
+            back = current.path + (f"?{current.query}" if current.query else "")
+            target = url_for("account.login", next=back if back.startswith("/") else None)
+            return "", 401, {"HX-Redirect": target}
+        return redirect(url_for("account.login", next=request.full_path.rstrip("?")))
 
     @app.after_request
     def _headers(response):

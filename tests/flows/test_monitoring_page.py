@@ -7,6 +7,7 @@ import csv
 import io
 import re
 from datetime import date, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import func, select
@@ -284,7 +285,19 @@ def test_a_retired_gateway_has_no_monitoring_page(owner_client, owner_gateway):
 
 def test_anonymous_visitors_are_sent_to_sign_in(app, owner_gateway):
     response = app.test_client().get(PAGE)
-    assert response.status_code == 302 and "/account/login" in response.headers["Location"]
+    assert response.status_code == 302
+    location = urlsplit(response.headers["Location"])
+    assert location.path == "/account/login" and parse_qs(location.query)["next"] == [PAGE]
+
+
+def test_a_refresh_after_the_session_ended_sends_the_whole_page_to_sign_in(app, owner_gateway):
+    """Not the sign-in page swapped into the status box: htmx follows HX-Redirect."""
+    response = app.test_client().get(NOW_PARTIAL, headers={
+        **HX, "HX-Current-URL": f"http://enelink.test{PAGE}?period=month"})
+    assert response.status_code == 401 and response.get_data() == b""
+    target = urlsplit(response.headers["HX-Redirect"])
+    assert target.path == "/account/login"
+    assert parse_qs(target.query)["next"] == [f"{PAGE}?period=month"]
 
 
 # -- lists: menu, console, registration complete -------------------------------------------
