@@ -382,3 +382,15 @@ def test_dispose_page_says_the_history_goes(owner_client):
     assert "運転データ" in page
     token = csrf_from(page)
     assert token
+
+
+def test_the_page_speaks_english_when_the_account_does(owner_client, owner_gateway):
+    owner, gateway = owner_gateway
+    owner.language = "en"
+    db.session.commit()
+    feed(gateway, recent_slots(2))
+    page = text_of(owner_client.get(PAGE))
+    assert "Operating normally" in page and "Now (average)" in page
+    assert "正常動作中" not in page
+    rows = list(csv.reader(io.StringIO(text_of(owner_client.get(CSV_URL)).lstrip("\ufeff"))))
+    assert rows[0][:2] == ["Date and time", "Generation(kW)"] and rows[1][-1] == "Charging"
