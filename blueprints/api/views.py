@@ -7,15 +7,24 @@ never the owner's password): `Authorization: Bearer <key>` on its own URL.
 Answers are JSON: 200 when every reading was stored or was a duplicate, 422 when some were
 rejected (the others are stored: resending the whole batch is safe), 400 for a body that
 is not a batch, 401 for a wrong key, 403 for a gateway that is not registered or was
-retired, 413 for a batch over the limit, 429 when a gateway posts too often."""
+retired, 413 for a batch over the limit, 429 when a gateway posts too often (only
+authenticated requests count against a gateway; failed keys count per address)."""
 from __future__ import annotations
 
 from flask import current_app, jsonify, request
+from flask_limiter.util import get_remote_address
 
 from app import csrf, limiter
 from blueprints.api import bp
 from blueprints.monitoring import telemetry
 from models import utcnow
+
+
+# A full batch (MAX_BATCH readings of 6 units, pretty-printed) is about 1.9 MB.
+MAX_BODY_BYTES = 4 * 1024 * 1024
+# Failed authentications per client address: enough for a misconfigured device to be seen
+# in the logs, too few to matter for guessing a 256-bit key.
+FAILED_AUTH_LIMIT = "20 per minute; 200 per hour"
 
 
 def _gateway_key() -> str:
@@ -24,6 +33,23 @@ def _gateway_key() -> str:
 
 def _limit() -> str:
     return current_app.config["GATEWAY_API_LIMIT"]
+
+
+def _authenticated_only(response) -> bool:
+    """Only requests that passed authentication use up a gateway's allowance: anyone who
+    knows a gateway's ID (it is on the slip) must not be able to silence it."""
+    return response.status_code != 401
+
+
+def _failed_authentication(response) -> bool:
+    return response.status_code == 401
+
+
+def limited(view):
+    """The gateway API's rate limits, per gateway and, for failed keys, per address."""
+    view = limiter.limit(FAILED_AUTH_LIMIT, key_func=get_remote_address,
+                         deduct_when=_failed_authentication)(view)
+    return limiter.limit(_limit, key_func=_gateway_key, deduct_when=_authenticated_only)(view)
 
 
 def _error(status: int, error: str, message: str, **extra):
@@ -55,15 +81,19 @@ def _authenticated(gateway_id: str):
 
 @bp.post("/gateways/<gateway_id>/readings")
 @csrf.exempt
-@limiter.limit(_limit, key_func=_gateway_key)
+@limited
 def post_readings(gateway_id: str):
     """Store a batch of 5-minute readings (see telemetry.check_reading for a reading)."""
+    request.max_content_length = MAX_BODY_BYTES
     gateway, refused = _authenticated(gateway_id)
     if refused:
         return refused
     if not request.is_json:
         return _error(415, "unsupported_media_type", "send application/json")
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # JSON nested too deep to parse: not a batch either
+        body = None
     if not isinstance(body, dict) or not isinstance(body.get("readings"), list):
         return _error(400, "malformed_batch",
                       'the body must be a JSON object {"readings": [...]}')
@@ -84,7 +114,7 @@ def post_readings(gateway_id: str):
 
 
 @bp.get("/gateways/<gateway_id>")
-@limiter.limit(_limit, key_func=_gateway_key)
+@limited
 def gateway_state(gateway_id: str):
     """The newest stored reading's time, so that a gateway knows where to resume."""
     gateway, refused = _authenticated(gateway_id)
