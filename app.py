@@ -74,6 +74,10 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
 
     app.register_blueprint(staff_bp, url_prefix="/staff")
 
+    from blueprints.api import bp as api_bp
+
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
+
     from blueprints.core.cli import register_cli
 
     register_cli(app)
@@ -82,11 +86,35 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
 
     register_gateway_cli(app)
 
+    if _serving():
+        _start_background_workers(app)
+    return app
+
+
+def _serving() -> bool:
+    """False while a `flask` command other than `run` builds the app (db upgrade, seed,
+    gateways …): background workers belong to a server, not to a one-off command."""
+    import click
+
+    context = click.get_current_context(silent=True)
+    return context is None or context.command.name == "run"
+
+
+def _start_background_workers(app: Flask) -> None:
+    """The mail relay, the gateway silence watch and (development only) the simulated
+    readings of the demo gateways, as threads of this process when configured."""
     if app.config.get("MAIL_RELAY_IN_PROCESS"):
         from mail.relay import start_background_relay
 
         start_background_relay(app)
-    return app
+    if app.config.get("GATEWAY_WATCH_IN_PROCESS"):
+        from blueprints.monitoring.cli import start_background_watch
+
+        start_background_watch(app)
+    if app.config.get("GATEWAY_SIMULATOR_IN_PROCESS") and app.config.get("DEVELOPMENT"):
+        from blueprints.monitoring.cli import start_background_simulator
+
+        start_background_simulator(app)
 
 
 def _require_secret_key(app: Flask) -> None:

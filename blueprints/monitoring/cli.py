@@ -1,18 +1,177 @@
-"""Command-line group `flask --app app gateways ...`: slips for the factory and operators."""
+"""Command-line group `flask --app app gateways ...`: slips for the factory and operators,
+device API keys, the silence watch and simulated readings for development."""
 from __future__ import annotations
 
 import csv
 import io
+import logging
+import os
+import sys
+import threading
+import time
+from pathlib import Path
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
+from sqlalchemy import select
 
+from blueprints.core import audit
+from blueprints.monitoring import alerts, simulator
 from blueprints.monitoring import slips as slip_service
+from blueprints.monitoring.telemetry import ERROR_CODE, JST, set_api_key
+from forms.validators import normalize_gateway_id
+from models import db, utcnow
+from models.gateway import Gateway
+
+log = logging.getLogger(__name__)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner may read (it holds device credentials)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # the mode above applies only to a new file
+    with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
+
+
+def run_watch(app: Flask, stop: threading.Event, interval: float | None = None) -> None:
+    """Check for silent gateways every GATEWAY_WATCH_SECONDS until `stop` is set."""
+    interval = interval or app.config["GATEWAY_WATCH_SECONDS"]
+    while not stop.is_set():
+        try:
+            with app.app_context():
+                result = alerts.check_silence()
+                db.session.remove()
+            if result.opened:
+                log.warning("gateways silent: %s", ", ".join(result.opened))
+        except Exception:  # keep watching whatever one round did
+            log.exception("gateway watch round failed")
+        stop.wait(interval)
+
+
+def start_background_watch(app: Flask) -> threading.Event:
+    """Run the silence watch in a daemon thread of this process (used by `make run`)."""
+    stop = threading.Event()
+    threading.Thread(target=run_watch, args=(app, stop), daemon=True,
+                     name="gateway-watch").start()
+    app.extensions["gateway_watch_stop"] = stop
+    return stop
+
+
+# -- simulated readings (development) ------------------------------------------------------
+def _simulated_gateways(gateway_ids: tuple[str, ...], all_registered: bool,
+                        fault: simulator.Fault | None) -> list[str]:
+    """The IDs `simulate` feeds. A gateway named with --gateway that cannot be fed stops
+    the command (ClickException); the demo gateway or one of --all-registered is skipped
+    with a message, so that `make run` goes on after the demo gateway was disposed of."""
+    from blueprints.core.demo import DEMO_MONITORED_IDS
+
+    if (all_registered or not gateway_ids) and not (current_app.config.get("DEVELOPMENT")
+                                                    or current_app.testing):
+        what = "--all-registered" if all_registered else "feeding the demo gateway"
+        raise click.ClickException(f"{what} is for development only: it would add simulated "
+                                   "readings to the history of real gateways")
+    if all_registered:
+        wanted = [gateway.gateway_id for gateway in simulator.active_gateways()]
+    else:
+        wanted = ([normalize_gateway_id(value) for value in gateway_ids]
+                  or list(DEMO_MONITORED_IDS))
+    chosen = []
+    for gateway_id in dict.fromkeys(wanted):
+        gateway = db.session.scalar(select(Gateway).where(Gateway.gateway_id == gateway_id))
+        if gateway is None:
+            hint = "" if gateway_ids else " (run `flask --app app seed demo` first)"
+            raise click.ClickException(f"no gateway {gateway_id}{hint}")
+        try:
+            simulator.check_feedable(gateway, fault)
+        except ValueError as error:
+            if gateway_ids:
+                raise click.ClickException(str(error)) from None
+            click.echo(f"{gateway_id}: skipped, {error}", err=True)
+            continue
+        chosen.append(gateway_id)
+    return chosen
+
+
+def _feed_round(gateway_ids: list[str], days: int, fault: simulator.Fault | None,
+                recover: bool, live: bool) -> bool:
+    """Feed each gateway up to now and print a line about what it got. True when every
+    gateway got its newest slot now (rather than before)."""
+    all_new = True
+    for gateway_id in gateway_ids:
+        gateway = db.session.scalar(select(Gateway).where(Gateway.gateway_id == gateway_id))
+        try:
+            result = simulator.feed(gateway, days=days, fault=fault, recover=recover)
+        except ValueError as error:  # retired or released since the round before
+            click.echo(f"{gateway_id}: skipped, {error}", err=True)
+            continue
+        all_new = all_new and result.first is not None
+        if result.accepted or not live:
+            click.echo(_summary(result))
+    # What was fed is committed; end the reads too: on SQLite an open transaction of this
+    # app holds the write lock, which the web server must not wait for between rounds.
+    db.session.rollback()
+    return all_new
+
+
+def _jst(moment) -> str:
+    return moment.astimezone(JST).strftime("%Y-%m-%d %H:%M")
+
+
+def _summary(result: simulator.FeedResult) -> str:
+    if result.first is None:
+        return f"{result.gateway_id}: up to date, nothing new before the next 5-minute slot"
+    plural = "" if result.accepted == 1 else "s"
+    line = (f"{result.gateway_id}: {result.accepted} reading{plural} {_jst(result.first)} – "
+            f"{_jst(result.last)} JST, SOC {result.soc}%")
+    if result.duplicates:
+        line += f", {result.duplicates} already stored"
+    if result.rejected:
+        line += f", {len(result.rejected)} REJECTED (first: {result.rejected[0]['message']})"
+    if result.faults:
+        line += ", in error: " + ", ".join(f"unit {unit} {code}"
+                                           for unit, code in sorted(result.faults.items()))
+    return line
+
+
+def _until_next_slot(interval: float) -> float:
+    """Seconds to wait before a live round: `interval`, or less to be just past the next
+    5-minute boundary (when the newest slot becomes due)."""
+    now = utcnow()
+    due = simulator.floor_slot(now) + simulator.SLOT
+    return min(interval, (due - now).total_seconds() + 1)
+
+
+def run_simulator(app: Flask, stop: threading.Event, interval: float = 60.0) -> None:
+    """Development: every `interval` seconds feed every active gateway up to now, until
+    `stop` is set. The first round comes after one interval (`make run` has just
+    back-filled the demo gateway)."""
+    while not stop.wait(interval):
+        try:
+            with app.app_context():
+                for gateway in simulator.active_gateways():
+                    try:
+                        simulator.feed(gateway)
+                    except ValueError:  # e.g. no power conditioner: nothing to simulate
+                        db.session.rollback()
+                db.session.remove()
+        except Exception:  # keep feeding whatever one round did
+            log.exception("gateway simulator round failed")
+
+
+def start_background_simulator(app: Flask) -> threading.Event:
+    """Feed simulated readings in a daemon thread of this process (used by `make run`)."""
+    stop = threading.Event()
+    threading.Thread(target=run_simulator, args=(app, stop), daemon=True,
+                     name="gateway-simulator").start()
+    app.extensions["gateway_simulator_stop"] = stop
+    return stop
 
 
 def register_cli(app: Flask) -> None:
-    gateways = AppGroup("gateways", help="Gateways and their paper slips.")
+    gateways = AppGroup("gateways", help="Gateways: slips, API keys, simulated readings, "
+                                         "the silence watch.")
 
     @gateways.command("issue")
     @click.option("--count", required=True, type=click.IntRange(1, slip_service.MAX_SLIPS),
@@ -22,10 +181,14 @@ def register_cli(app: Flask) -> None:
     @click.option("--pcs", default=1, show_default=True,
                   type=click.IntRange(1, slip_service.MAX_PCS_UNITS),
                   help="Power-conditioner units per gateway.")
-    def issue(count: int, model: str, pcs: int):
+    @click.option("--keys-file", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+                  help="Also write the devices' API keys as CSV gateway_id,api_key "
+                       "(mode 600) for the factory to put into the gateways.")
+    def issue(count: int, model: str, pcs: int, keys_file: Path | None):
         """Issue slips and print them as CSV: gateway_id,password,model,pcs_serials.
 
-        The passwords are stored only hashed: this output is the only copy."""
+        The passwords and API keys are stored only hashed: this output is the only copy.
+        Without --keys-file, give a gateway a key later with `gateways api-key`."""
         if not slip_service.MODEL_PATTERN.fullmatch(model):
             raise click.BadParameter("must be GW-M and 3 digits, e.g. GW-M001",
                                      param_hint="--model")
@@ -37,5 +200,101 @@ def register_cli(app: Flask) -> None:
             writer.writerow([slip.gateway_id, slip.password, slip.model,
                              " ".join(slip.pcs_serials)])
         click.echo(buffer.getvalue(), nl=False)
+        if keys_file is not None:
+            keys = io.StringIO()
+            key_writer = csv.writer(keys, lineterminator="\n")
+            key_writer.writerow(["gateway_id", "api_key"])
+            for slip in issued:
+                key_writer.writerow([slip.gateway_id, slip.api_key])
+            _write_private(keys_file, keys.getvalue())
+            click.echo(f"API keys written to {keys_file}", err=True)
+
+    @gateways.command("api-key")
+    @click.argument("gateway_id")
+    def api_key(gateway_id: str):
+        """Give GATEWAY_ID a new API key and print it (the old key stops working)."""
+        wanted = normalize_gateway_id(gateway_id)
+        gateway = db.session.scalar(select(Gateway).where(Gateway.gateway_id == wanted))
+        if gateway is None:
+            raise click.ClickException(f"no gateway {wanted}")
+        key = set_api_key(gateway)
+        audit.record("gateway.api_key_issued", gateway_id=gateway.gateway_id)
+        db.session.commit()
+        click.echo(key)
+
+    @gateways.command("watch")
+    @click.option("--once", is_flag=True, help="Check once and exit (e.g. from cron).")
+    def watch(once: bool):
+        """Alert the owner and linked dealers of gateways silent for longer than
+        GATEWAY_SILENCE_MINUTES (one mail per incident); repeat every
+        GATEWAY_WATCH_SECONDS until interrupted."""
+        if once:
+            result = alerts.check_silence()
+            click.echo(f"checked {result.checked}, newly silent: "
+                       f"{', '.join(result.opened) or 'none'}")
+            return
+        click.echo("gateway watch running (Ctrl+C to stop)")
+        stop = threading.Event()
+        try:
+            run_watch(app, stop)
+        except KeyboardInterrupt:
+            stop.set()
+
+    @gateways.command("simulate")
+    @click.option("--days", default=simulator.DEFAULT_DAYS, show_default=True,
+                  type=click.IntRange(0, simulator.MAX_DAYS),
+                  help="Back-fill at most this many days (never before the registration).")
+    @click.option("--gateway", "gateway_ids", multiple=True, metavar="ID",
+                  help="A gateway to feed (repeatable). Default: the demo gateway "
+                       "(development only).")
+    @click.option("--all-registered", is_flag=True,
+                  help="Feed every active gateway (development only).")
+    @click.option("--live", is_flag=True, help="Keep feeding the newest slot.")
+    @click.option("--interval", default=60.0, show_default=True,
+                  type=click.FloatRange(min=1), help="Seconds between live rounds.")
+    @click.option("--rounds", type=click.IntRange(min=1),
+                  help="With --live: stop after this many rounds.")
+    @click.option("--error-code", metavar="CODE",
+                  help="Put --unit in error with this code, e.g. E201 (it stays in error, "
+                       "also in the feed of `make run`, until --recover).")
+    @click.option("--unit", default=1, show_default=True, type=click.IntRange(1, 6),
+                  help="The power conditioner of --error-code.")
+    @click.option("--recover", is_flag=True, help="End the simulated unit errors.")
+    def simulate(days: int, gateway_ids: tuple[str, ...], all_registered: bool, live: bool,
+                 interval: float, rounds: int | None, error_code: str | None, unit: int,
+                 recover: bool):
+        """Feed simulated readings (sun, weather, household, battery) to gateways up to
+        the current 5-minute slot, through the same checks as the gateway API. Resumes
+        after the newest reading, so running it again adds only the new slots."""
+        if all_registered and gateway_ids:
+            raise click.UsageError("give --gateway or --all-registered, not both")
+        if error_code is not None and recover:
+            raise click.UsageError("give --error-code or --recover, not both")
+        if rounds is not None and not live:
+            raise click.UsageError("--rounds goes with --live")
+        fault = None
+        if error_code is not None:
+            fault = simulator.Fault(unit, error_code.strip().upper())
+            if not ERROR_CODE.fullmatch(fault.code):
+                raise click.BadParameter("1 to 16 of A-Z, 0-9 and -, e.g. E201",
+                                         param_hint="--error-code")
+        chosen = _simulated_gateways(gateway_ids, all_registered, fault)
+        if not chosen:
+            click.echo("no active gateway to feed")
+            return
+        fed_now = _feed_round(chosen, days, fault, recover, live=False)
+        more = live and rounds != 1
+        if (fault or recover) and not fed_now and not more:
+            click.echo("--error-code and --recover act on the slots fed from now on: "
+                       "add --live to keep feeding until the next 5-minute slot")
+        if not more:
+            return
+        click.echo(f"feeding {', '.join(chosen)} every {interval:g} s (Ctrl+C to stop)")
+        try:
+            for _round in range(1, rounds or sys.maxsize):
+                time.sleep(_until_next_slot(interval))
+                _feed_round(chosen, days, fault, recover, live=True)
+        except KeyboardInterrupt:
+            pass
 
     app.cli.add_command(gateways)

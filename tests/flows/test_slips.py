@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from blueprints.account.services import hash_password, verify_password
 from blueprints.core.demo import DEMO_SLIPS, seed_demo_slips
 from blueprints.monitoring.slips import MAX_SLIPS, issue_slips
+from blueprints.monitoring.telemetry import authenticate
 from models import db, utcnow
 from models.account import Account, AccountType, Role
 from models.audit import AuditEvent
@@ -168,6 +169,11 @@ def test_staff_issues_printable_slips(staff_client):
         printed = re.search(re.escape(stored.gateway_id) + r".*?slip-code\">([a-z0-9]{12})<",
                             html, re.S).group(1)
         assert verify_password(stored.slip_password_hash, printed)
+        # The device's API key is shown once too, below the slips (not printed on them).
+        key = re.search(re.escape(stored.gateway_id) + r"</td><td[^>]*><code>(gwk_[\w-]+)<",
+                        html).group(1)
+        assert authenticate(stored.gateway_id, key).id == stored.id
+    assert html.index("機器のAPIキー") > html.rindex('class="slip card"')
     # The passwords are not shown again.
     again = staff_client.get("/staff/slips").get_data(as_text=True)
     assert gateways[0].gateway_id not in again
@@ -200,7 +206,7 @@ def test_demo_slips_idempotent(app, runner):
     assert first.exit_code == 0, first.output
     assert runner.invoke(args=["seed", "demo"]).exit_code == 0
     seed_demo_slips()
-    assert gateway_count() == 3
+    assert gateway_count() == len(DEMO_SLIPS) + 1  # and the monitored demo gateway
     for spec in DEMO_SLIPS:
         assert spec["gateway_id"] in first.output and spec["password"] in first.output
         stored = gateway(spec["gateway_id"])
