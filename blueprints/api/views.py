@@ -83,27 +83,18 @@ def _authenticated(gateway_id: str):
 @csrf.exempt
 @limited
 def post_readings(gateway_id: str):
-    """Store a batch of 5-minute readings (see telemetry.check_reading for a reading)."""
+    """Store a batch of 5-minute readings (see telemetry.check_reading for a reading).
+    The body is read before the database is touched (a wrong key still gets 401 first)."""
     request.max_content_length = MAX_BODY_BYTES
+    readings, problem = _batch()
     gateway, refused = _authenticated(gateway_id)
     if refused:
         return refused
-    if not request.is_json:
-        return _error(415, "unsupported_media_type", "send application/json")
-    try:
-        body = request.get_json(silent=True)
-    except RecursionError:  # JSON nested too deep to parse: not a batch either
-        body = None
-    if not isinstance(body, dict) or not isinstance(body.get("readings"), list):
-        return _error(400, "malformed_batch",
-                      'the body must be a JSON object {"readings": [...]}')
-    readings = body["readings"]
-    if not readings:
-        return _error(400, "empty_batch", "readings is empty")
-    if len(readings) > telemetry.MAX_BATCH:
-        return _error(413, "too_many_readings",
-                      f"at most {telemetry.MAX_BATCH} readings per request")
+    if problem:
+        return problem
     result = telemetry.ingest(gateway, readings)
+    if result.refused:
+        return _error(403, "gateway_retired", "this gateway was exchanged or disposed of")
     payload = {"accepted": result.accepted, "duplicates": result.duplicates,
                "rejected": result.rejected}
     if result.rejected:
@@ -111,6 +102,26 @@ def post_readings(gateway_id: str):
                       f"{len(result.rejected)} reading(s) rejected; the others were stored",
                       **payload)
     return jsonify(payload)
+
+
+def _batch():
+    """(readings, None) from a JSON body {"readings": [...]}, or (None, error response)."""
+    if not request.is_json:
+        return None, _error(415, "unsupported_media_type", "send application/json")
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # JSON nested too deep to parse: not a batch either
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("readings"), list):
+        return None, _error(400, "malformed_batch",
+                            'the body must be a JSON object {"readings": [...]}')
+    readings = body["readings"]
+    if not readings:
+        return None, _error(400, "empty_batch", "readings is empty")
+    if len(readings) > telemetry.MAX_BATCH:
+        return None, _error(413, "too_many_readings",
+                            f"at most {telemetry.MAX_BATCH} readings per request")
+    return readings, None
 
 
 @bp.get("/gateways/<gateway_id>")

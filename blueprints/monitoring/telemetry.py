@@ -21,7 +21,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from models import db, utcnow
-from models.gateway import Gateway, GatewayStatus
+from models.gateway import Gateway, GatewayStatus, PcsUnit
 from models.telemetry import (SLOT, SUM_COLUMNS, BatteryState, DailyEnergy, GatewayAlert,
                               MonthlyEnergy, Reading, UnitStatus)
 
@@ -36,7 +36,6 @@ POWER_FIELDS = {"pv_kw": "pv_w", "load_kw": "load_w", "battery_kw": "battery_w",
                 "sell_kw": "sell_w", "buy_kw": "buy_w"}
 ERROR_CODE = re.compile(r"[A-Z0-9][A-Z0-9-]{0,15}")
 API_KEY_PREFIX = "gwk_"
-_INSERT_CHUNK = 400
 
 
 # -- the device credential -----------------------------------------------------------------
@@ -187,13 +186,14 @@ def _units(raw, unit_numbers: set[int]) -> list[dict]:
     return sorted(units, key=lambda u: u["unit"])
 
 
-def check_reading(raw, gateway: Gateway, unit_numbers: set[int], now: datetime) -> ReadingData:
-    """Check one reading as a gateway sent it; raises ReadingRejected with the reason
-    (malformed, out_of_range, future_dated, too_old, foreign)."""
+def check_reading(raw, gateway_code: str, unit_numbers: set[int], now: datetime) -> ReadingData:
+    """Check one reading as gateway `gateway_code` sent it (its power conditioners are
+    `unit_numbers`); raises ReadingRejected with the reason (malformed, out_of_range,
+    future_dated, too_old, foreign)."""
     if not isinstance(raw, dict):
         raise ReadingRejected("malformed", None, "a reading must be a JSON object")
     claimed = raw.get("gateway_id")
-    if claimed is not None and claimed != gateway.gateway_id:
+    if claimed is not None and claimed != gateway_code:
         raise ReadingRejected("foreign", "gateway_id",
                               "this reading belongs to another gateway")
     ts = _timestamp(raw.get("timestamp"), now)
@@ -215,6 +215,7 @@ class IngestResult:
     duplicates: int = 0
     rejected: list[dict] = field(default_factory=list)
     newest: ReadingData | None = None
+    refused: bool = False  # the gateway was retired while the batch was checked
 
 
 def _insert(model):
@@ -247,21 +248,14 @@ def _add_to_rollups(gateway_pk: int, readings: list[ReadingData]) -> None:
         db.session.execute(statement)
 
 
-def ingest(gateway: Gateway, raw_readings, now: datetime | None = None) -> IngestResult:
-    """Store a batch of readings of one gateway and commit: new readings are added to the
-    daily and monthly energy, duplicates are ignored, bad ones come back in `rejected`.
-    The first accepted reading sets 初回通信日時; alerts open or close on the newest."""
-    from blueprints.monitoring import alerts
-
-    now = now or utcnow()
-    result = IngestResult()
-    locked = db.session.scalar(select(Gateway).where(Gateway.id == gateway.id)
-                               .with_for_update().execution_options(populate_existing=True))
-    unit_numbers = {unit.unit_no for unit in locked.units}
+def _check_batch(raw_readings, gateway_code: str, unit_numbers: set[int],
+                 now: datetime, result: IngestResult) -> list[ReadingData]:
+    """The batch's good readings, the first of each timestamp; the bad ones and repeats
+    are counted in `result`."""
     checked: dict[datetime, ReadingData] = {}
     for index, raw in enumerate(raw_readings):
         try:
-            reading = check_reading(raw, locked, unit_numbers, now)
+            reading = check_reading(raw, gateway_code, unit_numbers, now)
         except ReadingRejected as error:
             result.rejected.append({"index": index, "reason": error.reason,
                                     "field": error.field, "message": error.message})
@@ -270,11 +264,39 @@ def ingest(gateway: Gateway, raw_readings, now: datetime | None = None) -> Inges
             result.duplicates += 1  # the same timestamp twice in one batch: the first counts
         else:
             checked[reading.ts] = reading
-    stored = _store_new(locked.id, list(checked.values()), now)
+    return list(checked.values())
+
+
+def ingest(gateway: Gateway, raw_readings, now: datetime | None = None) -> IngestResult:
+    """Store a batch of readings of one gateway and commit: new readings are added to the
+    daily and monthly energy, duplicates are ignored, bad ones come back in `rejected`.
+    The first accepted reading sets 初回通信日時; alerts open or close on the newest.
+
+    The batch is checked before the write transaction begins, which then only inserts and
+    adds up: on SQLite every transaction of this app holds the database's write lock, and
+    a batch of 2016 readings must not keep other requests waiting while it is checked."""
+    from blueprints.monitoring import alerts
+
+    now = now or utcnow()
+    result = IngestResult()
+    gateway_pk, gateway_code = gateway.id, gateway.gateway_id
+    unit_numbers = set(db.session.scalars(select(PcsUnit.unit_no)
+                                          .where(PcsUnit.gateway_id == gateway_pk)))
+    db.session.commit()  # end the reads (and the caller's work): the checks need no database
+    checked = _check_batch(raw_readings, gateway_code, unit_numbers, now, result)
+    if not checked:
+        return result
+    locked = db.session.scalar(select(Gateway).where(Gateway.id == gateway_pk)
+                               .with_for_update().execution_options(populate_existing=True))
+    if locked is None or not may_report(locked):  # retired meanwhile
+        db.session.rollback()
+        result.refused = True
+        return result
+    stored = _store_new(gateway_pk, checked, now)
     result.accepted = len(stored)
     result.duplicates += len(checked) - len(stored)
     if stored:
-        _add_to_rollups(locked.id, stored)
+        _add_to_rollups(gateway_pk, stored)
         newest = max(stored, key=lambda r: r.ts)
         if locked.first_report_at is None:
             locked.first_report_at = now
@@ -292,14 +314,14 @@ def newest_codes(reading: ReadingData) -> str:
 
 
 def _store_new(gateway_pk: int, readings: list[ReadingData], now: datetime) -> list[ReadingData]:
-    """Insert what is not stored yet; returns those readings (the others are duplicates)."""
-    inserted: set[datetime] = set()
-    for start in range(0, len(readings), _INSERT_CHUNK):
-        chunk = readings[start:start + _INSERT_CHUNK]
-        statement = (_insert(Reading).values([r.row(gateway_pk, now) for r in chunk])
-                     .on_conflict_do_nothing(index_elements=["gateway_id", "ts"])
-                     .returning(Reading.ts))
-        inserted.update(db.session.scalars(statement))
+    """Insert what is not stored yet; returns those readings (the others are duplicates).
+    One statement executed for many rows: SQLAlchemy sends them in large batches
+    ("insertmanyvalues") and returns the timestamps actually inserted."""
+    statement = (_insert(Reading.__table__)
+                 .on_conflict_do_nothing(index_elements=["gateway_id", "ts"])
+                 .returning(Reading.__table__.c.ts))
+    rows = [r.row(gateway_pk, now) for r in readings]
+    inserted = set(db.session.execute(statement, rows).scalars())
     return [r for r in readings if r.ts in inserted]
 
 

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from blueprints.monitoring import telemetry
 from blueprints.monitoring.management import dispose_gateway
@@ -739,3 +739,38 @@ def test_overlapping_batches_posted_at_once_add_up_once(make_app):
     with app.app_context():
         assert count(Reading) == len(sent)
         assert rollups() == expected_rollups(gateway_pk, list(sent.values()))
+
+
+def test_full_batches_of_several_gateways_at_once_all_succeed(make_app):
+    """Each batch is checked outside the write transaction, which then only inserts: on
+    SQLite (one writer at a time) large batches arriving together queue briefly, none
+    fails with 'database is locked'."""
+    app = make_app(RATELIMIT_ENABLED=False)
+    gateway_ids = [f"01AB0000{n:04d}" for n in range(4)]
+    with app.app_context():
+        keys = {gateway_id: reporting_gateway(gateway_id=gateway_id)[1]
+                for gateway_id in gateway_ids}
+        db.session.commit()
+    batch = series(MAX_BATCH)
+
+    def send(gateway_id):
+        return post(app.test_client(), gateway_id, keys[gateway_id], batch).status_code
+
+    with ThreadPoolExecutor(len(gateway_ids)) as pool:
+        assert list(pool.map(send, gateway_ids)) == [200] * len(gateway_ids)
+    with app.app_context():
+        assert count(Reading) == MAX_BATCH * len(gateway_ids)
+
+
+def test_a_gateway_retired_while_its_batch_is_checked_stores_nothing(app, client):
+    from blueprints.monitoring import telemetry
+
+    gateway, key = reporting_gateway()
+    authenticated = telemetry.authenticate(GATEWAY_ID, key)
+    # Disposed of in another request between authentication and the write.
+    db.session.execute(update(Gateway).where(Gateway.id == gateway.id)
+                       .values(status=GatewayStatus.RETIRED.value))
+    db.session.commit()
+    result = telemetry.ingest(authenticated, series(3))
+    assert result.refused and result.accepted == 0
+    assert count(Reading) == 0 and db.session.get(Gateway, gateway.id).first_report_at is None
