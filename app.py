@@ -102,19 +102,26 @@ def _serving() -> bool:
 
 def _start_background_workers(app: Flask) -> None:
     """The mail relay, the gateway silence watch and (development only) the simulated
-    readings of the demo gateways, as threads of this process when configured."""
-    if app.config.get("MAIL_RELAY_IN_PROCESS"):
-        from mail.relay import start_background_relay
+    readings of the demo gateways, each as a daemon thread of this process when
+    configured; `app.extensions["<name>_stop"]` stops one."""
+    import threading
 
-        start_background_relay(app)
-    if app.config.get("GATEWAY_WATCH_IN_PROCESS"):
-        from blueprints.monitoring.cli import start_background_watch
+    from blueprints.monitoring.cli import run_simulator, run_watch
+    from mail.relay import run_relay
 
-        start_background_watch(app)
-    if app.config.get("GATEWAY_SIMULATOR_IN_PROCESS") and app.config.get("DEVELOPMENT"):
-        from blueprints.monitoring.cli import start_background_simulator
-
-        start_background_simulator(app)
+    config = app.config
+    workers = (
+        ("mail_relay", run_relay, config.get("MAIL_RELAY_IN_PROCESS")),
+        ("gateway_watch", run_watch, config.get("GATEWAY_WATCH_IN_PROCESS")),
+        ("gateway_simulator", run_simulator,
+         config.get("GATEWAY_SIMULATOR_IN_PROCESS") and config.get("DEVELOPMENT")),
+    )
+    for name, run, wanted in workers:
+        if wanted:
+            stop = threading.Event()
+            threading.Thread(target=run, args=(app, stop), daemon=True,
+                             name=name.replace("_", "-")).start()
+            app.extensions[f"{name}_stop"] = stop
 
 
 def _require_secret_key(app: Flask) -> None:

@@ -146,16 +146,6 @@ def run_relay(app: Flask, stop: threading.Event, poll_seconds: float | None = No
             stop.wait(poll)
 
 
-def start_background_relay(app: Flask) -> threading.Event:
-    """Run the relay in a daemon thread of this process (used by `make run`)."""
-    stop = threading.Event()
-    thread = threading.Thread(target=run_relay, args=(app, stop), daemon=True,
-                              name="mail-relay")
-    thread.start()
-    app.extensions["mail_relay_stop"] = stop
-    return stop
-
-
 def relay_forever(app: Flask) -> None:
     """`flask --app app mail relay`: the standalone relay until interrupted."""
     stop = threading.Event()

@@ -50,15 +50,6 @@ def run_watch(app: Flask, stop: threading.Event, interval: float | None = None) 
         stop.wait(interval)
 
 
-def start_background_watch(app: Flask) -> threading.Event:
-    """Run the silence watch in a daemon thread of this process (used by `make run`)."""
-    stop = threading.Event()
-    threading.Thread(target=run_watch, args=(app, stop), daemon=True,
-                     name="gateway-watch").start()
-    app.extensions["gateway_watch_stop"] = stop
-    return stop
-
-
 # -- simulated readings (development) ------------------------------------------------------
 def _simulated_gateways(gateway_ids: tuple[str, ...], all_registered: bool,
                         fault: simulator.Fault | None) -> list[str]:
@@ -158,15 +149,6 @@ def run_simulator(app: Flask, stop: threading.Event, interval: float = 60.0) -> 
                 db.session.remove()
         except Exception:  # keep feeding whatever one round did
             log.exception("gateway simulator round failed")
-
-
-def start_background_simulator(app: Flask) -> threading.Event:
-    """Feed simulated readings in a daemon thread of this process (used by `make run`)."""
-    stop = threading.Event()
-    threading.Thread(target=run_simulator, args=(app, stop), daemon=True,
-                     name="gateway-simulator").start()
-    app.extensions["gateway_simulator_stop"] = stop
-    return stop
 
 
 def register_cli(app: Flask) -> None:
