@@ -52,8 +52,10 @@ instance:
 migrate: install instance
 	ENELINK_ENV=development $(FLASK) db upgrade
 
+# Demo accounts, slips and a monitored gateway with (up to) a month of simulated history.
 seed: migrate
 	ENELINK_ENV=development $(FLASK) seed demo
+	ENELINK_ENV=development $(FLASK) gateways simulate --days 30
 
 run: seed
 	@echo "Enelink on http://127.0.0.1:5000  (mail: http://127.0.0.1:5000/dev/mail)"
@@ -72,9 +74,13 @@ test-postgres:
 	@echo "== tests on PostgreSQL ($$TEST_DATABASE_URL) =="
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-# Hot paths against /healthz measured in the same run (only the ratios mean something).
+# Hot paths against /healthz measured in the same run (only the ratios mean something), then
+# the monitoring page with 1 day and with 1 year of readings side by side and the gateway
+# API's ingest rate, on SQLite and on PostgreSQL (BENCH_POSTGRES_URL, default the database
+# enelink_bench on 127.0.0.1:5432, emptied by each run). A few minutes.
 bench: install
 	$(BIN)/python tests/bench/bench_requests.py --requests 200 --workers 4
+	$(BIN)/python tests/bench/bench_monitoring.py --requests 100 --workers 1
 
 clean:
 	rm -rf $(VENV) instance tests/browser/node_modules
