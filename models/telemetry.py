@@ -53,7 +53,8 @@ class Reading(Base):
     soc: Mapped[int] = mapped_column(SmallInteger)    # 蓄電残量 %
     sell_w: Mapped[int] = mapped_column(Integer)      # 売電
     buy_w: Mapped[int] = mapped_column(Integer)       # 買電
-    units: Mapped[list] = mapped_column(JSON)         # [{"unit": 1, "status": ..., "error_code": ...}]
+    # [{"unit": 1, "status": "normal" | "standby" | "error", "error_code": None | "E201"}]
+    units: Mapped[list] = mapped_column(JSON)
     has_error: Mapped[bool] = mapped_column(Boolean, default=False)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

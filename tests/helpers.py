@@ -1,5 +1,8 @@
-"""Helpers for flow tests: walking the sign-up wizard, reading mail from the outbox."""
+"""Helpers for flow tests: walking the sign-up wizard, reading mail from the outbox,
+readings as a gateway sends them."""
 from __future__ import annotations
+
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -82,10 +85,8 @@ def signed_up_and_active(client, email="taro@example.com", account_type="persona
     return response
 
 
-def slot_end(when) -> "datetime":
+def slot_end(when: datetime) -> datetime:
     """The end of the 5-minute period `when` falls in (a valid reading timestamp)."""
-    from datetime import timedelta
-
     when = when.replace(second=0, microsecond=0)
     return when - timedelta(minutes=when.minute % 5)
 

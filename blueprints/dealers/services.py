@@ -365,7 +365,8 @@ def dealer_gateway(dealer: Dealer, gateway_id: str) -> LinkedGateway | None:
 def release_gateways(account: Account) -> None:
     """Account deletion: the account's gateways lose their owner, site, dealer links and
     history (readings, energy, alerts), and go back to UNREGISTERED so that they can be
-    registered again with their slip (a retired gateway stays retired). Runs inside delete_account's transaction."""
+    registered again with their slip (a retired gateway stays retired). Runs inside
+    delete_account's transaction."""
     owned = select(Gateway.id).where(Gateway.owner_id == account.id)
     gateway_ids = list(db.session.scalars(
         select(Gateway.gateway_id).where(Gateway.owner_id == account.id)))

@@ -5,11 +5,14 @@ Every read is bounded whatever the history: the newest reading by the primary ke
 is at most 288 readings, a month at most 31 daily rows, a year 12 monthly rows."""
 from __future__ import annotations
 
+import csv
+import io
 import re
 from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, func, select
 
@@ -22,6 +25,7 @@ from models.telemetry import (SLOT, DailyEnergy, GatewayAlert, MonthlyEnergy, Re
                               energy_kwh)
 
 VIEWABLE_STATUSES = (GatewayStatus.ACTIVE.value, GatewayStatus.PROVISIONAL.value)
+BATTERY_LABELS = {"charging": _l("充電"), "discharging": _l("放電"), "standby": _l("待機")}
 FIRST_DAY = date(2000, 1, 1)
 
 
@@ -220,7 +224,8 @@ _PATTERNS = {"day": re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})"),
              "month": re.compile(r"([0-9]{4})-([0-9]{2})"), "year": re.compile(r"([0-9]{4})")}
 
 
-def parse_period(kind: str | None, value: str | None, now: datetime | None = None) -> Period | None:
+def parse_period(kind: str | None, value: str | None,
+                 now: datetime | None = None) -> Period | None:
     """`day` + `2026-11-23`, `month` + `2026-11`, `year` + `2026`; no value → the current
     one. None for anything malformed, before 2000 or after the current period."""
     kind = kind or "day"
@@ -348,11 +353,6 @@ def has_history_before(gateway: Gateway, period: Period) -> bool:
 def series_csv(gateway: Gateway, series: Series) -> str:
     """The figures of a chart as CSV (UTF-8 with BOM, so that spreadsheet programs in
     Japan open it as UTF-8): 5-minute average kW for a day, kWh for a month or a year."""
-    import csv
-    import io
-
-    from flask_babel import gettext as _
-
     unit = series.unit
     header = [_("日時") if series.period.kind == "day" else _("期間"),
               f"{_('発電')}({unit})", f"{_('消費')}({unit})", f"{_('自家消費')}({unit})",
@@ -362,7 +362,6 @@ def series_csv(gateway: Gateway, series: Series) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)
-    digits = 3
     for point in series.points:
         if isinstance(point.when, datetime):
             label = point.when.astimezone(JST).strftime("%Y-%m-%d %H:%M")
@@ -370,7 +369,7 @@ def series_csv(gateway: Gateway, series: Series) -> str:
             label = point.when.strftime("%Y-%m")
         else:
             label = point.when.isoformat()
-        row = [label] + [f"{value:.{digits}f}" for value in (
+        row = [label] + [f"{value:.3f}" for value in (
             point.pv, point.load, point.self_used, point.supplied, point.sell, point.buy)]
         if series.period.kind == "day":
             row += [point.soc, str(BATTERY_LABELS.get(point.battery_state, ""))]
@@ -381,5 +380,3 @@ def series_csv(gateway: Gateway, series: Series) -> str:
 def csv_filename(gateway: Gateway, series: Series) -> str:
     return f"enelink_{gateway.gateway_id}_{series.period.kind}_{series.period.param}.csv"
 
-
-BATTERY_LABELS = {"charging": _l("充電"), "discharging": _l("放電"), "standby": _l("待機")}

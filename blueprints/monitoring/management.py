@@ -200,8 +200,8 @@ def exchange_gateway(owner: Account, gateway_id: str, new_gateway_id: str) -> Ex
 # -- 廃棄 ------------------------------------------------------------------------------
 def dispose_gateway(owner: Account, gateway_id: str) -> bool:
     """Retire the gateway for good: it can no longer report, loses its site, address,
-    dealer links, history (readings and energy) and owner (so it leaves the owner's list). False when it is not the
-    owner's gateway in service (already disposed of, for one)."""
+    dealer links, history (readings and energy) and owner (so it leaves the owner's list).
+    False when it is not the owner's gateway in service (already disposed of, for one)."""
     gateway = _owned(owner, gateway_id, lock=True)
     if gateway is None:
         db.session.rollback()

@@ -561,7 +561,7 @@ def report(name: str, loaded: Ingest, pages: dict[str, list], args) -> list[str]
     return lines
 
 
-# -- main ------------------------------------------------------------------------------------------
+# -- main --------------------------------------------------------------------------------
 def bounded(value: int, low: int, high: int) -> int:
     return max(low, min(value, high))
 

@@ -22,7 +22,7 @@ from blueprints.monitoring import telemetry
 from blueprints.monitoring.telemetry import JST
 from models import db, utcnow
 from models.gateway import Gateway
-from tests.browser.support import ARTIFACTS, LiveServer, PageAudit
+from tests.browser.support import ARTIFACTS, LiveServer
 from tests.browser.test_browser_pages import Person, check, heading, in_db, main, sign_in
 from tests.flows.test_dealer_links import make_dealer, make_gateway, make_owner
 from tests.helpers import PASSWORD, add_units, reading, slot_end
@@ -199,7 +199,8 @@ def test_a_linked_dealer_watches_from_the_console(live_server, open_page):
     rows.nth(1).get_by_role("link", name="モニタリング").click()
     expect(page).to_have_url(re.compile(rf"/monitoring/gateways/{GATEWAY_ID}/monitor$"))
     expect(page.locator("#now")).to_contain_text("正常動作中")
-    expect(page.get_by_role("navigation", name="パンくずリスト")).to_contain_text("販売店コンソール")
+    breadcrumb = page.get_by_role("navigation", name="パンくずリスト")
+    expect(breadcrumb).to_contain_text("販売店コンソール")
     check(page, audit, "dealer-monitor")
     page.goto(live_server.url + f"/monitoring/gateways/{SECOND_ID}/monitor")
     expect(page.locator("#now")).to_contain_text("通信途絶")

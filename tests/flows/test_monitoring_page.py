@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from blueprints.account.services import delete_account
 from blueprints.dealers.services import become_dealer, link_dealer
-from blueprints.monitoring import energy, telemetry
+from blueprints.monitoring import telemetry
 from blueprints.monitoring.telemetry import JST
 from models import db, utcnow
 from models.gateway import Gateway, GatewayStatus
@@ -159,7 +159,8 @@ def test_day_chart_table_and_csv_show_the_days_readings(owner_client, owner_gate
     response = owner_client.get(f"{CSV_URL}?period=day&date={day.isoformat()}")
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
-    assert f"enelink_{GATEWAY}_day_{day.isoformat()}.csv" in response.headers["Content-Disposition"]
+    disposition = response.headers["Content-Disposition"]
+    assert f'attachment; filename="enelink_{GATEWAY}_day_{day.isoformat()}.csv"' == disposition
     content = response.get_data(as_text=True)
     assert content.startswith("\ufeff")
     table = list(csv.reader(io.StringIO(content.lstrip("\ufeff"))))
