@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from models import db
+from blueprints.monitoring.telemetry import JST
+from models import db, utcnow
 from models.mail import OutboxMail
 from tests.conftest import csrf_from, links_in, path_of
 
@@ -85,18 +86,24 @@ def signed_up_and_active(client, email="taro@example.com", account_type="persona
     return response
 
 
-def slot_end(when: datetime) -> datetime:
-    """The end of the 5-minute period `when` falls in (a valid reading timestamp)."""
-    when = when.replace(second=0, microsecond=0)
-    return when - timedelta(minutes=when.minute % 5)
+def slot_end(minutes_ago: int = 0) -> datetime:
+    """The end of the newest complete 5-minute period (never in the future), minus
+    `minutes_ago` minutes, in UTC: a valid reading timestamp."""
+    now = utcnow()
+    newest = now.replace(minute=now.minute - now.minute % 5, second=0, microsecond=0)
+    return newest - timedelta(minutes=minutes_ago)
 
 
-def reading(ts, **values) -> dict:
-    """A reading as a gateway sends it (JSON-ready), for `ts` (an aware datetime)."""
-    body = {"timestamp": ts.isoformat(), "pv_kw": 2.0, "load_kw": 0.8, "battery_kw": 0.5,
-            "battery_state": "charging", "soc": 60, "sell_kw": 0.7, "buy_kw": 0.0,
-            "units": [{"unit": 1, "status": "normal", "error_code": None}]}
-    body.update(values)
+def reading(ts: datetime, units=None, **fields) -> dict:
+    """A good reading (as a gateway sends it) for the 5 minutes ending at `ts`, sent in
+    Japan time; by default for power conditioners 1 (normal) and 2 (standby)."""
+    body = {"timestamp": ts.astimezone(JST).isoformat(), "pv_kw": 3.2, "load_kw": 0.8,
+            "battery_kw": 1.5, "battery_state": "charging", "soc": 82, "sell_kw": 0.9,
+            "buy_kw": 0.0,
+            "units": units if units is not None else [
+                {"unit": 1, "status": "normal", "error_code": None},
+                {"unit": 2, "status": "standby", "error_code": None}]}
+    body.update(fields)
     return body
 
 

@@ -20,7 +20,7 @@ from playwright.sync_api import Page, expect
 from blueprints.dealers.services import link_dealer
 from blueprints.monitoring import telemetry
 from blueprints.monitoring.telemetry import JST
-from models import db, utcnow
+from models import db
 from models.gateway import Gateway
 from tests.browser.support import ARTIFACTS, LiveServer
 from tests.browser.test_browser_pages import Person, check, heading, in_db, main, sign_in
@@ -60,7 +60,7 @@ def history(live: LiveServer) -> None:
         owner = make_owner(OWNER.email, OWNER.family_name, OWNER.given_name)
         gateway = make_gateway(owner, GATEWAY_ID, site="山田様邸")
         add_units(gateway, 2)
-        end = slot_end(utcnow())
+        end = slot_end()
         stamps = [end - timedelta(minutes=5 * i) for i in range(HISTORY_DAYS * 288)][::-1]
         for start in range(0, len(stamps), telemetry.MAX_BATCH):
             result = telemetry.ingest(db.session.get(Gateway, gateway.id),
@@ -85,7 +85,7 @@ def history(live: LiveServer) -> None:
 def add_reading(live: LiveServer, pv_kw: float) -> None:
     def write():
         gateway = db.session.scalar(db.select(Gateway).where(Gateway.gateway_id == GATEWAY_ID))
-        ts = slot_end(utcnow()) + timedelta(minutes=5)
+        ts = slot_end() + timedelta(minutes=5)
         result = telemetry.ingest(gateway, [day_curve(ts) | {"pv_kw": pv_kw}], now=ts)
         assert result.accepted == 1
     in_db(live, write)

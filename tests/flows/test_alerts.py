@@ -18,10 +18,10 @@ from models.mail import OutboxMail, OutboxStatus
 from models.telemetry import GatewayAlert, Reading
 from tests.conftest import SmtpServer, path_of
 from tests.flows.test_dealer_links import make_dealer, make_owner
-from tests.flows.test_gateway_api import (GATEWAY_ID, SLOT, count, error_units, post, reading,
-                                          reporting_gateway, slot_end)
+from tests.flows.test_gateway_api import (GATEWAY_ID, SLOT, count, error_units, post,
+                                          reporting_gateway)
 from tests.flows.test_mail import make_due
-from tests.helpers import login
+from tests.helpers import login, reading, slot_end
 
 OWNER = "owner@example.com"
 CONTACTS = ["maint-a@dealer1.example", "maint-b@dealer1.example"]

@@ -19,6 +19,7 @@ from models import db, utcnow
 from models.gateway import Gateway, GatewayStatus, PcsUnit
 from models.telemetry import SUM_COLUMNS, DailyEnergy, MonthlyEnergy, Reading
 from tests.flows.test_dealer_links import make_gateway, make_owner
+from tests.helpers import reading, slot_end
 
 GATEWAY_ID = "01AB12345678"
 OTHER_ID = "02CD87654321"
@@ -37,26 +38,6 @@ def reporting_gateway(owner=None, gateway_id: str = GATEWAY_ID, units: int = 2,
     key = set_api_key(gateway)
     db.session.commit()
     return gateway, key
-
-
-def slot_end(minutes_ago: int = 0) -> datetime:
-    """The end of the newest complete 5-minute period (never in the future), minus
-    `minutes_ago` minutes, in UTC."""
-    now = utcnow()
-    newest = now.replace(minute=now.minute - now.minute % 5, second=0, microsecond=0)
-    return newest - timedelta(minutes=minutes_ago)
-
-
-def reading(ts: datetime, units=None, **fields) -> dict:
-    """A good reading for the 5 minutes ending at `ts` (sent in Japan time)."""
-    body = {"timestamp": ts.astimezone(JST).isoformat(), "pv_kw": 3.2, "load_kw": 0.8,
-            "battery_kw": 1.5, "battery_state": "charging", "soc": 82, "sell_kw": 0.9,
-            "buy_kw": 0.0,
-            "units": units if units is not None else [
-                {"unit": 1, "status": "normal", "error_code": None},
-                {"unit": 2, "status": "standby", "error_code": None}]}
-    body.update(fields)
-    return body
 
 
 def error_units(code: str = "E201") -> list[dict]:

@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from models import db
 from models.gateway import Gateway, GatewayStatus
-from tests.flows.test_gateway_api import GATEWAY_ID, post, reading, reporting_gateway, slot_end
+from tests.flows.test_gateway_api import GATEWAY_ID, post, reporting_gateway
+from tests.helpers import reading, slot_end
 
 
 def _mode(path) -> int:

@@ -53,7 +53,7 @@ def feed(gateway, readings, now=None):
 
 def recent_slots(count: int, **values) -> list[dict]:
     """`count` readings ending at the current 5-minute boundary."""
-    end = slot_end(utcnow())
+    end = slot_end()
     return [reading(end - timedelta(minutes=5 * i), **values) for i in range(count)]
 
 
@@ -64,7 +64,7 @@ def text_of(response) -> str:
 # -- the status line and current values ----------------------------------------------------
 def test_status_line_current_values_and_today(owner_client, owner_gateway):
     _owner, gateway = owner_gateway
-    end = slot_end(utcnow())
+    end = slot_end()
     start_of_day = datetime.combine(end.astimezone(JST).date(), datetime.min.time(), JST)
     slots_today = int((end - start_of_day) / timedelta(minutes=5))
     readings = [reading(end - timedelta(minutes=5 * i), pv_kw=1.2, load_kw=0.6, sell_kw=0.3,
@@ -98,7 +98,7 @@ def test_error_code_shows_abnormal_with_the_unit_and_code(owner_client, owner_ga
 def test_silence_shows_communication_lost_and_no_data_says_so(owner_client, owner_gateway, app):
     _owner, gateway = owner_gateway
     assert "まだ通信がありません" in text_of(owner_client.get(PAGE))
-    old = slot_end(utcnow()) - timedelta(minutes=app.config["GATEWAY_SILENCE_MINUTES"] + 10)
+    old = slot_end() - timedelta(minutes=app.config["GATEWAY_SILENCE_MINUTES"] + 10)
     feed(gateway, [reading(old)])
     page = text_of(owner_client.get(PAGE))
     assert "通信途絶" in page and "正常動作中" not in page
@@ -305,7 +305,7 @@ def test_a_refresh_after_the_session_ended_sends_the_whole_page_to_sign_in(app, 
 def test_menu_shows_each_gateways_status_and_links_the_page(owner_client, owner_gateway, app):
     owner, gateway = owner_gateway
     second = make_gateway(owner, "01AB12345679", site="倉庫")
-    add_units(second, 1)
+    add_units(second, 2)
     feed(gateway, recent_slots(1))
     menu = text_of(owner_client.get("/monitoring/"))
     assert f'href="{PAGE}"' in menu
@@ -316,9 +316,9 @@ def test_menu_shows_each_gateways_status_and_links_the_page(owner_client, owner_
 def test_dealer_console_lists_gateways_in_alert_first(dealers, owner_gateway):
     owner, gateway = owner_gateway
     second = make_gateway(owner, "01AB12345679", site="倉庫")
-    add_units(second, 1)
+    add_units(second, 2)
     assert link_dealer(owner, second, "4001", "0312345678").name == "LINKED"
-    end = slot_end(utcnow())
+    end = slot_end()
     feed(gateway, [reading(end - timedelta(minutes=5))])
     feed(second, [reading(end)])
     console = text_of(dealers["linked"].get("/dealers/"))
@@ -369,7 +369,7 @@ def test_disposal_and_account_deletion_remove_the_history(app, owner_client, own
     assert _history(gateway.id) == (0, 0)
 
     second = make_gateway(owner, "01AB12345679", site="倉庫")
-    add_units(second, 1)
+    add_units(second, 2)
     feed(second, recent_slots(4))
     assert delete_account(db.session.get(owner.__class__, owner.id), PASSWORD)
     assert _history(second.id) == (0, 0)
