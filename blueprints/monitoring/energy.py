@@ -33,6 +33,7 @@ FIRST_DAY = date(2000, 1, 1)
 @dataclass(frozen=True)
 class Viewer:
     gateway: Gateway
+    owner: Account
     as_dealer: bool  # a linked dealer's employee, not the owner
 
 
@@ -46,11 +47,12 @@ def viewable_gateway(account: Account, gateway_id: str) -> Viewer | None:
     if gateway is None:
         return None
     if gateway.owner_id == account.id:
-        return Viewer(gateway, as_dealer=False)
+        return Viewer(gateway, account, as_dealer=False)
     dealer = dealer_for_account(account)
-    if dealer is not None and db.session.scalar(select(exists().where(
-            DealerLink.gateway_id == gateway.id, DealerLink.dealer_id == dealer.id))):
-        return Viewer(gateway, as_dealer=True)
+    if dealer is not None and gateway.owner_id is not None and db.session.scalar(
+            select(exists().where(DealerLink.gateway_id == gateway.id,
+                                  DealerLink.dealer_id == dealer.id))):
+        return Viewer(gateway, db.session.get(Account, gateway.owner_id), as_dealer=True)
     return None
 
 

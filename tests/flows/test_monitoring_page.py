@@ -272,6 +272,7 @@ def test_a_linked_dealer_sees_the_page_from_the_console(dealers, owner_gateway):
     assert f'href="{PAGE}"' in console and "正常" in console
     page = text_of(client.get(PAGE))
     assert "正常動作中" in page and "2.5 kW" in page
+    assert "山田 太郎 様" in page                              # whose system this is
     assert 'href="/dealers/"' in page                        # breadcrumb to the console
     assert f'href="/monitoring/gateways/{GATEWAY}"' not in page  # not the owner's menu
     assert client.get(CSV_URL).status_code == 200
