@@ -64,16 +64,18 @@ def _close(gateway: Gateway, alert: GatewayAlert, now: datetime) -> None:
     _notify(gateway, alert, True, now)
 
 
-def observe_newest(gateway: Gateway, has_error: bool, codes: str, now: datetime) -> None:
+def observe_newest(gateway: Gateway, has_error: bool, codes: str, now: datetime,
+                   since: datetime | None = None) -> None:
     """After `gateway` (locked by the caller) got a reading newer than any before: open
-    an error alert for an error code, end it when the units are back to normal, and end
-    a silence alert once the readings are current again. The caller commits."""
+    an error alert for an error code (begun at `since`, the first reading of the run of
+    errors), end it when the units are back to normal, and end a silence alert once the
+    readings are current again. The caller commits."""
     if GatewayStatus(gateway.status) != GatewayStatus.ACTIVE:
         return
     current = open_alerts(gateway.id)
     error = current.get(AlertKind.ERROR.value)
     if has_error and error is None:
-        _open(gateway, AlertKind.ERROR, gateway.last_reading_at, codes, now)
+        _open(gateway, AlertKind.ERROR, since or gateway.last_reading_at, codes, now)
     elif has_error and error is not None and codes and codes != error.error_codes:
         error.error_codes = codes[:200]
     elif not has_error and error is not None:

@@ -303,9 +303,21 @@ def ingest(gateway: Gateway, raw_readings, now: datetime | None = None) -> Inges
         if locked.last_reading_at is None or newest.ts > locked.last_reading_at:
             locked.last_reading_at = newest.ts
             result.newest = newest
-            alerts.observe_newest(locked, newest.has_error, newest_codes(newest), now)
+            alerts.observe_newest(locked, newest.has_error, newest_codes(newest), now,
+                                  since=_error_run_start(stored))
     db.session.commit()
     return result
+
+
+def _error_run_start(readings: list[ReadingData]) -> datetime | None:
+    """When the errors the newest of these readings reports began: the first of the
+    consecutive readings in error that end with it (None if it reports none)."""
+    start = None
+    for reading in sorted(readings, key=lambda r: r.ts, reverse=True):
+        if not reading.has_error or (start is not None and start - reading.ts > SLOT):
+            break
+        start = reading.ts
+    return start
 
 
 def newest_codes(reading: ReadingData) -> str:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from blueprints.dealers.services import LinkResult, link_dealer, unlink_dealer
 from blueprints.monitoring.alerts import check_silence
 from blueprints.monitoring.management import dispose_gateway
+from blueprints.monitoring.telemetry import JST
 from mail.relay import deliver_pending
 from models import db, utcnow
 from models.gateway import GatewayStatus
@@ -131,6 +132,21 @@ def test_an_error_is_one_mail_per_recipient_until_it_ends(smtp_app, smtp):
         assert smtp.to(address) == []
         assert db.session.scalars(select(OutboxMail).where(
             OutboxMail.recipient == address, OutboxMail.kind.like("gateway%"))).all() == []
+
+
+def test_an_alert_begins_at_the_first_reading_of_the_run_of_errors(smtp_app, smtp):
+    """A batch that ends in errors: the alert (and its mail) says when they began."""
+    _owner, gateway, key = linked_gateway(smtp)
+    now = slot_end()
+    normal = [reading(now - SLOT * i) for i in (8, 7, 6)]
+    failing = [reading(now - SLOT * i, units=error_units("E305")) for i in (5, 4, 3, 2, 1, 0)]
+    failing[2] = reading(now - SLOT * 3)   # recovered for a slot, then failing again
+    send(smtp_app.test_client(), key, *normal, *failing)
+    alert = db.session.scalar(select(GatewayAlert).where(GatewayAlert.gateway_id == gateway.id))
+    assert alert.started_at == now - SLOT * 2 and alert.error_codes == "1:E305"
+    started = (now - SLOT * 2).astimezone(JST).strftime("%Y年%m月%d日 %H:%M")
+    mail = next(m for m in new_mail(smtp) if m["To"] == OWNER)
+    assert f"発生日時: {started}" in SmtpServer.text_of(mail)
 
 
 def test_backfilled_errors_open_no_alert(smtp_app, smtp):
