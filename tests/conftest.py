@@ -82,12 +82,14 @@ class BrowserLikeClient(FlaskClient):
 
 
 @pytest.fixture
-def make_app(db_url):
-    """Build an app on the test database with config overrides; emptied afterwards."""
+def make_app(db_url, tmp_path):
+    """Build an app on the test database with config overrides; emptied afterwards. Its
+    instance folder is the test's own, not the checkout's (which `make run` uses)."""
     apps = []
 
     def factory(**overrides):
         application = create_app(_config(db_url, **overrides))
+        application.instance_path = str(tmp_path)
         application.test_client_class = BrowserLikeClient
         apps.append(application)
         return application

@@ -85,15 +85,14 @@ def _simulated_gateways(gateway_ids: tuple[str, ...], all_registered: bool,
     return chosen
 
 
-def _feed_round(gateway_ids: list[str], days: int, fault: simulator.Fault | None,
-                recover: bool, live: bool) -> bool:
-    """Feed each gateway up to now and print a line about what it got. True when every
-    gateway got its newest slot now (rather than before)."""
+def _feed_round(gateway_ids: list[str], days: int, instance_path: str, live: bool) -> bool:
+    """Feed each gateway up to now (with a fault or recovery asked for it) and print a
+    line about what it got. True when every gateway got its newest slot now."""
     all_new = True
     for gateway_id in gateway_ids:
         gateway = db.session.scalar(select(Gateway).where(Gateway.gateway_id == gateway_id))
         try:
-            result = simulator.feed(gateway, days=days, fault=fault, recover=recover)
+            result = simulator.feed_asked(gateway, instance_path, days=days)
         except ValueError as error:  # retired or released since the round before
             click.echo(f"{gateway_id}: skipped, {error}", err=True)
             continue
@@ -143,7 +142,7 @@ def run_simulator(app: Flask, stop: threading.Event, interval: float = 60.0) -> 
             with app.app_context():
                 for gateway in simulator.active_gateways():
                     try:
-                        simulator.feed(gateway)
+                        simulator.feed_asked(gateway, app.instance_path)
                     except ValueError:  # e.g. no power conditioner: nothing to simulate
                         db.session.rollback()
                 db.session.remove()
@@ -237,8 +236,8 @@ def register_cli(app: Flask) -> None:
     @click.option("--rounds", type=click.IntRange(min=1),
                   help="With --live: stop after this many rounds.")
     @click.option("--error-code", metavar="CODE",
-                  help="Put --unit in error with this code, e.g. E201 (it stays in error, "
-                       "also in the feed of `make run`, until --recover).")
+                  help="Put --unit in error with this code, e.g. E201, from the next slot "
+                       "fed (also by `make run`); it stays in error until --recover.")
     @click.option("--unit", default=1, show_default=True, type=click.IntRange(1, 6),
                   help="The power conditioner of --error-code.")
     @click.option("--recover", is_flag=True, help="End the simulated unit errors.")
@@ -264,18 +263,22 @@ def register_cli(app: Flask) -> None:
         if not chosen:
             click.echo("no active gateway to feed")
             return
-        fed_now = _feed_round(chosen, days, fault, recover, live=False)
+        if fault or recover:
+            for gateway_id in chosen:
+                simulator.ask(app.instance_path, gateway_id, fault, recover)
+        fed_now = _feed_round(chosen, days, app.instance_path, live=False)
         more = live and rounds != 1
-        if (fault or recover) and not fed_now and not more:
-            click.echo("--error-code and --recover act on the slots fed from now on: "
-                       "add --live to keep feeding until the next 5-minute slot")
+        if (fault or recover) and not fed_now:
+            due = _jst(simulator.floor_slot(utcnow()) + simulator.SLOT)[-5:]
+            click.echo(f"the {'recovery' if recover else 'fault'} goes into the next 5-minute "
+                       f"slot ({due}), fed by `make run` or by this command with --live")
         if not more:
             return
         click.echo(f"feeding {', '.join(chosen)} every {interval:g} s (Ctrl+C to stop)")
         try:
             for _round in range(1, rounds or sys.maxsize):
                 time.sleep(_until_next_slot(interval))
-                _feed_round(chosen, days, fault, recover, live=True)
+                _feed_round(chosen, days, app.instance_path, live=True)
         except KeyboardInterrupt:
             pass
 

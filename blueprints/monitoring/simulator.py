@@ -22,13 +22,16 @@ and feeding again stores nothing twice."""
 from __future__ import annotations
 
 import enum
+import json
 import math
+import os
 import random
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -465,6 +468,52 @@ def _ingest(gateway: Gateway, batch: list[dict], now: datetime, result: FeedResu
     result.rejected += stored.rejected
     result.soc = batch[-1]["soc"]
     batch.clear()
+
+
+# -- faults asked for, until a slot carries them --------------------------------------------
+PENDING_FILE = "simulator-pending.json"
+
+
+def _pending_path(instance_path: str) -> Path:
+    return Path(instance_path) / PENDING_FILE
+
+
+def _read_pending(instance_path: str) -> dict:
+    try:
+        return json.loads(_pending_path(instance_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_pending(instance_path: str, pending: dict) -> None:
+    path = _pending_path(instance_path)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(pending), encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def ask(instance_path: str, gateway_id: str, fault: Fault | None, recover: bool) -> None:
+    """Remember a fault (or a recovery) for the next slot fed to `gateway_id`, by whichever
+    feeder writes it: `make run`'s in-process one usually gets there before a command
+    started by hand. Kept in the instance folder, which both processes share."""
+    pending = _read_pending(instance_path)
+    pending[gateway_id] = ({"recover": True} if recover
+                           else {"unit": fault.unit, "code": fault.code})
+    _write_pending(instance_path, pending)
+
+
+def feed_asked(gateway: Gateway, instance_path: str, days: int = DEFAULT_DAYS,
+               now: datetime | None = None) -> FeedResult:
+    """feed(), with the fault or recovery asked for the gateway, if any; the request is
+    forgotten once a slot carried it (later slots keep the fault, see resume_point)."""
+    asked = _read_pending(instance_path).get(gateway.gateway_id) or {}
+    fault = Fault(asked["unit"], asked["code"]) if "code" in asked else None
+    result = feed(gateway, days=days, now=now, fault=fault, recover=bool(asked.get("recover")))
+    if asked and result.first is not None:
+        pending = _read_pending(instance_path)
+        pending.pop(gateway.gateway_id, None)
+        _write_pending(instance_path, pending)
+    return result
 
 
 def active_gateways() -> list[Gateway]:

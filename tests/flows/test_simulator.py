@@ -417,3 +417,29 @@ def test_create_app_starts_the_feed_in_development_only(make_app):
         GATEWAY_SIMULATOR_IN_PROCESS=True).extensions
     development = make_app(GATEWAY_SIMULATOR_IN_PROCESS=True, DEVELOPMENT=True)
     development.extensions["gateway_simulator_stop"].set()
+
+
+def test_a_fault_asked_by_hand_goes_into_the_next_slot_whoever_feeds_it(app, runner):
+    """Under `make run` the in-process feed usually writes the next slot before a command
+    started by hand: the fault asked for must be in that slot all the same (the request
+    waits in the instance folder, which both processes share)."""
+    gateway = monitored(registered=utcnow() - timedelta(hours=2), owner=make_owner())
+    simulator.feed(gateway)                       # up to date: no slot is due now
+    result = runner.invoke(args=["gateways", "simulate", "--gateway", GATEWAY_ID,
+                                 "--error-code", "E201", "--unit", "2"])
+    assert result.exit_code == 0, result.output
+    newest = stored(gateway)[-1]
+    if newest.has_error:                          # a slot fell due in between: fed at once
+        pending_left = {}
+    else:
+        assert "next 5-minute slot" in result.output
+        assert simulator._read_pending(app.instance_path) == {
+            GATEWAY_ID: {"unit": 2, "code": "E201"}}
+        # Five minutes later make run's feed writes the next slot, with the fault.
+        fed = simulator.feed_asked(gateway, app.instance_path,
+                                   now=utcnow() + timedelta(minutes=5))
+        assert fed.accepted >= 1 and stored(gateway)[-1].error_codes == ["2:E201"]
+        pending_left = simulator._read_pending(app.instance_path)
+    assert pending_left == {}
+    alert = db.session.scalar(select(GatewayAlert))
+    assert (alert.kind, alert.error_codes, alert.ended_at) == ("error", "2:E201", None)
