@@ -96,17 +96,18 @@ def send_provisional_registration_mail(account: Account, gateway, token: str,
     first-time monitoring owner sets a password and finishes the registration."""
     _mail_account("provisional_registration", account,
                   lambda: _("【%(site)s】アカウント仮登録のお知らせ", site=_site()),
-                  link=public_url("monitoring.registration_password", token=token),
+                  link=public_url("gateways.registration_password", token=token),
                   expires_at=expires_at, gateway=gateway)
 
 
 def send_gateway_alert_mail(recipient: str, locale: str, gateway, alert, recovered: bool,
                             when: datetime, owner: Account | None,
-                            company: Company | None = None) -> None:
+                            company: Company | None = None, actions=()) -> None:
     """One mail per incident and recipient: 【ゲートウェイの異常を検知しました】,
     【ゲートウェイからの通信が途絶えています】 or, when it ends, 【ゲートウェイが復旧しました】.
     `company` is given for a linked dealer's maintenance contact (the mail then names the
-    owner as the customer), left out for the owner."""
+    owner as the customer), left out for the owner. `actions` are links other services
+    offer at the end (each with a `label` and an absolute `url`)."""
     site, gateway_id = _site(), gateway.gateway_id
     if recovered:
         subject = lambda: _("【%(site)s】ゲートウェイが復旧しました（%(id)s）",  # noqa: E731
@@ -120,5 +121,5 @@ def send_gateway_alert_mail(recipient: str, locale: str, gateway, alert, recover
     kind = "gateway_recovered" if recovered else "gateway_alert"
     queue_mail(kind, recipient, _subject(locale, subject), "gateway_alert", locale=locale,
                gateway=gateway, alert=alert, recovered=recovered, when=when, owner=owner,
-               company=company,
+               company=company, actions=actions,
                link=public_url("monitoring.monitor", gateway_id=gateway_id))

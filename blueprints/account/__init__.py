@@ -1,6 +1,21 @@
-"""The single ID: sign-up, activation, sign-in, passwords, settings, employees, deletion."""
+"""The single ID: sign-up, activation, sign-in, passwords, settings, employees, deletion.
+Registers its launcher tile, its demo accounts and the actions nobody may take while
+acting for the owner with core's registry."""
 from flask import Blueprint
+from flask_babel import lazy_gettext as _l
+
+from blueprints.core import registry
 
 bp = Blueprint("account", __name__)
+URL_PREFIX = "/account"
 
-from blueprints.account import views  # noqa: E402,F401
+from blueprints.account import demo, views  # noqa: E402,F401
+
+registry.launcher_tile(
+    registry.LauncherTile(_l("アカウント"), _l("個人情報・ログイン情報・会社情報・従業員の管理"),
+                          "account.settings", "id"),
+    allowed=lambda account: True, order=10)
+registry.demo_data("account", demo.seed_demo_accounts, order=10)
+# Whoever acts for the owner never changes how the owner signs in, nor deletes the ID.
+registry.refuse_while_acting("account.settings_login", "account.delete",
+                             "account.settings_employees", "account.settings_company")

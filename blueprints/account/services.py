@@ -10,7 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from sqlalchemy import delete, func, or_, select, update
 
-from blueprints.core import audit
+from blueprints.core import audit, registry
 from blueprints.core.links import LinkCheck, LinkState, check_link, issue_link, spend_link
 from blueprints.core.security import open_login_session, revoke_login_sessions
 from blueprints.core.wizard import forget_address
@@ -469,17 +469,11 @@ def delete_account(account: Account, password: str) -> bool:
     ))
     db.session.execute(delete(OutboxMail).where(func.lower(OutboxMail.recipient) == email.lower()))
     forget_address(email)
-    for hook in DELETION_HOOKS:
-        hook(account)
+    registry.account_deleted(account)
     db.session.delete(account)
     audit.record("account.delete")
     db.session.commit()
     return True
-
-
-# Later services register a function here that removes what they keep for an account
-# (gateways released, links, cases, memberships) inside the same transaction.
-DELETION_HOOKS: list = []
 
 
 def invited_company(link: MailLink) -> Company:

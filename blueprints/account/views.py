@@ -8,6 +8,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from app import htmx, limiter
 from blueprints.account import bp, services
 from blueprints.account.signup import signup_wizard
+from blueprints.core import registry
 from blueprints.core.links import LinkState
 from forms.account import (
     CompanyForm,
@@ -191,6 +192,14 @@ def _link_problem(state: LinkState, purpose: str):
 def settings():
     """マイアカウント: 個人情報, ログイン情報, 会社情報, 従業員."""
     return render_template("account/settings.html")
+
+
+@bp.get("/access")
+@login_required
+def access():
+    """わが家の情報を見られる人: everyone a service lets see or act on the owner's home
+    (maintenance dealers, …), each with what they may do and where to end it."""
+    return render_template("account/access.html", lines=registry.access_lines_for(current_user))
 
 
 @bp.route("/settings/personal", methods=["GET", "POST"])

@@ -2,5 +2,6 @@
 from flask import Blueprint
 
 bp = Blueprint("api", __name__)
+URL_PREFIX = "/api/v1"
 
 from blueprints.api import views  # noqa: E402,F401

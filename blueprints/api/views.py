@@ -16,6 +16,7 @@ from flask_limiter.util import get_remote_address
 
 from app import csrf, limiter
 from blueprints.api import bp
+from blueprints.gateways import credentials
 from blueprints.monitoring import telemetry
 from models import utcnow
 
@@ -67,10 +68,10 @@ def _bearer() -> str | None:
 
 def _authenticated(gateway_id: str):
     """(gateway, None) for a gateway that may report, or (None, error response)."""
-    gateway = telemetry.authenticate(gateway_id, _bearer())
+    gateway = credentials.authenticate(gateway_id, _bearer())
     if gateway is None:
         return None, _error(401, "unauthorized", "unknown gateway or wrong API key")
-    if not telemetry.may_report(gateway):
+    if not credentials.may_report(gateway):
         if gateway.status == "retired":
             return None, _error(403, "gateway_retired",
                                 "this gateway was exchanged or disposed of")

@@ -1,9 +1,21 @@
-"""Command-line groups: `flask --app app mail relay`, `flask --app app seed demo`."""
+"""Command-line groups: `flask --app app mail relay`, `flask --app app seed demo`, and
+the groups the services register (e.g. `flask --app app gateways ...`)."""
 from __future__ import annotations
+
+import os
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
+
+from blueprints.core import registry
+
+
+def demo_seeding_allowed(app: Flask, forced: bool) -> bool:
+    """Demo accounts with a published password belong on a developer's machine only:
+    `ENELINK_ENV=development`, or an explicit `--i-know-this-is-not-production`."""
+    return forced or bool(app.config.get("DEVELOPMENT")) or \
+        os.environ.get("ENELINK_ENV") == "development"
 
 
 def register_cli(app: Flask) -> None:
@@ -26,12 +38,22 @@ def register_cli(app: Flask) -> None:
         click.echo(f"delivered {deliver_pending()}")
 
     @seed_group.command("demo")
-    def demo():
-        """Create the demo accounts (idempotent) and print how to sign in."""
-        from blueprints.core.demo import seed_demo_data
-
-        for line in seed_demo_data():
+    @click.option("--i-know-this-is-not-production", "forced", is_flag=True,
+                  help="Seed although ENELINK_ENV is not development.")
+    def demo(forced: bool):
+        """Create the demo accounts (idempotent) and print how to sign in. Development only:
+        the demo accounts share a password printed in the README."""
+        if not demo_seeding_allowed(app, forced):
+            raise click.ClickException(
+                "refusing to seed demo accounts outside development: set "
+                "ENELINK_ENV=development, or pass --i-know-this-is-not-production")
+        for line in registry.seed_demo():
             click.echo(line)
 
     app.cli.add_command(mail_group)
     app.cli.add_command(seed_group)
+    for name, entry in registry.cli_groups().items():
+        group = AppGroup(name, help=entry["help"])
+        for command in entry["commands"].values():
+            group.add_command(command)
+        app.cli.add_command(group)

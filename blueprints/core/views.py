@@ -4,11 +4,12 @@ from __future__ import annotations
 import re
 
 from flask import abort, current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import text
 from werkzeug.datastructures import MultiDict
 
-from blueprints.core import bp, services
+from blueprints.core import bp, registry, services
 from forms.account import ConfirmForm
 from forms.fields import AddressForm
 from models import db
@@ -94,3 +95,14 @@ def terms():
 def privacy():
     """プライバシーポリシー."""
     return render_template("core/privacy.html")
+
+
+@bp.before_app_request
+def _refuse_while_acting():
+    """Someone acting for the owner (a registry.acting_check says so) cannot open what the
+    services marked with registry.refuse_while_acting: 403 with a page saying why."""
+    if registry.refused_while_acting(request.endpoint):
+        return render_template("errors/error.html", status=403,
+                               title=_("代理ログイン中はこの操作はできません"),
+                               message=_("この操作はお客様ご本人がログインして行ってください。")), 403
+    return None

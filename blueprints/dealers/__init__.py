@@ -1,8 +1,27 @@
 """Dealers: maintenance links between owners' gateways and dealers (販売店), the owner's
-dealer pages and the dealer console. Importing this package registers the account-deletion
-hook (in services) that releases an account's gateways."""
+dealer pages and the dealer console. Registers its tiles, demo dealer and the owner's
+access lines (who maintains which gateway) with core's registry."""
 from flask import Blueprint
+from flask_babel import lazy_gettext as _l
+
+from blueprints.core import registry
 
 bp = Blueprint("dealers", __name__)
+URL_PREFIX = "/dealers"
 
-from blueprints.dealers import services, views  # noqa: E402,F401
+from blueprints.dealers import demo, services, views  # noqa: E402,F401
+
+registry.launcher_tile(
+    registry.LauncherTile(_l("販売店コンソール"),
+                          _l("保守を任されたゲートウェイの一覧・検索・お客様情報の確認"),
+                          "dealers.console", "dealers"),
+    allowed=lambda account: services.dealer_for_account(account) is not None, order=40)
+registry.launcher_tile(
+    registry.LauncherTile(_l("販売店として登録"),
+                          _l("販売店IDを取得して、お客様のゲートウェイの保守を任せていただけるようにします"),
+                          "dealers.register", "dealers"),
+    allowed=lambda account: (account.is_company_admin
+                             and services.dealer_for_account(account) is None), order=41)
+registry.demo_data("dealers", demo.seed_demo_dealer, order=20)
+registry.access_lines(services.access_lines)
+registry.refuse_while_acting("dealers.my_link", "dealers.my_unlink_confirm")

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import jaconv
+from flask import url_for
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Integer, case, cast, delete, exists, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from blueprints.account.services import DELETION_HOOKS
 from blueprints.core import audit
+from blueprints.core.registry import AccessLine
 from forms.validators import is_japanese_phone, normalize_email, normalize_phone
 from mail import messages
 from models import db, utcnow
@@ -361,33 +363,21 @@ def dealer_gateway(dealer: Dealer, gateway_id: str) -> LinkedGateway | None:
     return LinkedGateway(*row) if row else None
 
 
-# -- account deletion ------------------------------------------------------------------
-def release_gateways(account: Account) -> None:
-    """Account deletion: the account's gateways lose their owner, site, dealer links and
-    history (readings, energy, alerts), and go back to UNREGISTERED so that they can be
-    registered again with their slip (a retired gateway stays retired). Runs inside
-    delete_account's transaction."""
-    owned = select(Gateway.id).where(Gateway.owner_id == account.id)
-    gateway_ids = list(db.session.scalars(
-        select(Gateway.gateway_id).where(Gateway.owner_id == account.id)))
-    if not gateway_ids:
-        return
-    db.session.execute(delete(DealerLink).where(DealerLink.gateway_id.in_(owned)),
-                       execution_options={"synchronize_session": "fetch"})
-    from blueprints.monitoring.telemetry import purge_history
-
-    purge_history(list(db.session.scalars(owned)), utcnow(), "released")
-    cleared = dict(owner_id=None, site_name=None, postal_code=None, prefecture=None,
-                   city=None, street=None, building=None)
-    db.session.execute(
-        update(Gateway).where(Gateway.owner_id == account.id,
-                              Gateway.status != GatewayStatus.RETIRED.value)
-        .values(status=GatewayStatus.UNREGISTERED.value, registered_at=None, **cleared),
-        execution_options={"synchronize_session": "fetch"})
-    db.session.execute(update(Gateway).where(Gateway.owner_id == account.id).values(**cleared),
-                       execution_options={"synchronize_session": "fetch"})
-    audit.record("gateway.release", reason="account_deleted", gateway_ids=gateway_ids)
-
-
-if release_gateways not in DELETION_HOOKS:
-    DELETION_HOOKS.append(release_gateways)
+# -- the owner's access page ---------------------------------------------------------------
+def access_lines(owner: Account) -> list:
+    """"Who can see my home": each dealer entrusted with one of the owner's gateways sees
+    its status, registration data and the owner's contact details, until unlinked."""
+    rows = db.session.execute(
+        select(Company.name, Dealer.dealer_code, Gateway.gateway_id, Gateway.site_name,
+               DealerLink.linked_at)
+        .join(DealerLink, DealerLink.dealer_id == Dealer.id)
+        .join(Company, Company.id == Dealer.company_id)
+        .join(Gateway, Gateway.id == DealerLink.gateway_id)
+        .where(Gateway.owner_id == owner.id,
+               Gateway.status.in_([s.value for s in LINKABLE_STATUSES]))
+        .order_by(Gateway.gateway_id, DealerLink.linked_at, DealerLink.id))
+    return [AccessLine(who=f"{name}（販売店ID {code}）",
+                       what=_l("保守：運転状況・登録情報・お客様の連絡先を確認、異常の通知を受信"),
+                       scope=f"{gateway_id} {site or ''}".strip(), since=linked_at,
+                       manage_url=url_for("dealers.my_unlink_pick", gateway_id=gateway_id))
+            for name, code, gateway_id, site, linked_at in rows]

@@ -10,8 +10,8 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app import htmx, limiter
+from blueprints.core import registry
 from blueprints.dealers import bp, services
-from blueprints.monitoring import energy
 from forms.dealers import (ConsoleSearchForm, DealerLinkForm, DealerRegistrationForm,
                            GatewaySearchForm, UnlinkForm)
 
@@ -206,7 +206,7 @@ def console():
     template = "dealers/_console_list.html" if _partial_wanted() else "dealers/console.html"
     return render_template(template, search=search, query=query, page=page, dealer=dealer,
                            company=services.dealer_company(dealer),
-                           states=energy.list_states([item.gateway for item in page.items]))
+                           states=registry.gateway_states([item.gateway for item in page.items]))
 
 
 @bp.get("/gateways/<gateway_id>")
@@ -217,4 +217,5 @@ def console_gateway(gateway_id: str):
     linked = services.dealer_gateway(dealer, gateway_id) or abort(404)
     return render_template("dealers/console_gateway.html", linked=linked,
                            gateway=linked.gateway, owner=linked.owner,
-                           state=energy.list_states([linked.gateway])[linked.gateway.id])
+                           state=registry.gateway_states([linked.gateway]).get(linked.gateway.id),
+                           sections=registry.dealer_sections_for(dealer, linked.gateway))

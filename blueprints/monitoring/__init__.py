@@ -1,6 +1,30 @@
-"""Gateway registration and monitoring: slips, the registration wizard, gateway management."""
+"""Remote monitoring: what gateways report (telemetry ingest through the gateway API,
+daily and monthly rollups), alerts (error codes, silence), the monitoring page with its
+charts, table and CSV, and the simulator for development. URLs under /monitoring/.
+
+Registers with core's registry: the gateway lifecycle hooks (history follows an exchange,
+is purged on disposal and release), the gateway states shown in lists, and the `watch`
+and `simulate` commands of the `gateways` CLI group."""
 from flask import Blueprint
 
-bp = Blueprint("monitoring", __name__)
+from blueprints.core import registry
 
-from blueprints.monitoring import manage, monitor, views  # noqa: E402,F401
+bp = Blueprint("monitoring", __name__)
+URL_PREFIX = "/monitoring"
+
+from blueprints.monitoring import cli, energy, monitor, telemetry  # noqa: E402,F401
+
+registry.on_gateway_event("exchanged", telemetry.move_history)
+registry.on_gateway_event("retired", telemetry.purge_history)
+registry.on_gateway_event("released", telemetry.purge_history)
+registry.gateway_state_provider(energy.list_states)
+for command in cli.COMMANDS:
+    registry.cli_command("gateways", command)
+
+
+def _dealer_section(_dealer, gateway) -> registry.Panel:
+    """The dealer console's gateway page links to the same monitoring page as the owner's."""
+    return registry.Panel("monitoring/_dealer_section.html", {"gateway_id": gateway.gateway_id})
+
+
+registry.dealer_section(_dealer_section)

@@ -14,7 +14,7 @@ from flask import current_app
 from sqlalchemy import and_, select
 from sqlalchemy.exc import IntegrityError
 
-from blueprints.core import audit
+from blueprints.core import audit, registry
 from blueprints.dealers.services import dealer_addresses, linked_dealers
 from mail import messages
 from models import db, utcnow
@@ -36,13 +36,14 @@ def open_alerts(gateway_pk: int) -> dict[str, GatewayAlert]:
 def _notify(gateway: Gateway, alert: GatewayAlert, recovered: bool, now: datetime) -> None:
     """Queue the mails of an opened or ended alert (in the caller's transaction)."""
     owner = db.session.get(Account, gateway.owner_id) if gateway.owner_id else None
+    actions = registry.alert_actions_for(gateway, alert)
     if owner is not None and owner.is_active:
         messages.send_gateway_alert_mail(owner.email, owner.language, gateway, alert,
-                                         recovered, now, owner)
+                                         recovered, now, owner, actions=actions)
     for linked in linked_dealers(gateway):
         for address in dealer_addresses(linked.dealer):
             messages.send_gateway_alert_mail(address, "ja", gateway, alert, recovered, now,
-                                             owner, company=linked.company)
+                                             owner, company=linked.company, actions=actions)
     audit.record("gateway.alert_ended" if recovered else "gateway.alert_opened",
                  gateway_id=gateway.gateway_id, kind=alert.kind,
                  error_codes=alert.error_codes)

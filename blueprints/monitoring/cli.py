@@ -1,38 +1,26 @@
-"""Command-line group `flask --app app gateways ...`: slips for the factory and operators,
-device API keys, the silence watch and simulated readings for development."""
+"""Command-line commands of `flask --app app gateways ...` that work on what gateways
+report: the silence watch and simulated readings for development; and the loops that
+`make run` runs in-process (`run_watch`, `run_simulator`)."""
 from __future__ import annotations
 
-import csv
-import io
 import logging
-import os
 import sys
 import threading
 import time
-from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from blueprints.core import audit
+from blueprints.gateways.demo import DEMO_MONITORED_IDS
 from blueprints.monitoring import alerts, simulator
-from blueprints.monitoring import slips as slip_service
-from blueprints.monitoring.telemetry import ERROR_CODE, JST, set_api_key
+from blueprints.monitoring.telemetry import ERROR_CODE, JST
 from forms.validators import normalize_gateway_id
 from models import db, utcnow
 from models.gateway import Gateway
 
 log = logging.getLogger(__name__)
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write a file only its owner may read (it holds device credentials)."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(descriptor, 0o600)  # the mode above applies only to a new file
-    with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
 
 
 def run_watch(app: Flask, stop: threading.Event, interval: float | None = None) -> None:
@@ -56,8 +44,6 @@ def _simulated_gateways(gateway_ids: tuple[str, ...], all_registered: bool,
     """The IDs `simulate` feeds. A gateway named with --gateway that cannot be fed stops
     the command (ClickException); the demo gateway or one of --all-registered is skipped
     with a message, so that `make run` goes on after the demo gateway was disposed of."""
-    from blueprints.core.demo import DEMO_MONITORED_IDS
-
     if (all_registered or not gateway_ids) and not (current_app.config.get("DEVELOPMENT")
                                                     or current_app.testing):
         what = "--all-registered" if all_registered else "feeding the demo gateway"
@@ -150,136 +136,86 @@ def run_simulator(app: Flask, stop: threading.Event, interval: float = 60.0) -> 
             log.exception("gateway simulator round failed")
 
 
-def register_cli(app: Flask) -> None:
-    gateways = AppGroup("gateways", help="Gateways: slips, API keys, simulated readings, "
-                                         "the silence watch.")
+@click.command("watch")
+@with_appcontext
+@click.option("--once", is_flag=True, help="Check once and exit (e.g. from cron).")
+def watch(once: bool):
+    """Alert the owner and linked dealers of gateways silent for longer than
+    GATEWAY_SILENCE_MINUTES (one mail per incident); repeat every
+    GATEWAY_WATCH_SECONDS until interrupted."""
+    if once:
+        result = alerts.check_silence()
+        click.echo(f"checked {result.checked}, newly silent: "
+                   f"{', '.join(result.opened) or 'none'}")
+        return
+    click.echo("gateway watch running (Ctrl+C to stop)")
+    stop = threading.Event()
+    try:
+        run_watch(current_app._get_current_object(), stop)
+    except KeyboardInterrupt:
+        stop.set()
 
-    @gateways.command("issue")
-    @click.option("--count", required=True, type=click.IntRange(1, slip_service.MAX_SLIPS),
-                  help="How many slips (gateways) to issue.")
-    @click.option("--model", default=slip_service.DEFAULT_MODEL, show_default=True,
-                  help="Gateway model, GW-M and 3 digits.")
-    @click.option("--pcs", default=1, show_default=True,
-                  type=click.IntRange(1, slip_service.MAX_PCS_UNITS),
-                  help="Power-conditioner units per gateway.")
-    @click.option("--keys-file", type=click.Path(dir_okay=False, writable=True, path_type=Path),
-                  help="Also write the devices' API keys as CSV gateway_id,api_key "
-                       "(mode 600) for the factory to put into the gateways.")
-    def issue(count: int, model: str, pcs: int, keys_file: Path | None):
-        """Issue slips and print them as CSV: gateway_id,password,model,pcs_serials.
+@click.command("simulate")
+@with_appcontext
+@click.option("--days", default=simulator.DEFAULT_DAYS, show_default=True,
+              type=click.IntRange(0, simulator.MAX_DAYS),
+              help="Back-fill at most this many days (never before the registration).")
+@click.option("--gateway", "gateway_ids", multiple=True, metavar="ID",
+              help="A gateway to feed (repeatable). Default: the demo gateway "
+                   "(development only).")
+@click.option("--all-registered", is_flag=True,
+              help="Feed every active gateway (development only).")
+@click.option("--live", is_flag=True, help="Keep feeding the newest slot.")
+@click.option("--interval", default=60.0, show_default=True,
+              type=click.FloatRange(min=1), help="Seconds between live rounds.")
+@click.option("--rounds", type=click.IntRange(min=1),
+              help="With --live: stop after this many rounds.")
+@click.option("--error-code", metavar="CODE",
+              help="Put --unit in error with this code, e.g. E201, from the next slot "
+                   "fed (also by `make run`); it stays in error until --recover.")
+@click.option("--unit", default=1, show_default=True, type=click.IntRange(1, 6),
+              help="The power conditioner of --error-code.")
+@click.option("--recover", is_flag=True, help="End the simulated unit errors.")
+def simulate(days: int, gateway_ids: tuple[str, ...], all_registered: bool, live: bool,
+             interval: float, rounds: int | None, error_code: str | None, unit: int,
+             recover: bool):
+    """Feed simulated readings (sun, weather, household, battery) to gateways up to
+    the current 5-minute slot, through the same checks as the gateway API. Resumes
+    after the newest reading, so running it again adds only the new slots."""
+    if all_registered and gateway_ids:
+        raise click.UsageError("give --gateway or --all-registered, not both")
+    if error_code is not None and recover:
+        raise click.UsageError("give --error-code or --recover, not both")
+    if rounds is not None and not live:
+        raise click.UsageError("--rounds goes with --live")
+    fault = None
+    if error_code is not None:
+        fault = simulator.Fault(unit, error_code.strip().upper())
+        if not ERROR_CODE.fullmatch(fault.code):
+            raise click.BadParameter("1 to 16 of A-Z, 0-9 and -, e.g. E201",
+                                     param_hint="--error-code")
+    chosen = _simulated_gateways(gateway_ids, all_registered, fault)
+    if not chosen:
+        click.echo("no active gateway to feed")
+        return
+    if fault or recover:
+        for gateway_id in chosen:
+            simulator.ask(current_app.instance_path, gateway_id, fault, recover)
+    fed_now = _feed_round(chosen, days, current_app.instance_path, live=False)
+    more = live and rounds != 1
+    if (fault or recover) and not fed_now:
+        due = _jst(simulator.floor_slot(utcnow()) + simulator.SLOT)[-5:]
+        click.echo(f"the {'recovery' if recover else 'fault'} goes into the next 5-minute "
+                   f"slot ({due}), fed by `make run` or by this command with --live")
+    if not more:
+        return
+    click.echo(f"feeding {', '.join(chosen)} every {interval:g} s (Ctrl+C to stop)")
+    try:
+        for _round in range(1, rounds or sys.maxsize):
+            time.sleep(_until_next_slot(interval))
+            _feed_round(chosen, days, current_app.instance_path, live=True)
+    except KeyboardInterrupt:
+        pass
 
-        The passwords and API keys are stored only hashed: this output is the only copy.
-        Without --keys-file, give a gateway a key later with `gateways api-key`."""
-        if not slip_service.MODEL_PATTERN.fullmatch(model):
-            raise click.BadParameter("must be GW-M and 3 digits, e.g. GW-M001",
-                                     param_hint="--model")
-        issued = slip_service.issue_slips(count, model=model, pcs_units=pcs)
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["gateway_id", "password", "model", "pcs_serials"])
-        for slip in issued:
-            writer.writerow([slip.gateway_id, slip.password, slip.model,
-                             " ".join(slip.pcs_serials)])
-        click.echo(buffer.getvalue(), nl=False)
-        if keys_file is not None:
-            keys = io.StringIO()
-            key_writer = csv.writer(keys, lineterminator="\n")
-            key_writer.writerow(["gateway_id", "api_key"])
-            for slip in issued:
-                key_writer.writerow([slip.gateway_id, slip.api_key])
-            _write_private(keys_file, keys.getvalue())
-            click.echo(f"API keys written to {keys_file}", err=True)
 
-    @gateways.command("api-key")
-    @click.argument("gateway_id")
-    def api_key(gateway_id: str):
-        """Give GATEWAY_ID a new API key and print it (the old key stops working)."""
-        wanted = normalize_gateway_id(gateway_id)
-        gateway = db.session.scalar(select(Gateway).where(Gateway.gateway_id == wanted))
-        if gateway is None:
-            raise click.ClickException(f"no gateway {wanted}")
-        key = set_api_key(gateway)
-        audit.record("gateway.api_key_issued", gateway_id=gateway.gateway_id)
-        db.session.commit()
-        click.echo(key)
-
-    @gateways.command("watch")
-    @click.option("--once", is_flag=True, help="Check once and exit (e.g. from cron).")
-    def watch(once: bool):
-        """Alert the owner and linked dealers of gateways silent for longer than
-        GATEWAY_SILENCE_MINUTES (one mail per incident); repeat every
-        GATEWAY_WATCH_SECONDS until interrupted."""
-        if once:
-            result = alerts.check_silence()
-            click.echo(f"checked {result.checked}, newly silent: "
-                       f"{', '.join(result.opened) or 'none'}")
-            return
-        click.echo("gateway watch running (Ctrl+C to stop)")
-        stop = threading.Event()
-        try:
-            run_watch(app, stop)
-        except KeyboardInterrupt:
-            stop.set()
-
-    @gateways.command("simulate")
-    @click.option("--days", default=simulator.DEFAULT_DAYS, show_default=True,
-                  type=click.IntRange(0, simulator.MAX_DAYS),
-                  help="Back-fill at most this many days (never before the registration).")
-    @click.option("--gateway", "gateway_ids", multiple=True, metavar="ID",
-                  help="A gateway to feed (repeatable). Default: the demo gateway "
-                       "(development only).")
-    @click.option("--all-registered", is_flag=True,
-                  help="Feed every active gateway (development only).")
-    @click.option("--live", is_flag=True, help="Keep feeding the newest slot.")
-    @click.option("--interval", default=60.0, show_default=True,
-                  type=click.FloatRange(min=1), help="Seconds between live rounds.")
-    @click.option("--rounds", type=click.IntRange(min=1),
-                  help="With --live: stop after this many rounds.")
-    @click.option("--error-code", metavar="CODE",
-                  help="Put --unit in error with this code, e.g. E201, from the next slot "
-                       "fed (also by `make run`); it stays in error until --recover.")
-    @click.option("--unit", default=1, show_default=True, type=click.IntRange(1, 6),
-                  help="The power conditioner of --error-code.")
-    @click.option("--recover", is_flag=True, help="End the simulated unit errors.")
-    def simulate(days: int, gateway_ids: tuple[str, ...], all_registered: bool, live: bool,
-                 interval: float, rounds: int | None, error_code: str | None, unit: int,
-                 recover: bool):
-        """Feed simulated readings (sun, weather, household, battery) to gateways up to
-        the current 5-minute slot, through the same checks as the gateway API. Resumes
-        after the newest reading, so running it again adds only the new slots."""
-        if all_registered and gateway_ids:
-            raise click.UsageError("give --gateway or --all-registered, not both")
-        if error_code is not None and recover:
-            raise click.UsageError("give --error-code or --recover, not both")
-        if rounds is not None and not live:
-            raise click.UsageError("--rounds goes with --live")
-        fault = None
-        if error_code is not None:
-            fault = simulator.Fault(unit, error_code.strip().upper())
-            if not ERROR_CODE.fullmatch(fault.code):
-                raise click.BadParameter("1 to 16 of A-Z, 0-9 and -, e.g. E201",
-                                         param_hint="--error-code")
-        chosen = _simulated_gateways(gateway_ids, all_registered, fault)
-        if not chosen:
-            click.echo("no active gateway to feed")
-            return
-        if fault or recover:
-            for gateway_id in chosen:
-                simulator.ask(app.instance_path, gateway_id, fault, recover)
-        fed_now = _feed_round(chosen, days, app.instance_path, live=False)
-        more = live and rounds != 1
-        if (fault or recover) and not fed_now:
-            due = _jst(simulator.floor_slot(utcnow()) + simulator.SLOT)[-5:]
-            click.echo(f"the {'recovery' if recover else 'fault'} goes into the next 5-minute "
-                       f"slot ({due}), fed by `make run` or by this command with --live")
-        if not more:
-            return
-        click.echo(f"feeding {', '.join(chosen)} every {interval:g} s (Ctrl+C to stop)")
-        try:
-            for _round in range(1, rounds or sys.maxsize):
-                time.sleep(_until_next_slot(interval))
-                _feed_round(chosen, days, app.instance_path, live=True)
-        except KeyboardInterrupt:
-            pass
-
-    app.cli.add_command(gateways)
+COMMANDS = (watch, simulate)

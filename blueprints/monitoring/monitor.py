@@ -8,6 +8,7 @@ from flask import abort, current_app, make_response, redirect, render_template, 
 from flask_login import current_user, login_required
 
 from app import htmx
+from blueprints.core import registry
 from blueprints.monitoring import bp, charts, energy
 
 
@@ -57,7 +58,9 @@ def monitor(gateway_id: str):
     if _partial("chart"):
         return render_template("monitoring/_monitor_chart.html", **context)
     return render_template("monitoring/monitor.html", status=energy.status(viewer.gateway),
-                           refresh=current_app.config["MONITOR_REFRESH_SECONDS"], **context)
+                           refresh=current_app.config["MONITOR_REFRESH_SECONDS"],
+                           panels=registry.monitoring_panels_for(viewer.gateway, current_user),
+                           **context)
 
 
 @bp.get("/gateways/<gateway_id>/monitor/now")

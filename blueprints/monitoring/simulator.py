@@ -35,6 +35,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from blueprints.gateways.credentials import may_report
 from blueprints.monitoring import telemetry
 from blueprints.monitoring.telemetry import ERROR_CODE, JST, MAX_BATCH, local_day
 from models import db, utcnow
@@ -415,7 +416,7 @@ def resume_point(gateway: Gateway, now: datetime,
 def check_feedable(gateway: Gateway, fault: Fault | None = None) -> list[int]:
     """The gateway's unit numbers, once it is clear that it may be fed (and `fault` fits
     it); ValueError with the reason if not."""
-    if not telemetry.may_report(gateway):
+    if not may_report(gateway):
         status = GatewayStatus(gateway.status).value
         raise ValueError(f"gateway {gateway.gateway_id} is {status}: "
                          "only registered gateways report")

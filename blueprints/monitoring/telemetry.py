@@ -7,11 +7,8 @@ is reported back with its index and the reason, and resending a batch is always 
 (a reading already stored for that gateway and timestamp is a duplicate, counted once)."""
 from __future__ import annotations
 
-import hashlib
-import hmac
 import math
 import re
-import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -20,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from blueprints.gateways.credentials import may_report
 from models import db, utcnow
 from models.gateway import Gateway, GatewayStatus, PcsUnit
 from models.telemetry import (SLOT, SUM_COLUMNS, BatteryState, DailyEnergy, GatewayAlert,
@@ -31,49 +29,9 @@ MAX_POWER_KW = 100.0
 FUTURE_TOLERANCE = timedelta(minutes=2)  # clock skew a device may have
 MAX_AGE = timedelta(days=400)          # older readings are refused (a device keeps less)
 MAX_UNITS = 6
-REPORTING_STATUSES = (GatewayStatus.ACTIVE, GatewayStatus.PROVISIONAL)
 POWER_FIELDS = {"pv_kw": "pv_w", "load_kw": "load_w", "battery_kw": "battery_w",
                 "sell_kw": "sell_w", "buy_kw": "buy_w"}
 ERROR_CODE = re.compile(r"[A-Z0-9][A-Z0-9-]{0,15}")
-API_KEY_PREFIX = "gwk_"
-
-
-# -- the device credential -----------------------------------------------------------------
-def _key_hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def new_api_key() -> str:
-    """A random device key (256 bits). Only its hash is stored."""
-    return API_KEY_PREFIX + secrets.token_urlsafe(32)
-
-
-def set_api_key(gateway: Gateway, key: str | None = None) -> str:
-    """Give the gateway a (new) API key and return it; the caller commits. The old key,
-    if any, stops working."""
-    key = key or new_api_key()
-    gateway.api_key_hash = _key_hash(key)
-    gateway.api_key_issued_at = utcnow()
-    return key
-
-
-def authenticate(gateway_id: str, key: str | None) -> Gateway | None:
-    """The gateway whose ID and API key these are, whatever its status, or None. An
-    unknown ID and a wrong key take the same path (a hash and a constant-time compare)."""
-    if not isinstance(key, str) or not key or len(key) > 200:
-        return None
-    if not isinstance(gateway_id, str) or not re.fullmatch(r"[0-9A-Z]{12}", gateway_id):
-        return None
-    gateway = db.session.scalar(select(Gateway).where(Gateway.gateway_id == gateway_id))
-    stored = gateway.api_key_hash if gateway is not None and gateway.api_key_hash else ""
-    if not hmac.compare_digest(_key_hash(key), stored or "0" * 64) or not stored:
-        return None
-    return gateway
-
-
-def may_report(gateway: Gateway) -> bool:
-    """Registered gateways in service report; unregistered and retired ones are refused."""
-    return GatewayStatus(gateway.status) in REPORTING_STATUSES
 
 
 # -- checking one reading ------------------------------------------------------------------

@@ -185,7 +185,7 @@ def build_app(uri: str):
 
         upgrade()
         from blueprints.account.services import hash_password
-        from blueprints.monitoring.slips import new_gateway
+        from blueprints.gateways.slips import new_gateway
         from models import db, utcnow
         from models.account import Account, AccountType
         from models.gateway import GatewayStatus

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from blueprints.monitoring.slips import new_gateway
+from blueprints.gateways.slips import new_gateway
 from models import db
 from models.gateway import Gateway, GatewayStatus
 from tests.browser.support import LiveServer, PageAudit

@@ -24,7 +24,8 @@ import pytest
 from playwright.sync_api import Locator, Page, Response, expect
 
 from blueprints.account.services import find_account
-from blueprints.core.demo import DEMO_ACCOUNTS, DEMO_COMPANY, DEMO_PASSWORD, seed_demo_data
+from blueprints.account.demo import DEMO_ACCOUNTS, DEMO_COMPANY, DEMO_PASSWORD
+from blueprints.core.registry import seed_demo as seed_demo_data
 from models.account import CompanyRole
 from tests.browser.support import LiveServer, PageAudit
 from tests.helpers import outbox

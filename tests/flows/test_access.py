@@ -43,8 +43,10 @@ ROUTES = {
     "/dealers/": dict(anonymous=302, owner=403, other=403, linked=200, unlinked=200, staff=403),
     f"/dealers/gateways/{GATEWAY}": dict(anonymous=302, owner=403, other=403, linked=200,
                                          unlinked=404, staff=403),
-    "/staff/slips": dict(anonymous=302, owner=404, other=404, linked=404, unlinked=404,
-                         staff=200),
+    "/staff/gateways/slips": dict(anonymous=302, owner=404, other=404, linked=404,
+                                  unlinked=404, staff=200),
+    "/account/access": dict(anonymous=302, owner=200, other=200, linked=200, unlinked=200,
+                            staff=200),
 }
 ROLES = ["anonymous", "owner", "other", "linked", "unlinked", "staff"]
 

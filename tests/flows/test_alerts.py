@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from blueprints.dealers.services import LinkResult, link_dealer, unlink_dealer
 from blueprints.monitoring.alerts import check_silence
-from blueprints.monitoring.management import dispose_gateway
+from blueprints.gateways.management import dispose_gateway
 from blueprints.monitoring.telemetry import JST
 from mail.relay import deliver_pending
 from models import db, utcnow

@@ -428,7 +428,7 @@ def test_launcher_offers_dealer_pages_to_the_right_accounts(app, client):
 
 def test_demo_company_is_a_dealer_owners_can_link(app):
     """`make run` seeds a dealer an owner can link with the README's ID and phone."""
-    from blueprints.core.demo import seed_demo_data
+    from blueprints.core.registry import seed_demo as seed_demo_data
     from models.gateway import Dealer
 
     seed_demo_data()

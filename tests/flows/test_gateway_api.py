@@ -11,10 +11,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select, update
 
+from blueprints.gateways import credentials
+from blueprints.gateways.credentials import set_api_key
+from blueprints.gateways.management import dispose_gateway
 from blueprints.monitoring import telemetry
-from blueprints.monitoring.management import dispose_gateway
-from blueprints.monitoring.telemetry import (FUTURE_TOLERANCE, JST, MAX_AGE, MAX_BATCH,
-                                             set_api_key)
+from blueprints.monitoring.telemetry import FUTURE_TOLERANCE, JST, MAX_AGE, MAX_BATCH
 from models import db, utcnow
 from models.gateway import Gateway, GatewayStatus, PcsUnit
 from models.telemetry import SUM_COLUMNS, DailyEnergy, MonthlyEnergy, Reading
@@ -747,7 +748,7 @@ def test_a_gateway_retired_while_its_batch_is_checked_stores_nothing(app, client
     from blueprints.monitoring import telemetry
 
     gateway, key = reporting_gateway()
-    authenticated = telemetry.authenticate(GATEWAY_ID, key)
+    authenticated = credentials.authenticate(GATEWAY_ID, key)
     # Disposed of in another request between authentication and the write.
     db.session.execute(update(Gateway).where(Gateway.id == gateway.id)
                        .values(status=GatewayStatus.RETIRED.value))

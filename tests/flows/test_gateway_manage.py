@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from blueprints.dealers.services import become_dealer, link_dealer
-from blueprints.monitoring.slips import new_gateway
+from blueprints.gateways.slips import new_gateway
 from models import db, utcnow
 from models.account import Account, AccountType, Company, CompanyRole
 from models.audit import AuditEvent

@@ -345,8 +345,8 @@ def _history(gateway_pk: int) -> tuple[int, int]:
 
 
 def test_exchange_moves_the_history_to_the_new_gateway(owner_client, owner_gateway):
-    from blueprints.monitoring import management
-    from blueprints.monitoring.slips import new_gateway
+    from blueprints.gateways import management
+    from blueprints.gateways.slips import new_gateway
 
     owner, gateway = owner_gateway
     feed(gateway, recent_slots(6, pv_kw=1.7))
@@ -362,7 +362,7 @@ def test_exchange_moves_the_history_to_the_new_gateway(owner_client, owner_gatew
 
 
 def test_disposal_and_account_deletion_remove_the_history(app, owner_client, owner_gateway):
-    from blueprints.monitoring import management
+    from blueprints.gateways import management
 
     owner, gateway = owner_gateway
     feed(gateway, recent_slots(4))

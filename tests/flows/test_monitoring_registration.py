@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 
 from blueprints.core.templating import JST
-from blueprints.monitoring.slips import new_gateway
+from blueprints.gateways.slips import new_gateway
 from mail.relay import deliver_pending
 from models import db, utcnow
 from models.account import Account

@@ -8,8 +8,9 @@ from datetime import date, datetime, time, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from blueprints.core.demo import (DEMO_MONITORED_GATEWAY, DEMO_MONITORED_IDS,
-                                  seed_demo_data)
+from blueprints.core.registry import seed_demo as seed_demo_data
+from blueprints.gateways import credentials
+from blueprints.gateways.demo import DEMO_MONITORED_GATEWAY, DEMO_MONITORED_IDS
 from blueprints.monitoring import simulator, telemetry
 from blueprints.monitoring.cli import run_simulator
 from blueprints.monitoring.simulator import SLOT, Fault, Weather
@@ -307,7 +308,7 @@ def test_command_backfills_the_demo_gateway(app, runner):
     assert [(u.unit_no, u.serial) for u in gateway.units] == [
         (1, "DM000101"), (2, "DM000102")]
     assert timedelta(days=39) < utcnow() - gateway.registered_at < timedelta(days=41)
-    assert telemetry.authenticate(GATEWAY_ID, DEMO_MONITORED_GATEWAY["api_key"]).id == gateway.id
+    assert credentials.authenticate(GATEWAY_ID, DEMO_MONITORED_GATEWAY["api_key"]).id == gateway.id
     [link] = db.session.scalars(select(DealerLink).where(DealerLink.gateway_id == gateway.id))
     assert link.dealer.dealer_code == "4001"
 

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func, select
 
 from blueprints.account.services import hash_password, verify_password
-from blueprints.core.demo import DEMO_SLIPS, seed_demo_slips
-from blueprints.monitoring.slips import MAX_SLIPS, issue_slips
-from blueprints.monitoring.telemetry import authenticate
+from blueprints.gateways.demo import DEMO_SLIPS, seed_demo_slips
+from blueprints.gateways.slips import MAX_SLIPS, issue_slips
+from blueprints.gateways.credentials import authenticate
 from models import db, utcnow
 from models.account import Account, AccountType, Role
 from models.audit import AuditEvent
@@ -115,7 +115,7 @@ def test_service_bounds(app):
 
 # -- staff page --------------------------------------------------------------------------
 def test_anonymous_is_sent_to_login(client):
-    response = client.get("/staff/slips")
+    response = client.get("/staff/gateways/slips")
     assert response.status_code == 302
     assert "/account/login" in response.headers["Location"]
 
@@ -123,20 +123,20 @@ def test_anonymous_is_sent_to_login(client):
 def test_non_staff_gets_404(app, client):
     make_account(USER)
     login(client, email=USER)
-    assert client.get("/staff/slips").status_code == 404
+    assert client.get("/staff/gateways/slips").status_code == 404
     token = page_token(client, "/account/settings")
-    response = client.post("/staff/slips", data={"csrf_token": token, "count": "1",
+    response = client.post("/staff/gateways/slips", data={"csrf_token": token, "count": "1",
                                                  "model": "GW-M001", "pcs": "1"})
     assert response.status_code == 404
     assert gateway_count() == 0
 
 
 def test_staff_form_and_invalid_input(staff_client):
-    page = staff_client.get("/staff/slips")
+    page = staff_client.get("/staff/gateways/slips")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     token = csrf_from(html)
-    response = staff_client.post("/staff/slips", data={
+    response = staff_client.post("/staff/gateways/slips", data={
         "csrf_token": token, "count": "101", "model": "GW-X1", "pcs": "7"})
     assert response.status_code == 422
     html = response.get_data(as_text=True)
@@ -149,8 +149,8 @@ def test_staff_form_and_invalid_input(staff_client):
 
 
 def test_staff_issues_printable_slips(staff_client):
-    token = page_token(staff_client, "/staff/slips")
-    response = staff_client.post("/staff/slips", data={
+    token = page_token(staff_client, "/staff/gateways/slips")
+    response = staff_client.post("/staff/gateways/slips", data={
         "csrf_token": token, "count": "３", "model": "gw-m001", "pcs": "2"})
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
@@ -175,7 +175,7 @@ def test_staff_issues_printable_slips(staff_client):
         assert authenticate(stored.gateway_id, key).id == stored.id
     assert html.index("機器のAPIキー") > html.rindex('class="slip card"')
     # The passwords are not shown again.
-    again = staff_client.get("/staff/slips").get_data(as_text=True)
+    again = staff_client.get("/staff/gateways/slips").get_data(as_text=True)
     assert gateways[0].gateway_id not in again
     audit = db.session.scalar(select(AuditEvent).where(
         AuditEvent.action == "gateway.slips_issued"))
@@ -183,7 +183,7 @@ def test_staff_issues_printable_slips(staff_client):
 
 
 def test_staff_post_without_csrf_is_400(staff_client):
-    response = staff_client.post("/staff/slips", data={"count": "1", "model": "GW-M001",
+    response = staff_client.post("/staff/gateways/slips", data={"count": "1", "model": "GW-M001",
                                                        "pcs": "1"})
     assert response.status_code == 400
     assert gateway_count() == 0
@@ -192,16 +192,17 @@ def test_staff_post_without_csrf_is_400(staff_client):
 @pytest.mark.parametrize("value", ["1\x00", "9" * 10_000, "😀", "１\u202e", "-1", "1.5",
                                    " ", "1e3"])
 def test_staff_bad_input_never_5xx(staff_client, value):
-    token = page_token(staff_client, "/staff/slips")
+    token = page_token(staff_client, "/staff/gateways/slips")
     for name in ("count", "model", "pcs"):
         data = {"csrf_token": token, "count": "1", "model": "GW-M001", "pcs": "1", name: value}
-        response = staff_client.post("/staff/slips", data=data)
+        response = staff_client.post("/staff/gateways/slips", data=data)
         assert response.status_code == 422, (name, value)
     assert gateway_count() == 0
 
 
 # -- demo --------------------------------------------------------------------------------
-def test_demo_slips_idempotent(app, runner):
+def test_demo_slips_idempotent(app, runner, monkeypatch):
+    monkeypatch.setenv("ENELINK_ENV", "development")
     first = runner.invoke(args=["seed", "demo"])
     assert first.exit_code == 0, first.output
     assert runner.invoke(args=["seed", "demo"]).exit_code == 0
@@ -218,8 +219,8 @@ def test_demo_slips_idempotent(app, runner):
 def test_launcher_offers_slips_to_staff_only(app, client):
     make_account("owner@example.com")
     login(client, email="owner@example.com")
-    assert "/staff/slips" not in client.get("/").get_data(as_text=True)
+    assert "/staff/gateways/slips" not in client.get("/").get_data(as_text=True)
     staff = app.test_client()
     make_account("staff@example.com", Role.STAFF)
     login(staff, email="staff@example.com")
-    assert 'href="/staff/slips"' in staff.get("/").get_data(as_text=True)
+    assert 'href="/staff/gateways/slips"' in staff.get("/").get_data(as_text=True)

@@ -1,0 +1,65 @@
+"""Demo accounts for `make run`: a homeowner, a company (administrator and employee)
+and a member of the support staff, all with the password of the README."""
+from __future__ import annotations
+
+from blueprints.account.services import find_account, hash_password
+from models import db, utcnow
+from models.account import Account, AccountPhone, AccountType, Company, CompanyRole, Role
+
+DEMO_PASSWORD = "Demo-Pass-2026!"
+
+DEMO_COMPANY = dict(
+    name="エネリンク販売株式会社", kind="dealer", registration_number="7000012050002",
+    postal_code="1030026", prefecture="東京都", city="中央区", street="日本橋兜町1-1",
+    building=None, email="info@dealer.example", website="https://dealer.example",
+    phone="0312345678",
+)
+DEMO_ACCOUNTS = [
+    dict(email="owner@example.com", family_name="山田", given_name="太郎",
+         account_type=AccountType.PERSONAL, phone="09012345678"),
+    dict(email="dealer@example.com", family_name="佐藤", given_name="花子",
+         account_type=AccountType.COMMERCIAL, company_role=CompanyRole.ADMIN,
+         department="営業部", position="部長", phone="0312345678"),
+    dict(email="staff-member@example.com", family_name="鈴木", given_name="一郎",
+         account_type=AccountType.COMMERCIAL, company_role=CompanyRole.MEMBER,
+         department="工事部", position="主任", phone="08011112222"),
+    dict(email="support@example.com", family_name="高橋", given_name="美咲",
+         account_type=AccountType.PERSONAL, role=Role.STAFF, phone="0120000000"),
+]
+
+
+def seed_demo_accounts() -> list[str]:
+    """Create the demo accounts that are missing and return lines describing them."""
+    now = utcnow()
+    password_hash = hash_password(DEMO_PASSWORD)
+    company = None
+    lines = []
+    for spec in DEMO_ACCOUNTS:
+        spec = dict(spec)
+        phone = spec.pop("phone")
+        account = find_account(spec["email"])
+        if account is None:
+            account = Account(password_hash=password_hash, activated_at=now,
+                              terms_accepted_at=now, privacy_accepted_at=now,
+                              postal_code="1030026", prefecture="東京都", city="中央区",
+                              street="日本橋兜町2-1", **spec)
+            account.phones = [AccountPhone(position=0, kind="mobile", number=phone)]
+            if account.account_type is AccountType.COMMERCIAL:
+                if company is None:
+                    company = Company(**DEMO_COMPANY)
+                account.company = company
+            db.session.add(account)
+        elif account.company is not None:
+            company = account.company
+        lines.append(f"  {spec['email']:<28} {DEMO_PASSWORD}  ({_describe(account)})")
+    db.session.commit()
+    return ["Demo accounts (e-mail / password):", *lines]
+
+
+def _describe(account: Account) -> str:
+    if account.is_staff:
+        return "サポート担当"
+    if account.is_commercial:
+        return "商用アカウント・" + ("管理者" if account.company_role == CompanyRole.ADMIN
+                                  else "従業員")
+    return "個人ユーザー"

@@ -1,0 +1,249 @@
+"""The registry: what each service hands the shell and the other services.
+
+Core imports no service. A service registers its pieces here from its package's
+`__init__.py`, the way a Flask extension registers with an app, and the shell (and any
+other service) reads them back through the functions of this module:
+
+    from blueprints.core import registry
+
+    registry.launcher_tile(LauncherTile(...), allowed=lambda account: True)
+    registry.demo_data("gateways", seed_demo_gateways, order=20)
+    registry.on_account_deleted(release_gateways)
+    registry.on_gateway_event("exchanged", move_history)
+
+A new service is then a new folder listed in `SERVICES` of app.py: no file of core
+changes. Registering is idempotent (a piece is kept once per name), so importing a
+service twice, or building many apps in one process (the tests do), changes nothing.
+
+Extension points, and who calls them:
+
+| point | registered by a service | read by |
+|---|---|---|
+| launcher tiles | `launcher_tile` | the home page (`launcher_tiles(account)`) |
+| demo data | `demo_data` | `flask seed demo` (`seed_demo()`) |
+| account deletion | `on_account_deleted` | `delete_account` (`account_deleted(account)`) |
+| gateway lifecycle | `on_gateway_event` | gateway management (`gateway_event(...)`) |
+| gateway states | `gateway_state_provider` | lists of gateways (`gateway_states(...)`) |
+| who can see my home | `access_lines` | the owner's access page (`access_lines_for(account)`) |
+| monitoring page panels | `monitoring_panel` | the monitoring page (`monitoring_panels_for(...)`) |
+| alert mail actions | `alert_action` | alert mails (`alert_actions_for(...)`) |
+| dealer console sections | `dealer_section` | the console's detail page (`dealer_sections_for(...)`) |
+| acting for the owner | `acting_check`, `refuse_while_acting` | every request (`refused_while_acting(endpoint)`) |
+| CLI commands | `cli_command` | `register_cli` (`cli_groups()`) |
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import url_for
+
+
+@dataclass(frozen=True)
+class LauncherTile:
+    """One tile of the home launcher: a service's name, what it does and where it opens."""
+
+    title: Any
+    description: Any
+    endpoint: str
+    icon: str
+
+    @property
+    def url(self) -> str:
+        return url_for(self.endpoint)
+
+
+@dataclass(frozen=True)
+class AccessLine:
+    """One line of the owner's "who can see my home" page: who, what they may do and for
+    which gateway, since when, and where the owner ends it."""
+
+    who: str
+    what: Any
+    scope: str
+    since: Any = None
+    manage_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A block another service adds to a page: a template and what it renders with."""
+
+    template: str
+    context: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MailAction:
+    """A link offered at the end of a mail (e.g. in an alert): its label and absolute URL."""
+
+    label: Any
+    url: str
+
+
+GATEWAY_EVENTS = ("exchanged", "retired", "released")
+
+
+@dataclass
+class _Registry:
+    tiles: dict[str, tuple[int, LauncherTile, Callable]] = field(default_factory=dict)
+    demo: dict[str, tuple[int, Callable[[], list[str]]]] = field(default_factory=dict)
+    deletion: dict[str, Callable] = field(default_factory=dict)
+    gateway_events: dict[str, dict[str, Callable]] = field(
+        default_factory=lambda: {name: {} for name in GATEWAY_EVENTS})
+    states: dict[str, Callable] = field(default_factory=dict)
+    access: dict[str, Callable] = field(default_factory=dict)
+    panels: dict[str, Callable] = field(default_factory=dict)
+    alert_actions: dict[str, Callable] = field(default_factory=dict)
+    dealer_sections: dict[str, Callable] = field(default_factory=dict)
+    acting: dict[str, Callable] = field(default_factory=dict)
+    refused: set[str] = field(default_factory=set)
+    cli: dict[str, dict] = field(default_factory=dict)
+
+
+_registry = _Registry()
+
+
+def _name(function: Callable) -> str:
+    return f"{function.__module__}.{function.__qualname__}"
+
+
+# -- launcher -------------------------------------------------------------------------
+def launcher_tile(tile: LauncherTile, allowed: Callable[[Any], bool], order: int = 50) -> None:
+    """Add a tile to the home launcher, shown to the accounts for which `allowed` holds."""
+    _registry.tiles[tile.endpoint] = (order, tile, allowed)
+
+
+def launcher_tiles(account) -> list[LauncherTile]:
+    return [tile for _order, tile, allowed in sorted(_registry.tiles.values(),
+                                                     key=lambda item: item[0])
+            if allowed(account)]
+
+
+# -- demo data --------------------------------------------------------------------------
+def demo_data(name: str, seed: Callable[[], list[str]], order: int = 50) -> None:
+    """`seed()` creates what is missing of a service's demo data (idempotent), commits,
+    and returns lines describing it; lower `order` runs first."""
+    _registry.demo[name] = (order, seed)
+
+
+def seed_demo() -> list[str]:
+    lines: list[str] = []
+    for _order, seed in sorted(_registry.demo.values(), key=lambda item: item[0]):
+        lines.extend(seed())
+    return lines
+
+
+# -- account deletion -------------------------------------------------------------------
+def on_account_deleted(hook: Callable[[Any], None]) -> None:
+    """`hook(account)` removes what a service keeps for an account, inside the deletion's
+    transaction (it must not commit)."""
+    _registry.deletion[_name(hook)] = hook
+
+
+def account_deleted(account) -> None:
+    for hook in list(_registry.deletion.values()):
+        hook(account)
+
+
+# -- gateway lifecycle ------------------------------------------------------------------
+def on_gateway_event(event: str, hook: Callable[..., None]) -> None:
+    """Run `hook` inside the transaction of a gateway's lifecycle change:
+    "exchanged" → hook(old_pk, new_pk, now); "retired" and "released" →
+    hook(gateway_pks, now, reason). Hooks must not commit."""
+    if event not in GATEWAY_EVENTS:
+        raise ValueError(f"unknown gateway event {event!r}")
+    _registry.gateway_events[event][_name(hook)] = hook
+
+
+def gateway_event(event: str, *args) -> None:
+    for hook in list(_registry.gateway_events[event].values()):
+        hook(*args)
+
+
+# -- gateway states -------------------------------------------------------------------
+def gateway_state_provider(provider: Callable[[list], dict[int, str]]) -> None:
+    """`provider(gateways)` answers {gateway pk: state} (e.g. "normal", "alert",
+    "silent", "waiting") for lists that show gateways."""
+    _registry.states[_name(provider)] = provider
+
+
+def gateway_states(gateways: list) -> dict[int, str]:
+    states: dict[int, str] = {}
+    for provider in _registry.states.values():
+        states.update(provider(gateways))
+    return states
+
+
+# -- who can see my home ----------------------------------------------------------------
+def access_lines(provider: Callable[[Any], Iterable[AccessLine]]) -> None:
+    """`provider(account)` lists who the service lets see or act on the owner's home."""
+    _registry.access[_name(provider)] = provider
+
+
+def access_lines_for(account) -> list[AccessLine]:
+    return [line for provider in _registry.access.values() for line in provider(account)]
+
+
+# -- panels and sections ----------------------------------------------------------------
+def monitoring_panel(provider: Callable[[Any, Any], Panel | None]) -> None:
+    """`provider(gateway, account)` answers a panel for the monitoring page, or None."""
+    _registry.panels[_name(provider)] = provider
+
+
+def monitoring_panels_for(gateway, account) -> list[Panel]:
+    return [panel for provider in _registry.panels.values()
+            if (panel := provider(gateway, account)) is not None]
+
+
+def dealer_section(provider: Callable[[Any, Any], Panel | None]) -> None:
+    """`provider(dealer, gateway)` answers a section of the dealer console's gateway page."""
+    _registry.dealer_sections[_name(provider)] = provider
+
+
+def dealer_sections_for(dealer, gateway) -> list[Panel]:
+    return [panel for provider in _registry.dealer_sections.values()
+            if (panel := provider(dealer, gateway)) is not None]
+
+
+def alert_action(provider: Callable[[Any, Any], MailAction | None]) -> None:
+    """`provider(gateway, alert)` answers a link for the end of an alert mail, or None."""
+    _registry.alert_actions[_name(provider)] = provider
+
+
+def alert_actions_for(gateway, alert) -> list[MailAction]:
+    return [action for provider in _registry.alert_actions.values()
+            if (action := provider(gateway, alert)) is not None]
+
+
+# -- acting for the owner ---------------------------------------------------------------
+def acting_check(check: Callable[[], bool]) -> None:
+    """`check()` tells whether the current request is made by someone acting for the
+    signed-in owner (e.g. a dealer's proxy login)."""
+    _registry.acting[_name(check)] = check
+
+
+def refuse_while_acting(*endpoints: str) -> None:
+    """Endpoints nobody may use while acting for the owner (password, deletion …)."""
+    _registry.refused.update(endpoints)
+
+
+def refused_while_acting(endpoint: str | None) -> bool:
+    if endpoint not in _registry.refused:
+        return False
+    return any(check() for check in _registry.acting.values())
+
+
+# -- command line -----------------------------------------------------------------------
+def cli_command(group: str, command, help: str | None = None) -> None:
+    """Add a click command to the `flask --app app <group>` group; several services may
+    fill one group."""
+    entry = _registry.cli.setdefault(group, {"help": help, "commands": {}})
+    if help:
+        entry["help"] = help
+    entry["commands"][command.name] = command
+
+
+def cli_groups() -> dict[str, dict]:
+    return _registry.cli

@@ -1,0 +1,37 @@
+"""Gateway ownership: paper slips (issued by staff), the STEP1-3 registration wizard, more
+gateways for a signed-in owner, ゲートウェイの管理 (照会・編集, 交換, 廃棄) and the main
+menu. URLs stay under /monitoring/ (printed on the slips); staff pages under
+/staff/gateways/. What gateways report and how it is shown is the monitoring service's.
+
+Registers with core's registry: the launcher tile, the demo slips and gateway, the
+account-deletion hook that releases an account's gateways, and the `gateways` CLI group's
+slip and key commands."""
+from flask import Blueprint
+from flask_babel import lazy_gettext as _l
+
+from blueprints.core import registry
+from blueprints.core.staff import staff_blueprint
+
+bp = Blueprint("gateways", __name__)
+URL_PREFIX = "/monitoring"
+staff_bp = staff_blueprint("gateways", __name__)
+
+from blueprints.gateways import (cli, demo, management, management_views,  # noqa: E402
+                                 staff_views, views)
+
+registry.launcher_tile(
+    registry.LauncherTile(_l("遠隔モニタリング"), _l("ゲートウェイの登録・管理、運転状況の確認"),
+                          "gateways.menu", "monitoring"),
+    allowed=lambda account: True, order=20)
+registry.launcher_tile(
+    registry.LauncherTile(_l("ゲートウェイ伝票の発行"),
+                          _l("未登録ゲートウェイの伝票（ID・パスワード・QRコード）を発行・印刷"),
+                          "gateways_staff.slips", "slips"),
+    allowed=lambda account: account.is_staff, order=90)
+registry.demo_data("gateway slips", demo.seed_demo_slips, order=30)
+registry.demo_data("gateways", demo.seed_demo_monitored_gateway, order=31)
+registry.on_account_deleted(management.release_gateways)
+registry.refuse_while_acting("gateways.gateway_dispose", "gateways.gateway_exchange",
+                             "gateways.gateway_exchange_confirm")
+for command in cli.COMMANDS:
+    registry.cli_command(cli.GROUP, command, help=cli.GROUP_HELP)
