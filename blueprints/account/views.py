@@ -9,6 +9,7 @@ from app import htmx, limiter
 from blueprints.account import bp, services
 from blueprints.account.signup import signup_wizard
 from blueprints.core.links import LinkState
+from blueprints.core.redirects import safe_next
 from forms.account import (
     CompanyForm,
     ConfirmForm,
@@ -29,13 +30,6 @@ LOGIN_LIMIT = "10 per minute; 50 per hour"
 MAIL_LIMIT = "5 per minute; 30 per hour"
 
 signup_wizard.register(bp, "/signup", "signup")
-
-
-def _safe_next(target: str | None) -> str:
-    """Only local paths are followed after sign-in (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("core.index")
 
 
 def _login_session(account, remember: bool) -> None:
@@ -83,7 +77,7 @@ def resend_activation():
 def login():
     """Sign in with e-mail and password (ログイン状態の維持)."""
     if current_user.is_authenticated:
-        return redirect(_safe_next(request.args.get("next")))
+        return redirect(safe_next(request.args.get("next")))
     form = LoginForm()
     problem = None
     if form.validate_on_submit():
@@ -91,7 +85,7 @@ def login():
                                   request.user_agent.string)
         if result.outcome is services.LoginOutcome.OK:
             _login_session(result.account, form.remember.data)
-            return redirect(_safe_next(request.args.get("next")), code=303)
+            return redirect(safe_next(request.args.get("next")), code=303)
         problem = result.outcome.value
     status = 401 if problem else _status(form)
     return render_template("account/login.html", form=form, problem=problem,

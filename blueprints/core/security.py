@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 
+from blueprints.core.redirects import safe_next
 from models import db, utcnow
 from models.account import Account, LoginSession
 
@@ -97,8 +98,8 @@ def init_app(app: Flask) -> None:
         sign-in page being swapped into a part of it."""
         if request.headers.get("HX-Request") == "true":
             current = urlsplit(request.headers.get("HX-Current-URL", ""))
-            back = current.path + (f"?{current.query}" if current.query else "")
-            target = url_for("account.login", next=back if back.startswith("/") else None)
+            back = safe_next(current.path + (f"?{current.query}" if current.query else ""))
+            target = url_for("account.login", next=back if back != "/" else None)
             return "", 401, {"HX-Redirect": target}
         return redirect(url_for("account.login", next=request.full_path.rstrip("?")))
 
