@@ -41,6 +41,7 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
         app.config.from_object(config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     _require_secret_key(app)
+    _trust_proxies(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/migrations"))
@@ -122,6 +123,17 @@ def _start_background_workers(app: Flask) -> None:
             threading.Thread(target=run, args=(app, stop), daemon=True,
                              name=name.replace("_", "-")).start()
             app.extensions[f"{name}_stop"] = stop
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind TRUSTED_PROXIES reverse proxies, take the client's address and scheme from
+    the X-Forwarded-For / X-Forwarded-Proto entries those proxies added (the rightmost
+    ones: a client can put anything in front of them). With 0, the headers are ignored."""
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
 
 def _require_secret_key(app: Flask) -> None:

@@ -61,14 +61,23 @@ class Config:
     PREFERRED_URL_SCHEME = _env("PREFERRED_URL_SCHEME", "http" if DEVELOPMENT else "https")
     PUBLIC_HOST = _env("PUBLIC_HOST", SERVER_NAME or "127.0.0.1:5000")
     TRUSTED_HOSTS = [h for h in (_env("TRUSTED_HOSTS", "") or "").split(",") if h] or None
+    # Reverse proxies in front of the app: their X-Forwarded-For and X-Forwarded-Proto
+    # are believed (the client address for rate limits and audit rows). 0: none, the
+    # socket's address is the client's.
+    TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 0)
 
     # Rate limits (Flask-Limiter): Redis when REDIS_URL is set, memory otherwise.
     RATELIMIT_STORAGE_URI = _env("REDIS_URL", "memory://")
     # Explicit: Flask-Limiter keeps a previous app's setting when the key is absent.
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_HEADERS_ENABLED = True
-    LOGIN_LOCK_THRESHOLD = _env_int("LOGIN_LOCK_THRESHOLD", 5)
-    LOGIN_LOCK_MINUTES = _env_int("LOGIN_LOCK_MINUTES", 15)
+    # Sign-in: only failed attempts count, per client address and per client address +
+    # e-mail; a client past either limit gets 429 for every e-mail, known or not. No
+    # account is ever locked, so the owner's right password from elsewhere still works.
+    LOGIN_FAILURE_LIMIT_PER_ADDRESS = _env("LOGIN_FAILURE_LIMIT_PER_ADDRESS",
+                                           "10 per minute; 50 per hour")
+    LOGIN_FAILURE_LIMIT_PER_ACCOUNT = _env("LOGIN_FAILURE_LIMIT_PER_ACCOUNT",
+                                           "5 per 15 minutes")
 
     # Sessions and cookies.
     SESSION_COOKIE_HTTPONLY = True
