@@ -122,6 +122,14 @@ def login():
     return render_template("account/login.html", form=form, problem=problem), status
 
 
+def _end_browser_session() -> None:
+    """Forget the browser's sign-in: the session emptied first, then Flask-Login's
+    sign-out, which marks the 「ログイン状態の維持」 cookie for deletion in the session
+    (emptying the session afterwards would lose that mark and leave the cookie)."""
+    session.clear()
+    logout_user()
+
+
 @bp.route("/logout", methods=["GET", "POST"])
 def logout():
     """Sign out (POST); GET shows the button, so a link can never sign anyone out."""
@@ -129,8 +137,7 @@ def logout():
     if request.method == "POST" and form.validate_on_submit():
         if current_user.is_authenticated:
             services.sign_out(current_user)
-        logout_user()
-        session.clear()
+        _end_browser_session()
         flash(_("ログアウトしました"), "success")
         return redirect(url_for("account.login"), code=303)
     if not current_user.is_authenticated:
@@ -357,8 +364,7 @@ def delete():
     form = DeleteAccountForm()
     if form.validate_on_submit():
         if services.delete_account(current_user, form.password.data):
-            logout_user()
-            session.clear()
+            _end_browser_session()
             return redirect(url_for("account.deleted"), code=303)
         form.password.errors.append(_("パスワードが正しくありません"))
     return render_template("account/delete.html", form=form), _status(form)

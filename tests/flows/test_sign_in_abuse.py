@@ -1,6 +1,6 @@
 """Sign-in under attack: failures are limited per client (no account lock that an attacker
-could turn against the owner), known and unknown addresses answer and work alike, and
-the client address behind trusted proxies."""
+could turn against the owner), known and unknown addresses answer and work alike, the
+client address behind trusted proxies, and the remember cookie gone after sign-out."""
 from __future__ import annotations
 
 import re
@@ -184,3 +184,17 @@ def client_post_login(client, email: str, forwarded_for: str) -> int:
         "email": email, "password": WRONG, "csrf_token": token},
         headers={"X-Forwarded-For": forwarded_for}).status_code
 
+
+# -- sign-out ----------------------------------------------------------------------------
+def test_sign_out_deletes_the_remember_cookie(client):
+    signed_up_and_active(client)
+    login(client, remember=True)
+    assert client.get_cookie("remember_token") is not None
+    out = client.post("/account/logout",
+                      data={"csrf_token": page_token(client, "/account/settings")})
+    assert out.status_code == 303
+    expiring = [header for header in out.headers.getlist("Set-Cookie")
+                if header.startswith("remember_token=")]
+    assert expiring and "Expires=Thu, 01 Jan 1970" in expiring[0]
+    assert client.get_cookie("remember_token") is None
+    assert client.get("/account/settings").status_code == 302
