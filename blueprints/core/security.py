@@ -10,6 +10,7 @@ from flask import Flask, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
+from werkzeug.exceptions import SecurityError
 
 from blueprints.core.redirects import safe_next
 from models import db, utcnow
@@ -129,6 +130,13 @@ def init_app(app: Flask) -> None:
     def _csrf(_e):
         return _error_page(400, _("ページの有効期限が切れました"),
                            _("お手数ですが、ページを読み込み直してからもう一度お試しください。"))
+
+    @app.errorhandler(SecurityError)
+    def _untrusted_host(_e):
+        """A Host header outside TRUSTED_HOSTS: plain text, since no page can be built
+        (there is no URL adapter for a host the app does not serve)."""
+        return "400 Bad Request: unknown host\n", 400, {
+            "Content-Type": "text/plain; charset=utf-8"}
 
     @app.errorhandler(400)
     def _bad_request(_e):
