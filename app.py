@@ -16,7 +16,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from config import Config, TestConfig
+from config import Config, TestConfig, default_trusted_hosts, normalize_database_url
 from models import db
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,11 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
         app.config.from_object(config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     _require_secret_key(app)
+    app.config["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(
+        app.config["SQLALCHEMY_DATABASE_URI"])
+    if app.config.get("TRUSTED_HOSTS") is None:
+        app.config["TRUSTED_HOSTS"] = default_trusted_hosts(app.config["PUBLIC_HOST"])
+    _trust_proxies(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/migrations"))
@@ -121,8 +126,31 @@ def _start_background_workers(app: Flask) -> None:
             app.extensions[f"{name}_stop"] = stop
 
 
+def _trust_proxies(app: Flask) -> None:
+    """Behind TRUSTED_PROXIES reverse proxies, take the client's address and scheme from
+    the X-Forwarded-For / X-Forwarded-Proto entries those proxies added (the rightmost
+    ones: a client can put anything in front of them). With 0, the headers are ignored."""
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+
+
+MIN_SECRET_KEY_BYTES = 32
+
+
 def _require_secret_key(app: Flask) -> None:
-    if app.config.get("SECRET_KEY"):
+    """Production needs a SECRET_KEY of at least 32 bytes (it signs sessions, CSRF
+    tokens and remember cookies); development generates one for the checkout."""
+    key = app.config.get("SECRET_KEY")
+    if key:
+        size = len(key.encode() if isinstance(key, str) else key)
+        if size < MIN_SECRET_KEY_BYTES and not (app.config.get("DEVELOPMENT") or app.testing):
+            raise RuntimeError(
+                f"SECRET_KEY is too short ({size} bytes): production needs at least "
+                f"{MIN_SECRET_KEY_BYTES} random bytes, e.g. from "
+                "`python -c 'import secrets; print(secrets.token_hex(32))'`")
         return
     if app.config.get("DEVELOPMENT") or app.testing:
         # A key of this checkout only, kept under instance/ (never committed) so that

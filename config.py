@@ -2,11 +2,13 @@
 
 `ENELINK_ENV=development` (set by `make run`) relaxes what only makes sense in production:
 the secret key may be generated, cookies are not `Secure`, and mail without an SMTP server
-goes to the dev mailbox page. Anything else is production: a real `SECRET_KEY` is required.
+goes to the dev mailbox page. Anything else is production: a real `SECRET_KEY` of at least
+32 bytes is required.
 """
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,6 +32,26 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value is not None else default
 
 
+def normalize_database_url(url: str) -> str:
+    """`postgresql://…` and `postgres://…`, the forms hosts and guides give, would load
+    psycopg2, which is not installed: they use the installed psycopg 3 driver instead.
+    A URL naming its driver (`postgresql+psycopg://`, `sqlite://`) is kept as it is."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme):]
+    return url
+
+
+def default_trusted_hosts(public_host: str) -> list[str]:
+    """The hosts the app answers to when TRUSTED_HOSTS is unset: the host of
+    PUBLIC_HOST (with any port: Werkzeug ignores ports when it compares), and `localhost`
+    and `127.0.0.1` for a health check made on the machine itself."""
+    host = public_host.strip()
+    if re.search(r":\d*$", host) and not host.endswith("]"):
+        host = host.rsplit(":", 1)[0]
+    return list(dict.fromkeys(h for h in (host, "localhost", "127.0.0.1") if h))
+
+
 class Config:
     """Settings for development and production, all overridable from the environment."""
 
@@ -37,9 +59,9 @@ class Config:
     DEVELOPMENT = ENV_NAME == "development"
 
     SECRET_KEY = _env("SECRET_KEY")
-    SQLALCHEMY_DATABASE_URI = _env(
+    SQLALCHEMY_DATABASE_URI = normalize_database_url(_env(
         "DATABASE_URL", "sqlite:///" + str(BASE_DIR / "instance" / "enelink.sqlite3")
-    )
+    ))
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
 
     # Mail. Without MAIL_SERVER in development, mail lands in the dev mailbox page.
@@ -60,15 +82,27 @@ class Config:
     SERVER_NAME = _env("SERVER_NAME")
     PREFERRED_URL_SCHEME = _env("PREFERRED_URL_SCHEME", "http" if DEVELOPMENT else "https")
     PUBLIC_HOST = _env("PUBLIC_HOST", SERVER_NAME or "127.0.0.1:5000")
-    TRUSTED_HOSTS = [h for h in (_env("TRUSTED_HOSTS", "") or "").split(",") if h] or None
+    # Hosts the app answers to (any other Host header gets 400); unset: the host of
+    # PUBLIC_HOST plus localhost and 127.0.0.1 (see default_trusted_hosts).
+    TRUSTED_HOSTS = [h.strip() for h in (_env("TRUSTED_HOSTS", "") or "").split(",")
+                     if h.strip()] or None
+    # Reverse proxies in front of the app: their X-Forwarded-For and X-Forwarded-Proto
+    # are believed (the client address for rate limits and audit rows). 0: none, the
+    # socket's address is the client's.
+    TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 0)
 
     # Rate limits (Flask-Limiter): Redis when REDIS_URL is set, memory otherwise.
     RATELIMIT_STORAGE_URI = _env("REDIS_URL", "memory://")
     # Explicit: Flask-Limiter keeps a previous app's setting when the key is absent.
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_HEADERS_ENABLED = True
-    LOGIN_LOCK_THRESHOLD = _env_int("LOGIN_LOCK_THRESHOLD", 5)
-    LOGIN_LOCK_MINUTES = _env_int("LOGIN_LOCK_MINUTES", 15)
+    # Sign-in: only failed attempts count, per client address and per client address +
+    # e-mail; a client past either limit gets 429 for every e-mail, known or not. No
+    # account is ever locked, so the owner's right password from elsewhere still works.
+    LOGIN_FAILURE_LIMIT_PER_ADDRESS = _env("LOGIN_FAILURE_LIMIT_PER_ADDRESS",
+                                           "10 per minute; 50 per hour")
+    LOGIN_FAILURE_LIMIT_PER_ACCOUNT = _env("LOGIN_FAILURE_LIMIT_PER_ACCOUNT",
+                                           "5 per 15 minutes")
 
     # Sessions and cookies.
     SESSION_COOKIE_HTTPONLY = True
@@ -120,7 +154,7 @@ class TestConfig(Config):
     ENV_NAME = "test"
     DEVELOPMENT = False
     SECRET_KEY = "test-secret-key-not-for-production"
-    SQLALCHEMY_DATABASE_URI = _env("TEST_DATABASE_URL", "sqlite://")
+    SQLALCHEMY_DATABASE_URI = normalize_database_url(_env("TEST_DATABASE_URL", "sqlite://"))
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_SECURE = False
     PREFERRED_URL_SCHEME = "http"

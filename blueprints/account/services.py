@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -167,7 +166,6 @@ def resend_activation(email: str) -> None:
 class LoginOutcome(enum.Enum):
     OK = "ok"
     INVALID = "invalid"
-    LOCKED = "locked"
     NOT_ACTIVATED = "not_activated"
 
 
@@ -179,43 +177,32 @@ class LoginResult:
 
 
 def sign_in(email: str, password: str, remember: bool, user_agent: str | None) -> LoginResult:
-    """Check the password, count failures per account (locking after too many), and
-    open a sign-in session. Unknown addresses and wrong passwords look the same."""
+    """Check the password and open a sign-in session.
+
+    No account is ever locked here (a lock would let anyone shut its owner out): failed
+    attempts are limited per client address and per address + e-mail by the caller.
+    Unknown addresses and wrong passwords look the same and cost the same: an unknown
+    address is verified against a hash of the same algorithm and cost, and both write one
+    audit row."""
     config = current_app.config
     account = find_account(email)
-    now = utcnow()
-    if account is not None and account.locked_until is not None and account.locked_until > now:
-        db.session.rollback()
-        return LoginResult(LoginOutcome.LOCKED, account)
+    account_id = account.id if account is not None else None
     password_hash = account.password_hash if account is not None else _DUMMY_HASH
     # End the read before the deliberately slow hash check: on SQLite every transaction
     # holds the write lock, and other sign-ins should not wait for our argon2.
     db.session.rollback()
     password_ok = verify_password(password_hash, password)
-    if account is None:
-        audit.record("account.login_failed", reason="unknown")
+    if account is None or not password_ok:
+        # Read from what was loaded before the rollback: reloading the account here
+        # would be one statement more for a known address.
+        audit.record("account.login_failed", subject_id=account_id,
+                     reason="unknown" if account is None else "wrong_password")
         db.session.commit()
         return LoginResult(LoginOutcome.INVALID)
-    if not password_ok:
-        # Counted in SQL so that concurrent failures all count.
-        db.session.execute(
-            update(Account).where(Account.id == account.id)
-            .values(failed_login_count=Account.failed_login_count + 1)
-        )
-        db.session.refresh(account)
-        locked = account.failed_login_count >= config["LOGIN_LOCK_THRESHOLD"]
-        if locked:
-            account.locked_until = now + timedelta(minutes=config["LOGIN_LOCK_MINUTES"])
-            account.failed_login_count = 0
-        audit.record("account.login_failed", subject_id=account.id, locked=locked)
-        db.session.commit()
-        return LoginResult(LoginOutcome.LOCKED if locked else LoginOutcome.INVALID, account)
     if account.activated_at is None:
         db.session.rollback()
         return LoginResult(LoginOutcome.NOT_ACTIVATED, account)
-    account.failed_login_count = 0
-    account.locked_until = None
-    account.last_login_at = now
+    account.last_login_at = utcnow()
     lifetime = config["REMEMBER_COOKIE_DURATION"] if remember else config["SESSION_LIFETIME"]
     key = open_login_session(account, remember, lifetime, user_agent)
     audit.record("account.login", actor_id=account.id, subject_id=account.id,
@@ -260,8 +247,6 @@ def _set_password(account: Account, password: str, keep_session_key: str | None)
     now = utcnow()
     account.password_hash = hash_password(password)
     account.password_changed_at = now
-    account.failed_login_count = 0
-    account.locked_until = None
     revoke_login_sessions(account.id, keep_key=keep_session_key)
     messages.send_password_changed_mail(account, now)
 

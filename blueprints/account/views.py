@@ -1,8 +1,21 @@
 """Views of the ID: parse input, call one service, render. Rules live in services.py."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+import hashlib
+
+from flask import (
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app import htmx, limiter
@@ -10,6 +23,7 @@ from blueprints.account import bp, services
 from blueprints.account.signup import signup_wizard
 from blueprints.core import registry
 from blueprints.core.links import LinkState
+from blueprints.core.redirects import safe_next
 from forms.account import (
     CompanyForm,
     ConfirmForm,
@@ -24,19 +38,12 @@ from forms.account import (
     PasswordResetForm,
     PersonalInfoForm,
 )
-from forms.validators import password_checklist
+from forms.validators import normalize_email, password_checklist
 
 LOGIN_LIMIT = "10 per minute; 50 per hour"
 MAIL_LIMIT = "5 per minute; 30 per hour"
 
 signup_wizard.register(bp, "/signup", "signup")
-
-
-def _safe_next(target: str | None) -> str:
-    """Only local paths are followed after sign-in (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("core.index")
 
 
 def _login_session(account, remember: bool) -> None:
@@ -79,12 +86,29 @@ def resend_activation():
     return render_template("account/resend_activation.html", form=form), _status(form)
 
 
+def _sign_in_failed(_response) -> bool:
+    """Only a wrong e-mail/password pair counts against the sign-in limits: the right
+    password from an address that has not been failing always gets through."""
+    return bool(g.get("sign_in_failed"))
+
+
+def _client_and_email() -> str:
+    """The limit key of one e-mail address tried from one client (the address hashed:
+    rate-limit storage need not hold who was tried)."""
+    email = (normalize_email(request.form.get("email", "")) or "")[:254].lower()
+    return f"{get_remote_address()}/{hashlib.sha256(email.encode()).hexdigest()[:32]}"
+
+
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(LOGIN_LIMIT, methods=["POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_FAILURE_LIMIT_PER_ADDRESS"],
+               methods=["POST"], deduct_when=_sign_in_failed)
+@limiter.limit(lambda: current_app.config["LOGIN_FAILURE_LIMIT_PER_ACCOUNT"],
+               key_func=_client_and_email, methods=["POST"], deduct_when=_sign_in_failed)
 def login():
-    """Sign in with e-mail and password (ログイン状態の維持)."""
+    """Sign in with e-mail and password (ログイン状態の維持). A client that failed too
+    often gets 429, the same for every e-mail, known or not."""
     if current_user.is_authenticated:
-        return redirect(_safe_next(request.args.get("next")))
+        return redirect(safe_next(request.args.get("next")))
     form = LoginForm()
     problem = None
     if form.validate_on_submit():
@@ -92,17 +116,19 @@ def login():
                                   request.user_agent.string)
         if result.outcome is services.LoginOutcome.OK:
             _login_session(result.account, form.remember.data)
-            return redirect(_safe_next(request.args.get("next")), code=303)
+            return redirect(safe_next(request.args.get("next")), code=303)
+        g.sign_in_failed = result.outcome is services.LoginOutcome.INVALID
         problem = result.outcome.value
     status = 401 if problem else _status(form)
-    return render_template("account/login.html", form=form, problem=problem,
-                           lock_minutes=_lock_minutes()), status
+    return render_template("account/login.html", form=form, problem=problem), status
 
 
-def _lock_minutes() -> int:
-    from flask import current_app
-
-    return current_app.config["LOGIN_LOCK_MINUTES"]
+def _end_browser_session() -> None:
+    """Forget the browser's sign-in: the session emptied first, then Flask-Login's
+    sign-out, which marks the 「ログイン状態の維持」 cookie for deletion in the session
+    (emptying the session afterwards would lose that mark and leave the cookie)."""
+    session.clear()
+    logout_user()
 
 
 @bp.route("/logout", methods=["GET", "POST"])
@@ -112,8 +138,7 @@ def logout():
     if request.method == "POST" and form.validate_on_submit():
         if current_user.is_authenticated:
             services.sign_out(current_user)
-        logout_user()
-        session.clear()
+        _end_browser_session()
         flash(_("ログアウトしました"), "success")
         return redirect(url_for("account.login"), code=303)
     if not current_user.is_authenticated:
@@ -348,8 +373,7 @@ def delete():
     form = DeleteAccountForm()
     if form.validate_on_submit():
         if services.delete_account(current_user, form.password.data):
-            logout_user()
-            session.clear()
+            _end_browser_session()
             return redirect(url_for("account.deleted"), code=303)
         form.password.errors.append(_("パスワードが正しくありません"))
     return render_template("account/delete.html", form=form), _status(form)

@@ -10,7 +10,9 @@ from flask import Flask, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
+from werkzeug.exceptions import SecurityError
 
+from blueprints.core.redirects import safe_next
 from models import db, utcnow
 from models.account import Account, LoginSession
 
@@ -97,8 +99,8 @@ def init_app(app: Flask) -> None:
         sign-in page being swapped into a part of it."""
         if request.headers.get("HX-Request") == "true":
             current = urlsplit(request.headers.get("HX-Current-URL", ""))
-            back = current.path + (f"?{current.query}" if current.query else "")
-            target = url_for("account.login", next=back if back.startswith("/") else None)
+            back = safe_next(current.path + (f"?{current.query}" if current.query else ""))
+            target = url_for("account.login", next=back if back != "/" else None)
             return "", 401, {"HX-Redirect": target}
         return redirect(url_for("account.login", next=request.full_path.rstrip("?")))
 
@@ -128,6 +130,13 @@ def init_app(app: Flask) -> None:
     def _csrf(_e):
         return _error_page(400, _("ページの有効期限が切れました"),
                            _("お手数ですが、ページを読み込み直してからもう一度お試しください。"))
+
+    @app.errorhandler(SecurityError)
+    def _untrusted_host(_e):
+        """A Host header outside TRUSTED_HOSTS: plain text, since no page can be built
+        (there is no URL adapter for a host the app does not serve)."""
+        return "400 Bad Request: unknown host\n", 400, {
+            "Content-Type": "text/plain; charset=utf-8"}
 
     @app.errorhandler(400)
     def _bad_request(_e):

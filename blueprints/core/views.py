@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import re
 
-from flask import abort, current_app, redirect, render_template, request, session, url_for
+from flask import abort, current_app, redirect, render_template, request, session
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import text
 from werkzeug.datastructures import MultiDict
 
 from blueprints.core import bp, registry, services
+from blueprints.core.redirects import safe_next
 from forms.account import ConfirmForm
 from forms.fields import AddressForm
 from models import db
@@ -61,10 +62,7 @@ def set_language():
         abort(400)
     services.set_language(current_user, language)
     session["lang"] = language
-    target = request.form.get("next", "")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("core.index")
-    return redirect(target, code=303)
+    return redirect(safe_next(request.form.get("next")), code=303)
 
 
 @bp.get("/dev/mail")

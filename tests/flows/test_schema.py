@@ -13,9 +13,9 @@ from models import db
 
 ACCOUNT_ROW = (
     "INSERT INTO account (email, password_hash, family_name, given_name, account_type, "
-    "role, language, newsletter, password_changed_at, failed_login_count, created_at) "
+    "role, language, newsletter, password_changed_at, created_at) "
     "VALUES (:email, 'x', '山田', '太郎', 'personal', 'user', 'ja', false, "
-    "CURRENT_TIMESTAMP, 0, CURRENT_TIMESTAMP)"
+    "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
 )
 
 
