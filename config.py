@@ -41,6 +41,9 @@ class Config:
         "DATABASE_URL", "sqlite:///" + str(BASE_DIR / "instance" / "enelink.sqlite3")
     )
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # SQLite: how long a request waits for the database's write lock (SQLite retries
+    # meanwhile) before it is answered 503 「混み合っています」 instead of failing.
+    DATABASE_BUSY_TIMEOUT_SECONDS = float(_env("DATABASE_BUSY_TIMEOUT_SECONDS", "15") or 15)
 
     # Mail. Without MAIL_SERVER in development, mail lands in the dev mailbox page.
     MAIL_SERVER = _env("MAIL_SERVER")
