@@ -14,7 +14,7 @@ from blueprints.core import audit
 from blueprints.core.links import LinkCheck, LinkState, check_link, issue_link, spend_link
 from blueprints.core.security import open_login_session, revoke_login_sessions
 from blueprints.core.wizard import forget_address
-from mail import messages
+from mail import messages, request_mail
 from models import db, utcnow
 from models.account import Account, AccountPhone, AccountType, Company, CompanyRole
 from models.audit import AuditEvent
@@ -154,13 +154,21 @@ def activate(token: str) -> tuple[LinkCheck, ActivationResult | None]:
 
 
 def resend_activation(email: str) -> None:
-    """Mail a fresh activation link when the address has an unopened account.
-    Says nothing either way: the caller shows the same page for every address."""
+    """Ask for a fresh activation link for the address. Only a mail request is written,
+    the same for every address (same statements, same time); the relay decides off the
+    request path (`activation_requested`). The caller shows the same page for every
+    address."""
+    request_mail(ACTIVATION, email)
+    db.session.commit()
+
+
+def activation_requested(email: str) -> None:
+    """The relay's decision on a requested activation mail: a fresh link when the address
+    has an unopened account, nothing otherwise. Runs in the relay's transaction."""
     account = find_account(email)
     if account is not None and account.activated_at is None:
         _send_activation(account)
         audit.record("account.activation_resent", subject_id=account.id)
-    db.session.commit()
 
 
 # -- sign-in ---------------------------------------------------------------------------
@@ -241,15 +249,23 @@ def sign_out(account: Account) -> None:
 
 # -- passwords -------------------------------------------------------------------------
 def request_password_reset(email: str) -> None:
-    """Mail a one-hour reset link when the address has an account. The caller shows
-    the same answer for every address."""
+    """Ask for a one-hour reset link for the address. Only a mail request is written, the
+    same for every address (same statements, same time); the relay decides off the
+    request path (`password_reset_requested`). The caller shows the same answer for
+    every address."""
+    request_mail(PASSWORD_RESET, email)
+    db.session.commit()
+
+
+def password_reset_requested(email: str) -> None:
+    """The relay's decision on a requested reset mail: a one-hour link when the address
+    has an account, nothing otherwise. Runs in the relay's transaction."""
     account = find_account(email)
     if account is not None:
         ttl = current_app.config["PASSWORD_RESET_LINK_TTL"]
         token = issue_link(PASSWORD_RESET, account.email, ttl, account=account)
         messages.send_password_reset_mail(account, token, utcnow() + ttl)
         audit.record("account.password_reset_requested", subject_id=account.id)
-    db.session.commit()
 
 
 def check_reset_link(token: str) -> LinkCheck:
