@@ -101,6 +101,9 @@ class Config:
     PASSWORD_RESET_LINK_TTL = timedelta(hours=1)
     INVITATION_LINK_TTL = timedelta(days=7)
 
+    # A sign-up with the address of an existing ID mails its owner at most this often.
+    ACCOUNT_EXISTS_MAIL_INTERVAL = timedelta(hours=1)
+
     SEED_DEMO_DATA = _env_bool("SEED_DEMO_DATA", False)
 
     # Monitoring: a gateway without a reading for this long is 通信途絶 (and alerted);

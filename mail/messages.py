@@ -45,6 +45,16 @@ def send_password_changed_mail(account: Account, changed_at: datetime) -> None:
                   changed_at=changed_at, reset_link=public_url("account.password_reset"))
 
 
+def send_account_exists_mail(account: Account) -> None:
+    """【アカウントはすでに登録されています】 when someone signs up with the address of an
+    existing ID: no second account is made; the owner gets the ways to sign in and to
+    reset the password."""
+    _mail_account("account_exists", account,
+                  lambda: _("【%(site)s】アカウントはすでに登録されています", site=_site()),
+                  login_link=public_url("account.login"),
+                  reset_link=public_url("account.password_reset"))
+
+
 def send_invitation_mail(email: str, family_name: str, given_name: str, inviter: Account,
                          company: Company, token: str, expires_at: datetime) -> None:
     """【従業員としての招待】 from a company account to a new or existing ID."""

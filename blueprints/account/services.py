@@ -9,6 +9,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from blueprints.core import audit
 from blueprints.core.links import LinkCheck, LinkState, check_link, issue_link, spend_link
@@ -53,8 +54,7 @@ def email_registered(email: str) -> bool:
 
 
 # -- sign-up ---------------------------------------------------------------------------
-class EmailTaken(Exception):
-    pass
+ACCOUNT_EXISTS = "account_exists"
 
 
 def _phones_from(entries) -> list[AccountPhone]:
@@ -62,9 +62,20 @@ def _phones_from(entries) -> list[AccountPhone]:
             for i, e in enumerate(entries) if e.get("number")]
 
 
-def create_account(name: dict, account_type: str, details: dict, password_hash: str) -> Account:
+def create_account(name: dict, account_type: str, details: dict,
+                   password_hash: str) -> Account | None:
     """Create an unopened account from the three sign-up steps and mail its activation
-    link, in one transaction. Raises EmailTaken when the address was registered meanwhile."""
+    link, in one transaction (the sign-up wizard commits it with the end of its draft).
+
+    When the address already has an ID (or gets one meanwhile from a concurrent
+    sign-up), no second account is made and no activation mail is sent: the owner of the
+    address is told by mail that they already have an ID, with the ways to sign in and
+    to reset the password, and None is returned. The person signing up sees the same
+    pages either way, so the sign-up does not tell who has an account."""
+    existing = find_account(name["email"])
+    if existing is not None:
+        _tell_owner_of_existing_id(existing)
+        return None
     now = utcnow()
     account = Account(
         email=name["email"], password_hash=password_hash,
@@ -86,20 +97,35 @@ def create_account(name: dict, account_type: str, details: dict, password_hash: 
         account.street = address["street"]
         account.building = address["building"] or None
         account.phones = [AccountPhone(position=0, kind="mobile", number=details["phone"])]
-    if email_registered(account.email):
-        raise EmailTaken
-    db.session.add(account)
     try:
-        db.session.flush()
-    except Exception as error:  # the unique index caught a concurrent sign-up
-        db.session.rollback()
-        if email_registered(name["email"]):
-            raise EmailTaken from error
-        raise
+        with db.session.begin_nested():  # only this insert is undone if it loses a race
+            db.session.add(account)
+    except IntegrityError:  # the unique index caught a concurrent sign-up
+        existing = find_account(name["email"])
+        if existing is None:
+            raise
+        _tell_owner_of_existing_id(existing)
+        return None
     _send_activation(account)
     audit.record("account.signup", actor_id=account.id, subject_id=account.id,
                  account_type=account.account_type.value)
-    return account  # the sign-up wizard commits this with the end of its draft
+    return account
+
+
+def _tell_owner_of_existing_id(account: Account) -> None:
+    """Someone signed up with the address of an existing ID: mail its owner (at most
+    once per ACCOUNT_EXISTS_MAIL_INTERVAL, so that repeated sign-ups cannot flood the
+    address) and audit the attempt."""
+    since = utcnow() - current_app.config["ACCOUNT_EXISTS_MAIL_INTERVAL"]
+    recent = db.session.scalar(
+        select(func.count()).select_from(OutboxMail)
+        .where(OutboxMail.kind == ACCOUNT_EXISTS,
+               func.lower(OutboxMail.recipient) == account.email.lower(),
+               OutboxMail.created_at > since)
+    )
+    if not recent:
+        messages.send_account_exists_mail(account)
+    audit.record("account.signup_existing", subject_id=account.id, mailed=not recent)
 
 
 def _company_from(data: dict, company: Company) -> Company:

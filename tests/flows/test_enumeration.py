@@ -1,25 +1,123 @@
-"""Nobody learns from the ID's public forms whether an address has an account: password
-reset and a new activation link answer the same for known and unknown addresses and do
-the same work (the same SQL statements) for both; the relay decides what is mailed."""
+"""Nobody learns from the ID's public forms whether an address has an account: sign-up,
+password reset and a new activation link answer the same for known and unknown
+addresses (status, page, number of mails), and the reset and resend requests do the same
+work (the same SQL statements) for both; the relay decides what is mailed."""
 from __future__ import annotations
 
 import re
 from contextlib import contextmanager
 
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 
 from mail.relay import deliver_pending
 from models import db
-from tests.conftest import page_token
-from tests.helpers import last_link, outbox, sign_up, signed_up_and_active
+from models.account import Account
+from models.mail import OutboxMail
+from tests.conftest import SmtpServer, links_in, page_token, path_of
+from tests.helpers import (
+    NAME_STEP,
+    PERSONAL_DETAILS,
+    last_link,
+    outbox,
+    post_step,
+    sign_up,
+    signed_up_and_active,
+)
 
 KNOWN, UNKNOWN = "taro@example.com", "hanako@example.com"
 CSRF_VALUE = re.compile(r'(name="csrf_token"[^>]*value="|"X-CSRFToken": ")[^"]+(")')
 
 
+def _mail_count() -> int:
+    db.session.expire_all()
+    return db.session.scalar(select(func.count()).select_from(OutboxMail))
+
+
 def _same_shape(body: str, address: str) -> str:
     """A page with what differs by design taken out: the typed address, CSRF tokens."""
     return CSRF_VALUE.sub(r"\1-\2", body.replace(address, "ADDRESS"))
+
+
+def _walk_sign_up(client, email: str) -> list[tuple[int, str | None]]:
+    answers = []
+    for step, data in (("name", {**NAME_STEP, "email": email}),
+                       ("type", {"account_type": "personal"}),
+                       ("details", PERSONAL_DETAILS)):
+        response = post_step(client, step, data)
+        answers.append((response.status_code, response.headers.get("Location")))
+    return answers
+
+
+# -- sign-up -------------------------------------------------------------------------------
+def test_sign_up_goes_on_the_same_way_for_a_registered_address(app):
+    signed_up_and_active(app.test_client(), email=KNOWN)
+    outbox()  # everything so far is written; count from here
+    results = {}
+    for email in (KNOWN, UNKNOWN):
+        client = app.test_client()
+        before = _mail_count()
+        steps = _walk_sign_up(client, email)
+        done = client.get("/account/signup/done")
+        results[email] = (steps, done.status_code,
+                          _same_shape(done.get_data(as_text=True), email),
+                          len(outbox()) - before)
+    assert results[KNOWN] == results[UNKNOWN]
+    steps, status, _, mails = results[KNOWN]
+    assert steps == [(303, "/account/signup/type"), (303, "/account/signup/details"),
+                     (303, "/account/signup/done")]
+    assert status == 200 and mails == 1
+    # The new address got its activation mail; the registered one no second account and
+    # no activation mail, but a word to its owner.
+    assert [m.kind for m in outbox(UNKNOWN)] == ["activation"]
+    assert [m.kind for m in outbox(KNOWN)] == ["activation", "account_exists"]
+    assert db.session.scalar(select(func.count()).select_from(Account)
+                             .where(Account.email == KNOWN)) == 1
+
+
+def test_sign_up_with_htmx_answers_the_same_for_a_registered_address(app):
+    signed_up_and_active(app.test_client(), email=KNOWN)
+    answers = {}
+    for email in (KNOWN, UNKNOWN):
+        client = app.test_client()
+        post_step(client, "name", {**NAME_STEP, "email": email}, htmx=True)
+        post_step(client, "type", {"account_type": "personal"}, htmx=True)
+        last = post_step(client, "details", PERSONAL_DETAILS, htmx=True)
+        answers[email] = (last.status_code, last.headers.get("HX-Redirect"),
+                          _same_shape(last.get_data(as_text=True), email))
+    assert answers[KNOWN] == answers[UNKNOWN] == (200, "/account/signup/done", "")
+
+
+def test_the_owner_is_told_with_links_to_sign_in_and_to_reset(smtp_app, smtp):
+    owner = smtp_app.test_client()
+    signed_up_and_active(owner, email=KNOWN)
+    deliver_pending()
+    sign_up(smtp_app.test_client(), email=KNOWN)
+    assert deliver_pending() == 1
+    [_, message] = smtp.to(KNOWN)
+    assert "アカウントはすでに登録されています" in message["Subject"]
+    body = SmtpServer.text_of(message)
+    assert "山田 太郎 様" in body and "新しいアカウントは作成していません" in body
+    sign_in, reset = links_in(body)
+    assert path_of(sign_in) == "/account/login" and path_of(reset) == "/account/password/reset"
+    visitor = smtp_app.test_client()
+    assert visitor.get(path_of(sign_in)).status_code == 200
+    assert visitor.get(path_of(reset)).status_code == 200
+
+
+def test_repeated_sign_ups_with_a_registered_address_mail_its_owner_once(app):
+    """A sign-up form cannot be used to flood someone's mailbox."""
+    signed_up_and_active(app.test_client(), email=KNOWN)
+    for _ in range(3):
+        assert sign_up(app.test_client(), email=KNOWN).status_code == 303
+    assert [m.kind for m in outbox(KNOWN)] == ["activation", "account_exists"]
+
+
+def test_sign_up_with_an_unopened_address_sends_no_second_activation(app):
+    sign_up(app.test_client(), email=KNOWN)
+    first = last_link(KNOWN, "activation")
+    assert sign_up(app.test_client(), email=KNOWN).status_code == 303
+    assert [m.kind for m in outbox(KNOWN)] == ["activation", "account_exists"]
+    assert app.test_client().get(first).status_code == 200  # the first link still opens
 
 
 # -- the same work for every address ---------------------------------------------------------
