@@ -101,6 +101,9 @@ class Config:
     PASSWORD_RESET_LINK_TTL = timedelta(hours=1)
     INVITATION_LINK_TTL = timedelta(days=7)
 
+    # Mail a company can make the site send: invitations per company account over the
+    # last 24 hours (counted from the stored invitations, so across processes too).
+    INVITATIONS_PER_DAY = _env_int("INVITATIONS_PER_DAY", 20)
     # A sign-up with the address of an existing ID mails its owner at most this often.
     ACCOUNT_EXISTS_MAIL_INTERVAL = timedelta(hours=1)
 

@@ -57,11 +57,12 @@ def send_account_exists_mail(account: Account) -> None:
 
 def send_invitation_mail(email: str, family_name: str, given_name: str, inviter: Account,
                          company: Company, token: str, expires_at: datetime) -> None:
-    """【従業員としての招待】 from a company account to a new or existing ID."""
+    """【商用アカウントへの招待】 from a company account to a new or existing ID. The
+    subject is fixed: names a company chose (its own, its inviter's) appear only in the
+    body, so that an invitation cannot be used to put any text in front of anyone."""
     queue_mail(
         "invitation", email,
-        _subject("ja", lambda: _("【%(site)s】%(company)s の商用アカウントへの招待",
-                                 site=_site(), company=company.name)),
+        _subject("ja", lambda: _("【%(site)s】商用アカウントへの招待", site=_site())),
         "invitation", family_name=family_name, given_name=given_name, inviter=inviter,
         company=company, link=public_url("account.invitation", token=token),
         expires_at=expires_at,

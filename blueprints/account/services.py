@@ -396,15 +396,33 @@ def pending_invitations(company_id: int) -> list[MailLink]:
 class InviteOutcome(enum.Enum):
     SENT = "sent"
     ALREADY_MEMBER = "already_member"
+    DAILY_LIMIT = "daily_limit"
+
+
+def invitations_in_last_day(company_id: int) -> int:
+    """Invitations the company sent over the last 24 hours (spent or not)."""
+    return db.session.scalar(
+        select(func.count()).select_from(MailLink)
+        .where(MailLink.purpose == INVITATION, MailLink.company_id == company_id,
+               MailLink.created_at > utcnow() - timedelta(days=1))
+    )
 
 
 def invite_employee(inviter: Account, family_name: str, given_name: str,
                     email: str) -> InviteOutcome:
-    """Mail an invitation (7 days) to join the inviter's company account."""
+    """Mail an invitation (7 days) to join the inviter's company account, at most
+    INVITATIONS_PER_DAY per company over the last 24 hours: a company is anyone who
+    signed up as one, and each invitation is a mail to any address."""
     company = inviter.company
     existing = find_account(email)
     if existing is not None and existing.company_id == company.id:
         return InviteOutcome.ALREADY_MEMBER
+    # Count under the company's row lock, so that parallel invitations cannot pass the
+    # cap together (SQLite write transactions are serial anyway).
+    db.session.execute(select(Company.id).where(Company.id == company.id).with_for_update())
+    if invitations_in_last_day(company.id) >= current_app.config["INVITATIONS_PER_DAY"]:
+        db.session.rollback()
+        return InviteOutcome.DAILY_LIMIT
     ttl = current_app.config["INVITATION_LINK_TTL"]
     token = issue_link(INVITATION, email, ttl, company_id=company.id,
                        payload={"family_name": family_name, "given_name": given_name,
