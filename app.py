@@ -57,7 +57,7 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     limiter.init_app(app)
 
     with app.app_context():
-        _configure_sqlite(db.engine)
+        _configure_sqlite(db.engine, app.config["DATABASE_BUSY_TIMEOUT_SECONDS"])
 
     from blueprints.core import security, templating
 
@@ -174,19 +174,22 @@ def _select_locale() -> str:
     return chosen if chosen in languages else "ja"
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, busy_timeout_seconds: float) -> None:
     """SQLite: foreign keys on, WAL, a busy timeout, and BEGIN IMMEDIATE for every
     transaction so that concurrent writers queue instead of failing with
-    'database is locked' when a read transaction later tries to write."""
+    'database is locked' when a read transaction later tries to write. While another
+    connection holds the write lock, SQLite itself retries for the busy timeout; a
+    request still refused after it is answered 503 (blueprints/core/security.py)."""
     if engine.dialect.name != "sqlite":
         return
+    busy_timeout_ms = max(0, int(busy_timeout_seconds * 1000))
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")

@@ -63,6 +63,9 @@ class Config:
         "DATABASE_URL", "sqlite:///" + str(BASE_DIR / "instance" / "enelink.sqlite3")
     ))
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # SQLite: how long a request waits for the database's write lock (SQLite retries
+    # meanwhile) before it is answered 503 「混み合っています」 instead of failing.
+    DATABASE_BUSY_TIMEOUT_SECONDS = float(_env("DATABASE_BUSY_TIMEOUT_SECONDS", "15") or 15)
 
     # Mail. Without MAIL_SERVER in development, mail lands in the dev mailbox page.
     MAIL_SERVER = _env("MAIL_SERVER")
@@ -131,6 +134,12 @@ class Config:
     ACTIVATION_LINK_TTL = timedelta(hours=24)
     PASSWORD_RESET_LINK_TTL = timedelta(hours=1)
     INVITATION_LINK_TTL = timedelta(days=7)
+
+    # Mail a company can make the site send: invitations per company account over the
+    # last 24 hours (counted from the stored invitations, so across processes too).
+    INVITATIONS_PER_DAY = _env_int("INVITATIONS_PER_DAY", 20)
+    # A sign-up with the address of an existing ID mails its owner at most this often.
+    ACCOUNT_EXISTS_MAIL_INTERVAL = timedelta(hours=1)
 
     SEED_DEMO_DATA = _env_bool("SEED_DEMO_DATA", False)
 

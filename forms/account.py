@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, PasswordField, RadioField, SelectField, StringField, SubmitField
-from wtforms.validators import EqualTo, Optional, ValidationError
+from wtforms.validators import EqualTo, Optional
 
 from forms.fields import PHONE_KINDS, PageForm, address_field, phones_field
 from forms.validators import (
@@ -89,14 +89,9 @@ class SignupNameForm(PageForm):
     family_name = family_name_field()
     given_name = given_name_field()
     email = email_field()
+    # Whether the address already has an ID is not checked here: that would tell anyone
+    # who has an account. The sign-up's last step mails the owner instead.
     password, password_confirm = new_password_fields()
-
-    def validate_email(self, field):
-        from blueprints.account.services import email_registered
-
-        if field.data and email_registered(field.data):
-            raise ValidationError(_l(
-                "このメールアドレスはすでに登録されています。ログインするか、パスワードを再設定してください"))
 
 
 class SignupTypeForm(PageForm):

@@ -1,12 +1,38 @@
 """Outgoing mail: one function per message (mail/messages.py), written to the outbox in
-the caller's transaction and delivered by the relay (mail/relay.py)."""
+the caller's transaction and delivered by the relay (mail/relay.py).
+
+A request that must not tell who has an account (password reset, a new activation link)
+writes only a *mail request* (`request_mail`): one outbox row with the typed address, the
+same work for every address. The relay decides off the request path, through the handler
+that a service registered for that kind (`on_mail_request`): it queues the real mail, or
+nothing."""
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from flask import current_app, render_template
 from flask_babel import force_locale
 
 from models import db
 from models.mail import OutboxMail, OutboxStatus
+
+# kind -> handler(address): queues the mail(s) the request leads to, in the relay's
+# transaction (it must not commit), or nothing when the address has no use for one.
+REQUEST_HANDLERS: dict[str, Callable[[str], None]] = {}
+
+
+def on_mail_request(kind: str, handler: Callable[[str], None]) -> None:
+    """Register the handler that decides what a mail request of `kind` becomes."""
+    REQUEST_HANDLERS[kind] = handler
+
+
+def request_mail(kind: str, address: str) -> OutboxMail:
+    """Add a mail request for `address` to the outbox (the caller commits). It says
+    nothing about the address: the relay decides what, if anything, is sent."""
+    outbox_mail = OutboxMail(kind=kind, recipient=address, subject="", text_body="",
+                             html_body="", status=OutboxStatus.REQUESTED)
+    db.session.add(outbox_mail)
+    return outbox_mail
 
 
 def queue_mail(kind: str, recipient: str, subject: str, template: str,

@@ -45,13 +45,24 @@ def send_password_changed_mail(account: Account, changed_at: datetime) -> None:
                   changed_at=changed_at, reset_link=public_url("account.password_reset"))
 
 
+def send_account_exists_mail(account: Account) -> None:
+    """【アカウントはすでに登録されています】 when someone signs up with the address of an
+    existing ID: no second account is made; the owner gets the ways to sign in and to
+    reset the password."""
+    _mail_account("account_exists", account,
+                  lambda: _("【%(site)s】アカウントはすでに登録されています", site=_site()),
+                  login_link=public_url("account.login"),
+                  reset_link=public_url("account.password_reset"))
+
+
 def send_invitation_mail(email: str, family_name: str, given_name: str, inviter: Account,
                          company: Company, token: str, expires_at: datetime) -> None:
-    """【従業員としての招待】 from a company account to a new or existing ID."""
+    """【商用アカウントへの招待】 from a company account to a new or existing ID. The
+    subject is fixed: names a company chose (its own, its inviter's) appear only in the
+    body, so that an invitation cannot be used to put any text in front of anyone."""
     queue_mail(
         "invitation", email,
-        _subject("ja", lambda: _("【%(site)s】%(company)s の商用アカウントへの招待",
-                                 site=_site(), company=company.name)),
+        _subject("ja", lambda: _("【%(site)s】商用アカウントへの招待", site=_site())),
         "invitation", family_name=family_name, given_name=given_name, inviter=inviter,
         company=company, link=public_url("account.invitation", token=token),
         expires_at=expires_at,

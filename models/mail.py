@@ -10,6 +10,9 @@ from models import Base, UTCDateTime, utcnow
 
 
 class OutboxStatus:
+    # Asked for on a request path, not yet decided: the relay turns it into the mail (or
+    # into nothing) through the handler registered for its kind (mail.request_mail).
+    REQUESTED = "requested"
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"  # gave up after MAIL_MAX_ATTEMPTS

@@ -55,6 +55,11 @@ def sign_up(client, email="taro@example.com", account_type="personal", htmx=Fals
 
 
 def outbox(recipient: str | None = None, kind: str | None = None) -> list[OutboxMail]:
+    """The mail written so far, oldest first. Mail requests (password reset, activation
+    resent: decided off the request path) are decided first, as the relay would."""
+    from mail.relay import prepare_requested
+
+    prepare_requested(limit=1000)
     statement = select(OutboxMail).order_by(OutboxMail.id)
     if recipient:
         statement = statement.where(OutboxMail.recipient == recipient)

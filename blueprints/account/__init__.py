@@ -1,15 +1,17 @@
 """The single ID: sign-up, activation, sign-in, passwords, settings, employees, deletion.
 Registers its launcher tile, its demo accounts and the actions nobody may take while
-acting for the owner with core's registry."""
+acting for the owner with core's registry, and with the mail relay the deciders of
+mail asked for by address (reset, activation)."""
 from flask import Blueprint
 from flask_babel import lazy_gettext as _l
 
 from blueprints.core import registry
+from mail import on_mail_request
 
 bp = Blueprint("account", __name__)
 URL_PREFIX = "/account"
 
-from blueprints.account import demo, views  # noqa: E402,F401
+from blueprints.account import demo, services, views  # noqa: E402,F401
 
 registry.launcher_tile(
     registry.LauncherTile(_l("アカウント"), _l("個人情報・ログイン情報・会社情報・従業員の管理"),
@@ -19,3 +21,6 @@ registry.demo_data("account", demo.seed_demo_accounts, order=10)
 # Whoever acts for the owner never changes how the owner signs in, nor deletes the ID.
 registry.refuse_while_acting("account.settings_login", "account.delete",
                              "account.settings_employees", "account.settings_company")
+# Mail that a request may not decide (it would tell who has an account): the relay does.
+on_mail_request(services.PASSWORD_RESET, services.password_reset_requested)
+on_mail_request(services.ACTIVATION, services.activation_requested)

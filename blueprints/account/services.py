@@ -8,12 +8,13 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from blueprints.core import audit, registry
 from blueprints.core.links import LinkCheck, LinkState, check_link, issue_link, spend_link
 from blueprints.core.security import open_login_session, revoke_login_sessions
 from blueprints.core.wizard import forget_address
-from mail import messages
+from mail import messages, request_mail
 from models import db, utcnow
 from models.account import Account, AccountPhone, AccountType, Company, CompanyRole
 from models.audit import AuditEvent
@@ -52,8 +53,7 @@ def email_registered(email: str) -> bool:
 
 
 # -- sign-up ---------------------------------------------------------------------------
-class EmailTaken(Exception):
-    pass
+ACCOUNT_EXISTS = "account_exists"
 
 
 def _phones_from(entries) -> list[AccountPhone]:
@@ -61,9 +61,20 @@ def _phones_from(entries) -> list[AccountPhone]:
             for i, e in enumerate(entries) if e.get("number")]
 
 
-def create_account(name: dict, account_type: str, details: dict, password_hash: str) -> Account:
+def create_account(name: dict, account_type: str, details: dict,
+                   password_hash: str) -> Account | None:
     """Create an unopened account from the three sign-up steps and mail its activation
-    link, in one transaction. Raises EmailTaken when the address was registered meanwhile."""
+    link, in one transaction (the sign-up wizard commits it with the end of its draft).
+
+    When the address already has an ID (or gets one meanwhile from a concurrent
+    sign-up), no second account is made and no activation mail is sent: the owner of the
+    address is told by mail that they already have an ID, with the ways to sign in and
+    to reset the password, and None is returned. The person signing up sees the same
+    pages either way, so the sign-up does not tell who has an account."""
+    existing = find_account(name["email"])
+    if existing is not None:
+        _tell_owner_of_existing_id(existing)
+        return None
     now = utcnow()
     account = Account(
         email=name["email"], password_hash=password_hash,
@@ -85,20 +96,35 @@ def create_account(name: dict, account_type: str, details: dict, password_hash: 
         account.street = address["street"]
         account.building = address["building"] or None
         account.phones = [AccountPhone(position=0, kind="mobile", number=details["phone"])]
-    if email_registered(account.email):
-        raise EmailTaken
-    db.session.add(account)
     try:
-        db.session.flush()
-    except Exception as error:  # the unique index caught a concurrent sign-up
-        db.session.rollback()
-        if email_registered(name["email"]):
-            raise EmailTaken from error
-        raise
+        with db.session.begin_nested():  # only this insert is undone if it loses a race
+            db.session.add(account)
+    except IntegrityError:  # the unique index caught a concurrent sign-up
+        existing = find_account(name["email"])
+        if existing is None:
+            raise
+        _tell_owner_of_existing_id(existing)
+        return None
     _send_activation(account)
     audit.record("account.signup", actor_id=account.id, subject_id=account.id,
                  account_type=account.account_type.value)
-    return account  # the sign-up wizard commits this with the end of its draft
+    return account
+
+
+def _tell_owner_of_existing_id(account: Account) -> None:
+    """Someone signed up with the address of an existing ID: mail its owner (at most
+    once per ACCOUNT_EXISTS_MAIL_INTERVAL, so that repeated sign-ups cannot flood the
+    address) and audit the attempt."""
+    since = utcnow() - current_app.config["ACCOUNT_EXISTS_MAIL_INTERVAL"]
+    recent = db.session.scalar(
+        select(func.count()).select_from(OutboxMail)
+        .where(OutboxMail.kind == ACCOUNT_EXISTS,
+               func.lower(OutboxMail.recipient) == account.email.lower(),
+               OutboxMail.created_at > since)
+    )
+    if not recent:
+        messages.send_account_exists_mail(account)
+    audit.record("account.signup_existing", subject_id=account.id, mailed=not recent)
 
 
 def _company_from(data: dict, company: Company) -> Company:
@@ -153,13 +179,21 @@ def activate(token: str) -> tuple[LinkCheck, ActivationResult | None]:
 
 
 def resend_activation(email: str) -> None:
-    """Mail a fresh activation link when the address has an unopened account.
-    Says nothing either way: the caller shows the same page for every address."""
+    """Ask for a fresh activation link for the address. Only a mail request is written,
+    the same for every address (same statements, same time); the relay decides off the
+    request path (`activation_requested`). The caller shows the same page for every
+    address."""
+    request_mail(ACTIVATION, email)
+    db.session.commit()
+
+
+def activation_requested(email: str) -> None:
+    """The relay's decision on a requested activation mail: a fresh link when the address
+    has an unopened account, nothing otherwise. Runs in the relay's transaction."""
     account = find_account(email)
     if account is not None and account.activated_at is None:
         _send_activation(account)
         audit.record("account.activation_resent", subject_id=account.id)
-    db.session.commit()
 
 
 # -- sign-in ---------------------------------------------------------------------------
@@ -228,15 +262,23 @@ def sign_out(account: Account) -> None:
 
 # -- passwords -------------------------------------------------------------------------
 def request_password_reset(email: str) -> None:
-    """Mail a one-hour reset link when the address has an account. The caller shows
-    the same answer for every address."""
+    """Ask for a one-hour reset link for the address. Only a mail request is written, the
+    same for every address (same statements, same time); the relay decides off the
+    request path (`password_reset_requested`). The caller shows the same answer for
+    every address."""
+    request_mail(PASSWORD_RESET, email)
+    db.session.commit()
+
+
+def password_reset_requested(email: str) -> None:
+    """The relay's decision on a requested reset mail: a one-hour link when the address
+    has an account, nothing otherwise. Runs in the relay's transaction."""
     account = find_account(email)
     if account is not None:
         ttl = current_app.config["PASSWORD_RESET_LINK_TTL"]
         token = issue_link(PASSWORD_RESET, account.email, ttl, account=account)
         messages.send_password_reset_mail(account, token, utcnow() + ttl)
         audit.record("account.password_reset_requested", subject_id=account.id)
-    db.session.commit()
 
 
 def check_reset_link(token: str) -> LinkCheck:
@@ -339,15 +381,33 @@ def pending_invitations(company_id: int) -> list[MailLink]:
 class InviteOutcome(enum.Enum):
     SENT = "sent"
     ALREADY_MEMBER = "already_member"
+    DAILY_LIMIT = "daily_limit"
+
+
+def invitations_in_last_day(company_id: int) -> int:
+    """Invitations the company sent over the last 24 hours (spent or not)."""
+    return db.session.scalar(
+        select(func.count()).select_from(MailLink)
+        .where(MailLink.purpose == INVITATION, MailLink.company_id == company_id,
+               MailLink.created_at > utcnow() - timedelta(days=1))
+    )
 
 
 def invite_employee(inviter: Account, family_name: str, given_name: str,
                     email: str) -> InviteOutcome:
-    """Mail an invitation (7 days) to join the inviter's company account."""
+    """Mail an invitation (7 days) to join the inviter's company account, at most
+    INVITATIONS_PER_DAY per company over the last 24 hours: a company is anyone who
+    signed up as one, and each invitation is a mail to any address."""
     company = inviter.company
     existing = find_account(email)
     if existing is not None and existing.company_id == company.id:
         return InviteOutcome.ALREADY_MEMBER
+    # Count under the company's row lock, so that parallel invitations cannot pass the
+    # cap together (SQLite write transactions are serial anyway).
+    db.session.execute(select(Company.id).where(Company.id == company.id).with_for_update())
+    if invitations_in_last_day(company.id) >= current_app.config["INVITATIONS_PER_DAY"]:
+        db.session.rollback()
+        return InviteOutcome.DAILY_LIMIT
     ttl = current_app.config["INVITATION_LINK_TTL"]
     token = issue_link(INVITATION, email, ttl, company_id=company.id,
                        payload={"family_name": family_name, "given_name": given_name,

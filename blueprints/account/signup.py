@@ -1,27 +1,28 @@
 """The ID sign-up wizard of the manual: (1) name, e-mail, password; (2) account type;
-(3) details and consents → 「一次登録完了」 and the activation mail."""
+(3) details and consents → 「一次登録完了」 and the activation mail (or, for an address
+that already has an ID, a mail telling its owner so: the pages are the same)."""
 from __future__ import annotations
 
 from flask import session, url_for
 from flask_babel import lazy_gettext as _l
 
 from blueprints.account import services
-from blueprints.core.wizard import Step, Wizard, WizardError
+from blueprints.core.wizard import Step, Wizard
 from forms.account import SignupNameForm, SignupTypeForm, details_form_for
 
 
 def _finish(forms, secrets) -> str:
-    try:
-        account = services.create_account(
-            name=forms["name"].data,
-            account_type=forms["type"].account_type.data,
-            details=forms["details"].data,
-            password_hash=secrets["password"],  # a hash: the draft never holds the password
-        )
-    except services.EmailTaken:
-        raise WizardError("name", "email", str(_l(
-            "このメールアドレスはすでに登録されています。ログインするか、パスワードを再設定してください")))
-    session["signup_email"] = account.email
+    """Create the account, or (for an address that already has an ID) mail its owner
+    instead: either way the same 「一次登録完了」 page follows, so that the sign-up does
+    not tell whether an address is registered."""
+    email = forms["name"].email.data
+    services.create_account(
+        name=forms["name"].data,
+        account_type=forms["type"].account_type.data,
+        details=forms["details"].data,
+        password_hash=secrets["password"],  # a hash: the draft never holds the password
+    )
+    session["signup_email"] = email
     return url_for("account.signup_done")
 
 

@@ -309,7 +309,12 @@ def settings_employees():
                 flash(_("%(email)s に招待メールを送りました", email=invite.email.data),
                       "success")
                 return redirect(url_for("account.settings_employees"), code=303)
-            invite.email.errors.append(_("この方はすでに従業員として登録されています"))
+            if outcome is services.InviteOutcome.DAILY_LIMIT:
+                invite.email.errors.append(_(
+                    "招待メールを送れるのは24時間に%(count)s件までです。時間をおいてからもう一度お送りください",
+                    count=current_app.config["INVITATIONS_PER_DAY"]))
+            else:
+                invite.email.errors.append(_("この方はすでに従業員として登録されています"))
     employees = services.search_employees(current_user.company_id, query)
     template = ("account/_employee_list.html" if htmx and request.method == "GET"
                 and not htmx.history_restore_request else "account/settings_employees.html")

@@ -6,11 +6,12 @@ import secrets
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from flask import Flask, jsonify, redirect, render_template, request, url_for
+from flask import Flask, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 from werkzeug.exceptions import SecurityError
+from sqlalchemy.exc import OperationalError
 
 from blueprints.core.redirects import safe_next
 from models import db, utcnow
@@ -23,7 +24,23 @@ CSP = (
 )
 
 API_ERRORS = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-              413: "too_large", 429: "too_many_requests", 500: "server_error"}
+              413: "too_large", 429: "too_many_requests", 500: "server_error",
+              503: "unavailable"}
+# SQLite's answers while another connection keeps the database locked past the busy
+# timeout; PostgreSQL's SQLSTATEs for a lock not granted in time and a deadlock.
+BUSY_SQLITE_MESSAGES = ("database is locked", "database table is locked", "database is busy")
+BUSY_SQLSTATES = {"55P03", "40P01"}
+BUSY_RETRY_AFTER_SECONDS = 5
+
+
+def database_busy(error: OperationalError) -> bool:
+    """True when the database refused because it is busy (locked by someone else), not
+    because something is wrong with the statement or the server."""
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if sqlstate is not None:
+        return sqlstate in BUSY_SQLSTATES
+    message = str(error.orig).lower()
+    return any(busy in message for busy in BUSY_SQLITE_MESSAGES)
 
 
 def hash_key(key: str) -> str:
@@ -167,6 +184,24 @@ def init_app(app: Flask) -> None:
     def _too_many(_e):
         return _error_page(429, _("しばらくしてからお試しください"),
                            _("短時間に多くのリクエストがありました。少し時間をおいてからもう一度お試しください。"))
+
+    @app.errorhandler(OperationalError)
+    def _database_busy(error: OperationalError):
+        """A busy database (waited for the busy timeout in vain) is a 503 to try again
+        later, not a 500: nothing was saved, and the page says so."""
+        if not database_busy(error):
+            raise error
+        db.session.rollback()
+        # This page must not wait for the database again: the signed-in account (its
+        # attributes expired by the rollback) would reload it for the header, so the
+        # page is drawn as for a visitor. The sign-in itself is untouched.
+        g._login_user = login_manager.anonymous_user()
+        response, status = _error_page(
+            503, _("ただいま混み合っています"),
+            _("アクセスが集中しているため、処理を完了できませんでした（内容は保存されていません）。少し時間をおいてから、もう一度お試しください。"))
+        response = app.make_response((response, status))
+        response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS)
+        return response
 
     @app.errorhandler(500)
     def _server_error(_e):

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from blueprints.core import registry
 from models import db
 from models.account import Account
-from models.mail import OutboxMail
+from models.mail import OutboxMail, OutboxStatus
 
 LINK_PATTERN = re.compile(r"https?://[^\s<>\"']+")
 
@@ -25,8 +25,10 @@ def set_language(account, language: str) -> None:
 
 
 def dev_mails(limit: int = 200) -> list[OutboxMail]:
+    """Written mail, newest first (mail requests the relay has not decided are no mail)."""
     return list(db.session.scalars(
-        select(OutboxMail).order_by(OutboxMail.id.desc()).limit(limit)))
+        select(OutboxMail).where(OutboxMail.status != OutboxStatus.REQUESTED)
+        .order_by(OutboxMail.id.desc()).limit(limit)))
 
 
 def dev_mail(mail_id: int) -> OutboxMail | None:

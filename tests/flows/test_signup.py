@@ -143,22 +143,17 @@ def test_consents_are_required(client):
     assert account() is None
 
 
-def test_registered_email_is_refused_at_step_one(client):
-    sign_up(client)
-    other = client.application.test_client()
-    response = post_step(other, "name", NAME_STEP)
-    assert response.status_code == 422
-    assert "すでに登録されています" in response.get_data(as_text=True)
-
-
-def test_email_taken_between_steps_sends_back_to_step_one(client, app):
+def test_email_taken_between_steps_makes_no_second_account(client, app):
+    """Someone else finishes first with the same address: this sign-up ends on the same
+    「一次登録完了」 page, makes no second account, and the address's owner is told."""
     post_step(client, "name", NAME_STEP)
     post_step(client, "type", {"account_type": "personal"})
     sign_up(app.test_client())  # someone else finishes first with the same address
     response = post_step(client, "details", PERSONAL_DETAILS)
-    assert response.status_code == 422
-    assert "すでに登録されています" in response.get_data(as_text=True)
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/account/signup/done"
     assert len(db.session.scalars(select(Account)).all()) == 1
+    assert [m.kind for m in outbox("taro@example.com")] == ["activation", "account_exists"]
 
 
 def test_postal_lookup_button_fills_address_without_javascript(client):
