@@ -152,8 +152,13 @@ class Config:
     GATEWAY_SIMULATOR_IN_PROCESS = _env_bool("GATEWAY_SIMULATOR_IN_PROCESS", DEVELOPMENT)
     # How often an open monitoring page asks for the current values.
     MONITOR_REFRESH_SECONDS = _env_int("MONITOR_REFRESH_SECONDS", 60)
-    # Gateway API: requests per gateway (readings arrive every 5 minutes, in batches).
+    # Gateway API: requests per gateway (readings arrive every 5 minutes, in batches);
+    # only requests with the gateway's right key count.
     GATEWAY_API_LIMIT = _env("GATEWAY_API_LIMIT", "60 per minute; 600 per hour")
+    # Failed API keys per client address: enough for a misconfigured device to be seen in
+    # the logs, too few to matter for guessing a 256-bit key. Only failures count.
+    GATEWAY_API_FAILED_AUTH_LIMIT = _env("GATEWAY_API_FAILED_AUTH_LIMIT",
+                                         "20 per minute; 200 per hour")
 
 
 class TestConfig(Config):

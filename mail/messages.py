@@ -69,6 +69,17 @@ def send_invitation_mail(email: str, family_name: str, given_name: str, inviter:
     )
 
 
+def send_removed_from_company_mail(account: Account, company: Company,
+                                   removed_at: datetime) -> None:
+    """【商用アカウントの従業員から削除されました】 to a person an administrator removed from a
+    company: what they can no longer use, and that their ID stays. The company's name is
+    in the body only (names chosen by users stay out of subject lines)."""
+    _mail_account("removed_from_company", account,
+                  lambda: _("【%(site)s】商用アカウントの従業員から削除されました", site=_site()),
+                  company=company, removed_at=removed_at,
+                  login_link=public_url("account.login"))
+
+
 def _site() -> str:
     from flask import current_app
 

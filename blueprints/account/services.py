@@ -486,6 +486,154 @@ def join_company_as_existing(token: str, account: Account) -> tuple[LinkCheck, J
     return checked, JoinOutcome.JOINED
 
 
+# -- employees who leave, invitations withdrawn, the admin role handed over --------------
+# Company access is read from the account on every request (its company and role), so a
+# change here takes effect on the person's next request, in every browser they are
+# signed in with. Each operation is for an administrator of the same company only; an
+# ID of another company is not found. A repeated submit finds its work done and says so.
+class EmployeeOutcome(enum.Enum):
+    DONE = "done"
+    ALREADY_DONE = "already_done"  # e.g. the second of two submits
+    LAST_ADMIN = "last_admin"      # the company would be left without an administrator
+    FORBIDDEN = "forbidden"        # the actor is an employee, not the administrator
+    NOT_FOUND = "not_found"        # not of the actor's company
+
+
+def company_employee(actor: Account, account_id: int) -> Account | None:
+    """The employee `account_id` of the actor's company, or None."""
+    if actor.company_id is None:
+        return None
+    employee = db.session.get(Account, account_id)
+    if employee is None or employee.company_id != actor.company_id:
+        return None
+    return employee
+
+
+def is_last_admin(employee: Account) -> bool:
+    """Whether the employee is the only administrator of their company."""
+    if employee.company_role != CompanyRole.ADMIN or employee.company_id is None:
+        return False
+    admins = db.session.scalar(select(func.count()).select_from(Account).where(
+        Account.company_id == employee.company_id,
+        Account.company_role == CompanyRole.ADMIN))
+    return admins <= 1
+
+
+def _lock_company(actor: Account) -> int | None:
+    """Serialise changes of one company's employees (PostgreSQL; SQLite writes are
+    serial already), so that two administrators cannot remove each other at once, and
+    read the actor's own company and role again under that lock. Returns the company."""
+    if actor.company_id is None:
+        return None
+    db.session.execute(select(Company.id).where(Company.id == actor.company_id)
+                       .with_for_update())
+    db.session.refresh(actor)
+    return actor.company_id
+
+
+def _was_removed_from(company_id: int, account_id: int) -> bool:
+    events = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "company.member_remove", AuditEvent.subject_id == account_id))
+    return any(event.detail.get("company_id") == company_id for event in events)
+
+
+def remove_employee(actor: Account, account_id: int) -> EmployeeOutcome:
+    """従業員の削除: the employee leaves the actor's company. Their ID stays, as a personal
+    account without a company (their own gateways stay theirs); they lose the company's
+    pages and the dealer console from their next request on, and are told by mail.
+    An administrator may remove themselves only while another administrator remains."""
+    company_id = _lock_company(actor)
+    if company_id is None:
+        db.session.rollback()
+        return EmployeeOutcome.NOT_FOUND
+    employee = company_employee(actor, account_id)
+    if employee is None:
+        done = _was_removed_from(company_id, account_id)
+        db.session.rollback()
+        return EmployeeOutcome.ALREADY_DONE if done else EmployeeOutcome.NOT_FOUND
+    if not actor.is_company_admin:
+        db.session.rollback()
+        return EmployeeOutcome.FORBIDDEN
+    if is_last_admin(employee):
+        db.session.rollback()
+        return EmployeeOutcome.LAST_ADMIN
+    company = employee.company
+    employee.company = None
+    employee.company_role = None
+    employee.account_type = AccountType.PERSONAL
+    employee.department = None
+    employee.position = None
+    now = utcnow()
+    messages.send_removed_from_company_mail(employee, company, now)
+    audit.record("company.member_remove", actor_id=actor.id, subject_id=employee.id,
+                 company_id=company_id)
+    db.session.commit()
+    return EmployeeOutcome.DONE
+
+
+def hand_over_admin(actor: Account, account_id: int) -> EmployeeOutcome:
+    """管理者の引き継ぎ: the employee becomes the company's administrator and the actor
+    an ordinary employee."""
+    company_id = _lock_company(actor)
+    if company_id is None:
+        db.session.rollback()
+        return EmployeeOutcome.NOT_FOUND
+    employee = company_employee(actor, account_id)
+    if employee is None:
+        db.session.rollback()
+        return EmployeeOutcome.NOT_FOUND
+    if employee.company_role == CompanyRole.ADMIN:
+        db.session.rollback()
+        return EmployeeOutcome.ALREADY_DONE
+    if not actor.is_company_admin:
+        db.session.rollback()
+        return EmployeeOutcome.FORBIDDEN
+    employee.company_role = CompanyRole.ADMIN
+    actor.company_role = CompanyRole.MEMBER
+    audit.record("company.admin_hand_over", actor_id=actor.id, subject_id=employee.id,
+                 company_id=company_id)
+    db.session.commit()
+    return EmployeeOutcome.DONE
+
+
+def company_invitation(actor: Account, invitation_id: int) -> MailLink | None:
+    """An invitation (pending or not) sent on behalf of the actor's company, or None."""
+    link = db.session.get(MailLink, invitation_id)
+    if (link is None or link.purpose != INVITATION or actor.company_id is None
+            or link.company_id != actor.company_id):
+        return None
+    return link
+
+
+def is_pending(invitation: MailLink) -> bool:
+    return invitation.used_at is None and invitation.expires_at > utcnow()
+
+
+def cancel_invitation(actor: Account, invitation_id: int) -> EmployeeOutcome:
+    """招待の取り消し: the invitation's link stops working (it then shows the page of an
+    expired link); an invitation already used, expired or withdrawn is left as it is."""
+    invitation = company_invitation(actor, invitation_id)
+    if invitation is None:
+        return EmployeeOutcome.NOT_FOUND
+    if not is_pending(invitation):
+        return EmployeeOutcome.ALREADY_DONE
+    if not actor.is_company_admin:
+        return EmployeeOutcome.FORBIDDEN
+    # Only a link nobody has used or withdrawn meanwhile is changed (two submits at once).
+    withdrawn = db.session.execute(
+        MailLink.__table__.update()
+        .where(MailLink.id == invitation.id, MailLink.used_at.is_(None),
+               MailLink.expires_at > utcnow())
+        .values(expires_at=utcnow()))
+    if withdrawn.rowcount != 1:
+        db.session.rollback()
+        return EmployeeOutcome.ALREADY_DONE
+    audit.record("company.invitation_cancel", actor_id=actor.id,
+                 company_id=actor.company_id, invitation_id=invitation.id)
+    db.session.commit()
+    return EmployeeOutcome.DONE
+
+
 # -- deletion --------------------------------------------------------------------------
 def delete_account(account: Account, password: str) -> bool:
     """Remove the account and everything of it, everywhere, in one transaction.

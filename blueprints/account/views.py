@@ -323,6 +323,96 @@ def settings_employees():
                            query=query), _status(invite)
 
 
+def _employee_action_page(template: str, target, settled: str | None = None,
+                          status: int = 200, **context):
+    """The confirmation page of an action on an employee or an invitation, for the
+    company's administrator only. `settled`: the action has nothing left to do (e.g. the
+    invitation was used meanwhile); the list is shown with that message instead."""
+    if target is None:
+        abort(404)
+    if not current_user.is_company_admin:
+        abort(403)
+    if settled:
+        flash(settled, "info")
+        return redirect(url_for("account.settings_employees"), code=303)
+    return render_template(template, target=target, form=ConfirmForm(), **context), status
+
+
+def _employee_action_done(outcome, done_message: str, again_message: str):
+    """Where an employee action's POST goes: back to the list with what happened."""
+    if outcome is services.EmployeeOutcome.NOT_FOUND:
+        abort(404)
+    if outcome is services.EmployeeOutcome.FORBIDDEN:
+        abort(403)
+    if outcome is services.EmployeeOutcome.DONE:
+        flash(done_message, "success")
+    else:  # ALREADY_DONE: a repeated submit; nothing more was changed
+        flash(again_message, "info")
+    if current_user.company_id is None:  # an administrator who left the company
+        return redirect(url_for("account.settings"), code=303)
+    return redirect(url_for("account.settings_employees"), code=303)
+
+
+@bp.route("/settings/employees/<int:account_id>/remove", methods=["GET", "POST"])
+@login_required
+def employee_remove(account_id: int):
+    """従業員の削除: confirm, then the person leaves the company (their ID stays, as a
+    personal account) and is told by mail. The last administrator cannot leave."""
+    _company_account_required()
+    employee = services.company_employee(current_user, account_id)
+    name = employee.full_name if employee is not None else ""
+    form = ConfirmForm()
+    if request.method == "POST" and form.validate_on_submit():
+        outcome = services.remove_employee(current_user, account_id)
+        if outcome is services.EmployeeOutcome.LAST_ADMIN:
+            return _employee_action_page("account/employee_remove.html", employee,
+                                         status=409, last_admin=True)
+        return _employee_action_done(
+            outcome, _("%(name)s 様を従業員から削除しました。お知らせのメールを送りました",
+                       name=name),
+            _("この従業員はすでに削除されています"))
+    return _employee_action_page("account/employee_remove.html", employee,
+                                 last_admin=employee is not None
+                                 and services.is_last_admin(employee))
+
+
+@bp.route("/settings/employees/<int:account_id>/admin", methods=["GET", "POST"])
+@login_required
+def employee_admin(account_id: int):
+    """管理者の引き継ぎ: confirm, then the employee becomes the administrator and the
+    current administrator an employee."""
+    _company_account_required()
+    employee = services.company_employee(current_user, account_id)
+    name = employee.full_name if employee is not None else ""
+    already = _("%(name)s 様はすでに管理者です", name=name)
+    form = ConfirmForm()
+    if request.method == "POST" and form.validate_on_submit():
+        outcome = services.hand_over_admin(current_user, account_id)
+        return _employee_action_done(
+            outcome, _("管理者の権限を %(name)s 様に引き継ぎました", name=name), already)
+    is_admin = employee is not None and employee.is_company_admin
+    return _employee_action_page("account/employee_admin.html", employee,
+                                 settled=already if is_admin else None)
+
+
+@bp.route("/settings/invitations/<int:invitation_id>/cancel", methods=["GET", "POST"])
+@login_required
+def invitation_cancel(invitation_id: int):
+    """招待の取り消し: confirm, then the invitation's link stops working."""
+    _company_account_required()
+    invitation = services.company_invitation(current_user, invitation_id)
+    email = invitation.email if invitation is not None else ""
+    settled = _("この招待はすでに使用されたか、期限切れか、取り消されています")
+    form = ConfirmForm()
+    if request.method == "POST" and form.validate_on_submit():
+        outcome = services.cancel_invitation(current_user, invitation_id)
+        return _employee_action_done(
+            outcome, _("%(email)s への招待を取り消しました", email=email), settled)
+    pending = invitation is not None and services.is_pending(invitation)
+    return _employee_action_page("account/invitation_cancel.html", invitation,
+                                 settled=None if pending else settled)
+
+
 @bp.route("/invitation/<token>", methods=["GET", "POST"])
 @limiter.limit(LOGIN_LIMIT, methods=["POST"])
 def invitation(token: str):

@@ -7,12 +7,27 @@ never the owner's password): `Authorization: Bearer <key>` on its own URL.
 Answers are JSON: 200 when every reading was stored or was a duplicate, 422 when some were
 rejected (the others are stored: resending the whole batch is safe), 400 for a body that
 is not a batch, 401 for a wrong key, 403 for a gateway that is not registered or was
-retired, 413 for a batch over the limit, 429 when a gateway posts too often (only
-authenticated requests count against a gateway; failed keys count per address)."""
+retired, 413 for a batch over the limit, 429 (with Retry-After) when over a rate limit.
+
+The order of the checks is what keeps a gateway reachable while others attack it (its ID
+is printed on the slip, so anyone may know it):
+1. The key in the header is checked first; the body is not read yet, so a request that
+   announces a huge body without the right key is answered 401 and its body never read.
+2. A failed key counts against the client address's allowance of failures
+   (GATEWAY_API_FAILED_AUTH_LIMIT); past it, failures are answered 429. Nothing else
+   counts there: a right key is never refused because of failures from its address.
+3. Only an authenticated request counts against its gateway's allowance
+   (GATEWAY_API_LIMIT), whatever its answer (a 400 or 413 of its own included).
+4. Only then is the body read, up to MAX_BODY_BYTES."""
 from __future__ import annotations
+
+import math
+import time
+from functools import wraps
 
 from flask import current_app, jsonify, request
 from flask_limiter.util import get_remote_address
+from limits import parse_many
 
 from app import csrf, limiter
 from blueprints.api import bp
@@ -23,34 +38,22 @@ from models import utcnow
 
 # A full batch (MAX_BATCH readings of 6 units, pretty-printed) is about 1.9 MB.
 MAX_BODY_BYTES = 4 * 1024 * 1024
-# Failed authentications per client address: enough for a misconfigured device to be seen
-# in the logs, too few to matter for guessing a 256-bit key.
-FAILED_AUTH_LIMIT = "20 per minute; 200 per hour"
+LIMIT_NAMESPACE = "gateway-api"
 
 
-def _gateway_key() -> str:
-    return "gateway-api:" + str((request.view_args or {}).get("gateway_id", ""))[:12]
-
-
-def _limit() -> str:
-    return current_app.config["GATEWAY_API_LIMIT"]
-
-
-def _authenticated_only(response) -> bool:
-    """Only requests that passed authentication use up a gateway's allowance: anyone who
-    knows a gateway's ID (it is on the slip) must not be able to silence it."""
-    return response.status_code != 401
-
-
-def _failed_authentication(response) -> bool:
-    return response.status_code == 401
-
-
-def limited(view):
-    """The gateway API's rate limits, per gateway and, for failed keys, per address."""
-    view = limiter.limit(FAILED_AUTH_LIMIT, key_func=get_remote_address,
-                         deduct_when=_failed_authentication)(view)
-    return limiter.limit(_limit, key_func=_gateway_key, deduct_when=_authenticated_only)(view)
+def _over_limit(setting: str, key: str) -> int | None:
+    """Count this request against the limits in config `setting` (e.g. "60 per minute;
+    600 per hour") under `key`. None while within all of them; otherwise the seconds
+    until the longest breached window ends (for Retry-After)."""
+    if not limiter.enabled or not current_app.config.get("RATELIMIT_ENABLED", True):
+        return None
+    strategy = limiter.limiter
+    waits = []
+    for item in parse_many(current_app.config[setting]):
+        if not strategy.hit(item, LIMIT_NAMESPACE, key):
+            reset = strategy.get_window_stats(item, LIMIT_NAMESPACE, key).reset_time
+            waits.append(max(1, math.ceil(reset - time.time())))
+    return max(waits) if waits else None
 
 
 def _error(status: int, error: str, message: str, **extra):
@@ -61,36 +64,52 @@ def _error(status: int, error: str, message: str, **extra):
     return response
 
 
+def _too_many(wait: int):
+    response = _error(429, "too_many_requests", "too many requests; retry later")
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
 def _bearer() -> str | None:
     scheme, _, key = (request.headers.get("Authorization") or "").partition(" ")
     return key.strip() if scheme.lower() == "bearer" else None
 
 
-def _authenticated(gateway_id: str):
-    """(gateway, None) for a gateway that may report, or (None, error response)."""
-    gateway = credentials.authenticate(gateway_id, _bearer())
-    if gateway is None:
-        return None, _error(401, "unauthorized", "unknown gateway or wrong API key")
-    if not credentials.may_report(gateway):
-        if gateway.status == "retired":
-            return None, _error(403, "gateway_retired",
-                                "this gateway was exchanged or disposed of")
-        return None, _error(403, "gateway_not_registered",
-                            "this gateway has not been registered by an owner")
-    return gateway, None
+def gateway_request(view):
+    """Authenticate the gateway of the URL and apply the rate limits, in the order the
+    module docstring gives, before `view(gateway)` runs (and reads the body, if any)."""
+
+    @wraps(view)
+    def authenticated(gateway_id: str):
+        gateway = credentials.authenticate(gateway_id, _bearer())
+        if gateway is None:
+            wait = _over_limit("GATEWAY_API_FAILED_AUTH_LIMIT",
+                               "failed-auth:" + (get_remote_address() or ""))
+            if wait:
+                return _too_many(wait)
+            return _error(401, "unauthorized", "unknown gateway or wrong API key")
+        wait = _over_limit("GATEWAY_API_LIMIT", "gateway:" + gateway.gateway_id)
+        if wait:
+            return _too_many(wait)
+        if not credentials.may_report(gateway):
+            if gateway.status == "retired":
+                return _error(403, "gateway_retired",
+                              "this gateway was exchanged or disposed of")
+            return _error(403, "gateway_not_registered",
+                          "this gateway has not been registered by an owner")
+        return view(gateway)
+
+    return authenticated
 
 
 @bp.post("/gateways/<gateway_id>/readings")
 @csrf.exempt
-@limited
-def post_readings(gateway_id: str):
+@gateway_request
+def post_readings(gateway):
     """Store a batch of 5-minute readings (see telemetry.check_reading for a reading).
-    The body is read before the database is touched (a wrong key still gets 401 first)."""
+    The body is read only now, after the key was checked."""
     request.max_content_length = MAX_BODY_BYTES
     readings, problem = _batch()
-    gateway, refused = _authenticated(gateway_id)
-    if refused:
-        return refused
     if problem:
         return problem
     result = telemetry.ingest(gateway, readings)
@@ -126,12 +145,9 @@ def _batch():
 
 
 @bp.get("/gateways/<gateway_id>")
-@limited
-def gateway_state(gateway_id: str):
+@gateway_request
+def gateway_state(gateway):
     """The newest stored reading's time, so that a gateway knows where to resume."""
-    gateway, refused = _authenticated(gateway_id)
-    if refused:
-        return refused
     last = gateway.last_reading_at
     return jsonify({"gateway_id": gateway.gateway_id, "status": gateway.status,
                     "last_reading_at": last.isoformat() if last else None,

@@ -342,6 +342,34 @@ def company_pages(page: Page, audit: PageAudit, live: LiveServer) -> None:
     expect(main(page)).to_contain_text(DEMO_COMPANY["name"])
     check(page, audit, "invitation")
 
+    # 従業員の削除 and 管理者の引き継ぎ: confirmation pages that name the person (only
+    # looked at here; the flow tests press their buttons).
+    for link_name, title, label in (("従業員から削除", "従業員の削除", "employee-remove"),
+                                    ("管理者にする", "管理者の引き継ぎ", "employee-admin")):
+        visit(page, audit, live.url + "/account/settings/employees")
+        row = page.locator("#employee-list tbody tr", has_text=COLLEAGUE.full_name)
+        row.get_by_role("link", name=re.compile("^" + link_name)).click()
+        expect(heading(page)).to_have_text(title)
+        expect(main(page)).to_contain_text(COLLEAGUE.email)
+        check(page, audit, label)
+
+    # 招待の取り消し: the invitation's link then shows the expired-link page.
+    link = live.mail_link(email, "invitation")
+    visit(page, audit, live.url + "/account/settings/employees")
+    page.locator("#invite li", has_text=email).get_by_role(
+        "link", name=re.compile("^招待を取り消す")).click()
+    expect(heading(page)).to_have_text("招待の取り消し")
+    expect(main(page)).to_contain_text(email)
+    check(page, audit, "invitation-cancel")
+    submit(page, audit, main(page).get_by_role("button", name="招待を取り消す"),
+           "/account/settings/invitations/", 303)
+    expect(page.get_by_role("status")).to_have_text(f"{email} への招待を取り消しました")
+    expect(page.locator("#invite").get_by_role("heading", name="招待中")).to_have_count(0)
+    check(page, audit, "invitation-cancelled")
+    visit(page, audit, link, status=410)
+    expect(heading(page)).to_have_text("リンクの有効期限が切れています")
+    check(page, audit, "invitation-withdrawn")
+
 
 def sign_out(page: Page, audit: PageAudit, live: LiveServer) -> None:
     """GET /account/logout only shows a button; pressing it signs out."""

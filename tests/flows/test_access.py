@@ -1,15 +1,21 @@
-"""Who may open what (issues 3 and 4): every page of gateway registration, gateway
-management, monitoring, dealers and slips, as anonymous, owner, another owner, linked
-dealer, unlinked dealer and staff. Anything not theirs is 404 (or the sign-in page for
-anonymous visitors)."""
+"""Who may open what (issues 3, 4 and 9): every page of gateway registration, gateway
+management, monitoring, dealers, slips and a company's employees, as anonymous, owner,
+another owner, linked dealer, unlinked dealer and staff. Anything not theirs is 404 (or
+the sign-in page for anonymous visitors)."""
 from __future__ import annotations
 
-import pytest
+from datetime import timedelta
 
+import pytest
+from sqlalchemy import select
+
+from blueprints.account.services import INVITATION
+from blueprints.core.links import issue_link
 from blueprints.dealers.services import become_dealer, link_dealer
-from models import db
-from models.account import Role
-from tests.flows.test_dealer_links import make_company, make_gateway, make_owner
+from models import db, utcnow
+from models.account import Account, AccountType, CompanyRole, Role
+from models.link import MailLink
+from tests.flows.test_dealer_links import _password_hash, make_company, make_gateway, make_owner
 from tests.helpers import login
 
 GATEWAY = "01AB12345678"
@@ -47,7 +53,15 @@ ROUTES = {
                                   unlinked=404, staff=200),
     "/account/access": dict(anonymous=302, owner=200, other=200, linked=200, unlinked=200,
                             staff=200),
+    # The employees of the linked dealer's company: only its administrator ("linked").
+    "/account/settings/employees/EMPLOYEE/remove": dict(
+        anonymous=302, owner=404, other=404, linked=200, unlinked=404, staff=404),
+    "/account/settings/employees/EMPLOYEE/admin": dict(
+        anonymous=302, owner=404, other=404, linked=200, unlinked=404, staff=404),
+    "/account/settings/invitations/INVITATION/cancel": dict(
+        anonymous=302, owner=404, other=404, linked=200, unlinked=404, staff=404),
 }
+EMPLOYEE_EMAIL = "member1@dealer1.example"
 ROLES = ["anonymous", "owner", "other", "linked", "unlinked", "staff"]
 
 
@@ -62,6 +76,15 @@ def world(app):
     assert link_dealer(owner, gateway, linked.dealer_code, DEALER_PHONE).name == "LINKED"
     staff = make_owner("staff@example.com", "高橋", "美咲")
     staff.role = Role.STAFF
+    # An employee of the linked dealer's company, and an invitation it sent.
+    db.session.add(Account(email=EMPLOYEE_EMAIL, password_hash=_password_hash(),
+                           family_name="鈴木", given_name="一郎",
+                           account_type=AccountType.COMMERCIAL, company_id=linked.company_id,
+                           company_role=CompanyRole.MEMBER, activated_at=utcnow(),
+                           terms_accepted_at=utcnow(), privacy_accepted_at=utcnow()))
+    issue_link(INVITATION, "invitee@example.com", timedelta(days=7),
+               company_id=linked.company_id,
+               payload={"family_name": "田中", "given_name": "三郎"})
     db.session.commit()
     clients = {"anonymous": app.test_client()}
     for role, email in [("owner", "owner@example.com"), ("other", "other@example.com"),
@@ -72,11 +95,19 @@ def world(app):
     return clients, linked.dealer_code
 
 
+def _filled(path: str, dealer_code: str) -> str:
+    """The path with the world's 販売店ID, employee and invitation in it."""
+    employee = db.session.scalar(select(Account.id).where(Account.email == EMPLOYEE_EMAIL))
+    invitation = db.session.scalar(select(MailLink.id).where(MailLink.purpose == INVITATION))
+    return (path.replace("DEALER", dealer_code).replace("EMPLOYEE", str(employee))
+            .replace("INVITATION", str(invitation)))
+
+
 def test_every_route_answers_each_role_as_it_should(world):
     clients, dealer_code = world
     answers, wrong = {}, []
     for path, expected in ROUTES.items():
-        path = path.replace("DEALER", dealer_code)
+        path = _filled(path, dealer_code)
         for role in ROLES:
             status = clients[role].get(path).status_code
             answers[(path, role)] = status
@@ -101,3 +132,35 @@ def test_changes_to_someone_elses_gateway_are_404(world, path):
                                          "site_name": "乗っ取り"})
     assert response.status_code == 404
     assert clients["owner"].get(f"/monitoring/gateways/{GATEWAY}").status_code == 200
+
+
+@pytest.mark.parametrize("path", [
+    "/account/settings/employees/EMPLOYEE/remove", "/account/settings/employees/EMPLOYEE/admin",
+    "/account/settings/invitations/INVITATION/cancel",
+])
+def test_employee_pages_are_for_the_company_administrator(world, app, path):
+    """An ordinary employee of the same company is refused (403), page and POST; another
+    company's administrator does not find them (404); nothing changes."""
+    from tests.conftest import csrf_from
+
+    clients, dealer_code = world
+    path = _filled(path, dealer_code)
+    member = app.test_client()
+    assert login(member, EMPLOYEE_EMAIL).status_code == 303
+    token = csrf_from(member.get("/account/settings/employees").get_data(as_text=True))
+    assert member.get(path).status_code == 403
+    assert member.post(path, data={"csrf_token": token}).status_code == 403
+    intruder = clients["unlinked"]
+    token = csrf_from(intruder.get("/account/settings/employees").get_data(as_text=True))
+    assert intruder.post(path, data={"csrf_token": token}).status_code == 404
+    db.session.expire_all()
+    employee = db.session.scalar(select(Account).where(Account.email == EMPLOYEE_EMAIL))
+    assert (employee.company_id, employee.company_role) == (world_company(), CompanyRole.MEMBER)
+    invitation = db.session.scalar(select(MailLink).where(MailLink.purpose == INVITATION))
+    assert invitation.expires_at > utcnow()
+    assert clients["linked"].get("/dealers/").status_code == 200
+
+
+def world_company() -> int:
+    return db.session.scalar(select(Account.company_id)
+                             .where(Account.email == "admin1@dealer1.example"))

@@ -4,6 +4,7 @@ back with their index and reason while the others are stored, every malformed re
 gets a JSON error, and nothing is stored for a request that is refused."""
 from __future__ import annotations
 
+import io
 import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
@@ -639,6 +640,51 @@ def test_errors_under_the_api_are_json(app, client, method, path, status, error)
     assert_refused_json(response, status, error)
 
 
+# -- rate limits -------------------------------------------------------------------------
+# Small limits, set in the app's config as an operator would.
+LIMITED = dict(RATELIMIT_ENABLED=True, GATEWAY_API_LIMIT="5 per minute",
+               GATEWAY_API_FAILED_AUTH_LIMIT="3 per minute")
+
+
+class UnreadBody(io.RawIOBase):
+    """A request body that records whether anything tried to read it."""
+
+    def __init__(self):
+        super().__init__()
+        self.read_from = False
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        self.read_from = True
+        return 0
+
+
+def post_unsent(client, gateway_id: str, authorization: str | None = None,
+                address: str = "127.0.0.1", length: int = 5_000_000):
+    """POST that announces a `length`-byte JSON body without sending it (as an attacker's
+    client can); returns the response and whether the app tried to read the body."""
+    body = UnreadBody()
+    headers = {"Authorization": authorization} if authorization is not None else {}
+    response = client.post(f"/api/v1/gateways/{gateway_id}/readings",
+                           content_type="application/json", headers=headers,
+                           environ_base={"REMOTE_ADDR": address},
+                           environ_overrides={"wsgi.input": body,
+                                              "CONTENT_LENGTH": str(length)})
+    return response, body.read_from
+
+
+def post_from(client, address: str, gateway_id: str, key: str | None, readings=None,
+              body=None):
+    """`post()` from another client address."""
+    headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
+    data = body if body is not None else json.dumps({"readings": readings})
+    return client.post(f"/api/v1/gateways/{gateway_id}/readings", data=data,
+                       content_type="application/json", headers=headers,
+                       environ_base={"REMOTE_ADDR": address})
+
+
 def test_rate_limit_is_429_json_per_gateway(make_app):
     app = make_app(GATEWAY_API_LIMIT="3 per minute", RATELIMIT_ENABLED=True)
     with app.app_context():
@@ -651,7 +697,12 @@ def test_rate_limit_is_429_json_per_gateway(make_app):
         assert codes == [200, 200, 200, 429]
         limited = post(client, GATEWAY_ID, key, [reading(now - SLOT * 9)])
         assert_refused_json(limited, 429, "too_many_requests")
+        assert 0 < int(limited.headers["Retry-After"]) <= 60
         assert count(Reading) == 3
+        # The state endpoint draws on the same allowance.
+        state = client.get(f"/api/v1/gateways/{GATEWAY_ID}",
+                           headers={"Authorization": f"Bearer {key}"})
+        assert_refused_json(state, 429, "too_many_requests")
         # Another gateway behind the same address has its own allowance.
         assert post(client, OTHER_ID, other_key, [reading(slot_end())]).status_code == 200
 
@@ -670,14 +721,104 @@ def test_wrong_keys_do_not_use_up_a_gateways_allowance(make_app):
         assert count(Reading) == 3
 
 
+def test_oversized_posts_without_the_key_are_401_and_do_not_silence_the_gateway(make_app):
+    """The attack of issue 9: posts announcing a 5 MB body, with no key or a wrong one,
+    from many addresses. Each is refused as 401 before its body is read, and none of them
+    uses up the gateway's own allowance; nor do bodies that are not a batch."""
+    app = make_app(**LIMITED)
+    with app.app_context():
+        gateway, key = reporting_gateway()
+        intruder, device = app.test_client(), app.test_client()
+        for i in range(12):
+            for authorization in (None, "Bearer gwk_guess"):
+                response, read_from = post_unsent(intruder, GATEWAY_ID, authorization,
+                                                  address=f"192.0.2.{i + 1}")
+                assert_refused_json(response, 401, "unauthorized")
+                assert not read_from
+            malformed = post_from(intruder, f"198.51.100.{i + 1}", GATEWAY_ID, None,
+                                  body="{")
+            assert_refused_json(malformed, 401, "unauthorized")
+
+        now = slot_end()
+        codes = [post(device, GATEWAY_ID, key, [reading(now - SLOT * i)]).status_code
+                 for i in range(6)]
+        assert codes == [200] * 5 + [429]
+        assert len(stored(gateway)) == 5
+
+
+def test_an_oversized_body_with_the_right_key_is_413_and_counts(make_app):
+    """An authenticated request is the gateway's own: its 413 counts against its
+    allowance (and its body is still not read)."""
+    app = make_app(**LIMITED)
+    with app.app_context():
+        _gateway, key = reporting_gateway()
+        client = app.test_client()
+        for _ in range(5):
+            response, read_from = post_unsent(client, GATEWAY_ID, f"Bearer {key}")
+            assert_refused_json(response, 413, "too_large")
+            assert not read_from
+        assert_refused_json(post(client, GATEWAY_ID, key, [reading(slot_end())]),
+                            429, "too_many_requests")
+
+
 def test_failed_keys_are_limited_per_address(make_app):
+    """Failed keys count per client address; the gateway's own requests from that address
+    are not failures and are never refused because of the failures."""
+    app = make_app(**{**LIMITED, "GATEWAY_API_LIMIT": "50 per minute"})
+    with app.app_context():
+        gateway, key = reporting_gateway()
+        reporting_gateway(gateway_id=OTHER_ID)
+        client = app.test_client()
+        now = slot_end()
+        # Its own requests, good and bad, are no failures.
+        assert post(client, GATEWAY_ID, key, [reading(now)]).status_code == 200
+        assert post(client, GATEWAY_ID, key, body="{").status_code == 400
+
+        codes = [post(client, gateway_id, f"gwk_guess{i}", [reading(now)]).status_code
+                 for i, gateway_id in enumerate([GATEWAY_ID, OTHER_ID, GATEWAY_ID, OTHER_ID,
+                                                 GATEWAY_ID])]
+        assert codes == [401, 401, 401, 429, 429]
+        limited = post(client, GATEWAY_ID, "gwk_guess", [reading(now)])
+        assert_refused_json(limited, 429, "too_many_requests")
+        assert 0 < int(limited.headers["Retry-After"]) <= 60
+        assert_refused_json(client.get(f"/api/v1/gateways/{GATEWAY_ID}",
+                                       headers={"Authorization": "Bearer gwk_guess"}),
+                            429, "too_many_requests")
+        response, read_from = post_unsent(client, GATEWAY_ID, None)
+        assert response.status_code == 429 and not read_from
+
+        # The right key from the same address still gets through, again and again.
+        for i in range(1, 6):
+            assert post(client, GATEWAY_ID, key, [reading(now - SLOT * i)]).status_code == 200
+        state = client.get(f"/api/v1/gateways/{GATEWAY_ID}",
+                           headers={"Authorization": f"Bearer {key}"})
+        assert state.status_code == 200
+        assert len(stored(gateway)) == 6
+        # Another address has its own count of failures.
+        assert post_from(client, "203.0.113.9", GATEWAY_ID, "gwk_guess",
+                         [reading(now)]).status_code == 401
+
+
+def test_the_failure_limit_is_a_setting(make_app):
     app = make_app(RATELIMIT_ENABLED=True)
+    assert app.config["GATEWAY_API_FAILED_AUTH_LIMIT"] == "20 per minute; 200 per hour"
     with app.app_context():
         reporting_gateway()
         client = app.test_client()
         codes = [post(client, GATEWAY_ID, f"gwk_guess{i}", [reading(slot_end())]).status_code
                  for i in range(21)]
         assert codes == [401] * 20 + [429]
+
+
+def test_limits_off_when_rate_limiting_is_off(make_app):
+    app = make_app(**{**LIMITED, "RATELIMIT_ENABLED": False})
+    with app.app_context():
+        _gateway, key = reporting_gateway()
+        client = app.test_client()
+        assert {post(client, GATEWAY_ID, "gwk_guess", [reading(slot_end())]).status_code
+                for _ in range(5)} == {401}
+        assert {post(client, GATEWAY_ID, key, [reading(slot_end(5 * i))]).status_code
+                for i in range(7)} == {200}
 
 
 # -- concurrency -------------------------------------------------------------------------
