@@ -1,0 +1,53 @@
+"""Registration data kept: フリガナ, service consents, a company without 会社種類
+
+Revision ID: 0007_registration_data
+Revises: 0003
+Create Date: 2026-11-29
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = '0007_registration_data'
+down_revision = '0003'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table('account_consent',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('document', sa.String(length=40), nullable=False),
+    sa.Column('accepted_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['account.id'], name=op.f('fk_account_consent_account_id_account'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_account_consent')),
+    sa.UniqueConstraint('account_id', 'document', name=op.f('uq_account_consent_account_id'))
+    )
+    # Plain ADD COLUMN (every database has it): a batch would reflect the table, whose
+    # lower(email) index SQLite cannot reflect.
+    op.add_column('account', sa.Column('family_kana', sa.String(length=30), nullable=True))
+    op.add_column('account', sa.Column('given_kana', sa.String(length=30), nullable=True))
+
+    # SQLite rebuilds the table for this (copy, drop, rename): migrations/env.py turns
+    # foreign-key enforcement off meanwhile, so the rows that reference it stay.
+    with op.batch_alter_table('company', schema=None) as batch_op:
+        batch_op.alter_column('kind',
+               existing_type=sa.VARCHAR(length=40),
+               nullable=True)
+
+
+def downgrade():
+    op.execute("UPDATE company SET kind = 'other' WHERE kind IS NULL")
+    with op.batch_alter_table('company', schema=None) as batch_op:
+        batch_op.alter_column('kind',
+               existing_type=sa.VARCHAR(length=40),
+               nullable=False)
+
+    # SQLite 3.35+ drops a column in place (no rebuild, no reflection).
+    op.drop_column('account', 'given_kana')
+    op.drop_column('account', 'family_kana')
+
+    op.drop_table('account_consent')
