@@ -123,12 +123,12 @@ def check_exchange_slip(owner: Account, gateway_id: str, new_gateway_id: str,
     if target.id == old_id or not _claimable(target):
         db.session.rollback()
         return ExchangeCheck(SlipCheck.INVALID)
-    record = WizardDraft(id=secrets.token_urlsafe(32), wizard=EXCHANGE_CHECK,
-                         data={"owner_id": owner.id, "from": gateway_id,
-                               "to": new_gateway_id, "slip": _slip_digest(target)})
-    db.session.add(record)
+    check_id = secrets.token_urlsafe(32)
+    db.session.add(WizardDraft(id=check_id, wizard=EXCHANGE_CHECK,
+                               data={"owner_id": owner.id, "from": gateway_id,
+                                     "to": new_gateway_id, "slip": _slip_digest(target)}))
     db.session.commit()
-    return ExchangeCheck(SlipCheck.OK, record.id)
+    return ExchangeCheck(SlipCheck.OK, check_id)
 
 
 def _claimable(gateway: Gateway) -> bool:
