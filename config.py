@@ -106,6 +106,14 @@ class Config:
                                            "10 per minute; 50 per hour")
     LOGIN_FAILURE_LIMIT_PER_ACCOUNT = _env("LOGIN_FAILURE_LIMIT_PER_ACCOUNT",
                                            "5 per 15 minutes")
+    # Wrong slip passwords (registration, adding or exchanging a gateway): a client
+    # address, and a signed-in account, may fail this many times within the window;
+    # then their checks are refused until older failures leave the window. Only
+    # failures count, and never per gateway: the holder of the right slip always
+    # gets through from their own address and account.
+    SLIP_FAILURES_PER_ADDRESS = _env_int("SLIP_FAILURES_PER_ADDRESS", 10)
+    SLIP_FAILURES_PER_ACCOUNT = _env_int("SLIP_FAILURES_PER_ACCOUNT", 10)
+    SLIP_FAILURE_WINDOW_MINUTES = _env_int("SLIP_FAILURE_WINDOW_MINUTES", 60)
 
     # Sessions and cookies.
     SESSION_COOKIE_HTTPONLY = True

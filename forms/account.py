@@ -9,6 +9,7 @@ from forms.fields import PHONE_KINDS, PageForm, address_field, phones_field
 from forms.validators import (
     CorporateNumber,
     Email,
+    Furigana,
     MaxLength,
     MustAccept,
     NoControlCharacters,
@@ -20,6 +21,7 @@ from forms.validators import (
     RequiredChoice,
     WebsiteUrl,
     normalize_email,
+    normalize_furigana,
     normalize_name,
     normalize_phone,
     normalize_website,
@@ -48,6 +50,17 @@ def family_name_field():
 def given_name_field():
     return StringField(_l("名"), filters=[normalize_name], validators=[Required(), PersonName()],
                        render_kw={"autocomplete": "given-name", "maxlength": 14})
+
+
+def kana_fields(required: bool = False):
+    """フリガナ（セイ）and フリガナ（メイ）: full-width katakana (hiragana and half-width
+    kana are converted); required by the monitoring registration, optional elsewhere."""
+    def kana(label):
+        return StringField(label, filters=[normalize_furigana],
+                           validators=[Required() if required else Optional(), Furigana()],
+                           render_kw={"maxlength": 30})
+
+    return kana(_l("フリガナ（セイ）")), kana(_l("フリガナ（メイ）"))
 
 
 def email_field(label=_l("メールアドレス")):
@@ -84,10 +97,12 @@ def _required_text(label, max_length, **render_kw):
 
 # -- sign-up ---------------------------------------------------------------------------
 class SignupNameForm(PageForm):
-    """Step 1: 名前, メールアドレス, パスワード (with the live checklist)."""
+    """Step 1: 名前 (and its フリガナ, optional), メールアドレス, パスワード (with the live
+    checklist)."""
 
     family_name = family_name_field()
     given_name = given_name_field()
+    family_kana, given_kana = kana_fields()
     email = email_field()
     # Whether the address already has an ID is not checked here: that would tell anyone
     # who has an account. The sign-up's last step mails the owner instead.
@@ -196,14 +211,27 @@ class PasswordChecklistForm(PageForm):
 
 # -- settings --------------------------------------------------------------------------
 class PersonalInfoForm(PageForm):
+    """個人情報 of a commercial account (its address is the company's)."""
+
     family_name = family_name_field()
     given_name = given_name_field()
+    family_kana, given_kana = kana_fields()
     phones = phones_field()
     add_phone = SubmitField(_l("別の電話を追加"), render_kw={"formnovalidate": True})
     department = _optional_text(_l("部門・事業分野"), 60)
     position = _optional_text(_l("職位"), 60, autocomplete="organization-title")
     language = SelectField(_l("優先的に使用する言語"), choices=LANGUAGES,
                            validators=[RequiredChoice(), OneOf()], validate_choice=False)
+
+
+class PersonalAddressInfoForm(PersonalInfoForm):
+    """個人情報 of a personal account: also its address, the block of the sign-up."""
+
+    address = address_field(_l("住所"))
+
+
+def personal_info_form_for(account) -> type[PersonalInfoForm]:
+    return PersonalInfoForm if account.is_commercial else PersonalAddressInfoForm
 
 
 class CompanyForm(CompanyFieldsMixin, PageForm):
@@ -247,5 +275,5 @@ class ConfirmForm(PageForm):
 
 
 __all__ = [name for name in dir() if name.endswith("Form")] + [
-    "details_form_for", "PHONE_KINDS",
+    "details_form_for", "personal_info_form_for", "kana_fields", "PHONE_KINDS",
 ]

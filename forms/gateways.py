@@ -2,9 +2,11 @@
 ゲートウェイ情報, 確認), the provisional link's password page, and adding a gateway."""
 from __future__ import annotations
 
+from flask import request
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from werkzeug.datastructures import MultiDict
-from wtforms import PasswordField, RadioField, StringField
+from wtforms import BooleanField, PasswordField, RadioField, StringField
 from wtforms.validators import Optional, ValidationError
 
 from forms.account import (
@@ -12,28 +14,27 @@ from forms.account import (
     email_field,
     family_name_field,
     given_name_field,
+    kana_fields,
     new_password_fields,
 )
 from forms.fields import PageForm, address_field, set_value
 from forms.validators import (
-    Furigana,
     GatewayId,
     MaxLength,
+    MustAccept,
     NoControlCharacters,
     OneOf,
     PasswordPolicy,
     PhoneNumber,
     Required,
     RequiredChoice,
-    normalize_furigana,
     normalize_gateway_id,
     normalize_phone,
 )
 
 SLIP_REJECTED = _l("ゲートウェイIDまたはゲートウェイパスワードが正しくないか、すでに登録されています")
-SLIP_LOCKED = _l("このゲートウェイは試行回数が上限に達したため、15分間登録できません")
-EMAIL_HAS_ID = _l("このメールアドレスはすでにEnelink IDに登録されています。"
-                  "「すでにアカウントをお持ちの方」からログインしてゲートウェイを登録してください")
+SLIP_LIMITED = _l("ゲートウェイIDまたはゲートウェイパスワードの誤りが続いたため、しばらくの間お受けできません。"
+                  "時間をおいてからもう一度お試しください")
 
 SAME_ADDRESS = "same"
 OTHER_ADDRESS = "other"
@@ -50,17 +51,15 @@ def _text(label, max_length, required=False, **render_kw):
                        render_kw=render_kw or None)
 
 
-def furigana_field(label, autocomplete):
-    return StringField(label, filters=[normalize_furigana],
-                       validators=[Required(), Furigana(14)],
-                       render_kw={"autocomplete": autocomplete, "maxlength": 14})
-
-
 class SlipMixin:
     """ゲートウェイID + ゲートウェイパスワード (from the paper slip), 案件, 設置先住所.
 
     After a successful check, `gateway_password.data` holds a proof of the check instead
-    of the password (see services.verify_slip): the wizard keeps only that proof."""
+    of the password (see services.verify_slip): the wizard keeps only that proof. Wrong
+    passwords count against the client address and the signed-in account; after too
+    many, `slip_limited` is set and the slip is not checked at all."""
+
+    slip_limited = False
 
     gateway_id = StringField(
         _l("ゲートウェイID"), filters=[normalize_gateway_id], validators=[Required(), GatewayId()],
@@ -78,21 +77,36 @@ class SlipMixin:
 
         if self.gateway_id.errors or not self.gateway_id.data:
             return
-        outcome = services.verify_slip(self.gateway_id.data, field.data)
-        if outcome.locked:
-            raise ValidationError(SLIP_LOCKED)
+        outcome = services.verify_slip(self.gateway_id.data, field.data, slip_requester())
+        if outcome.limited:
+            self.slip_limited = True
+            raise ValidationError(SLIP_LIMITED)
         if not outcome.ok:
             raise ValidationError(SLIP_REJECTED)
         field.data = outcome.proof
 
 
+def slip_requester():
+    """The client address and the signed-in account a slip check counts against."""
+    from blueprints.gateways import registration as services
+
+    account_id = current_user.id if current_user.is_authenticated else None
+    return services.SlipRequester(request.remote_addr, account_id)
+
+
 class RegistrationTermsForm(PageForm):
-    """利用規約: 同意する / 同意しない (refusing ends the registration on its own page)."""
+    """STEP1, both consents the registration needs: the monitoring service's 利用規約
+    (同意する / 同意しない; refusing ends the registration on its own page), and, for the ID
+    it creates, the ID's 利用規約 and プライバシーポリシー (as the sign-up asks them)."""
 
     consent = RadioField(
-        _l("利用規約への同意"),
+        _l("遠隔モニタリングサービス 利用規約への同意"),
         choices=[("agree", _l("同意する")), ("disagree", _l("同意しない"))],
         validators=[RequiredChoice(), OneOf()], validate_choice=False)
+    accept_terms = BooleanField(_l("アカウント（ID）の利用規約を読み、これに同意します"),
+                                validators=[MustAccept()])
+    accept_privacy = BooleanField(_l("プライバシーポリシーを読み、個人情報の取扱いに同意します"),
+                                  validators=[MustAccept()])
 
 
 class RegistrationDetailsForm(SlipMixin, PageForm):
@@ -100,8 +114,7 @@ class RegistrationDetailsForm(SlipMixin, PageForm):
 
     family_name = family_name_field()
     given_name = given_name_field()
-    family_kana = furigana_field(_l("フリガナ（セイ）"), "off")
-    given_kana = furigana_field(_l("フリガナ（メイ）"), "off")
+    family_kana, given_kana = kana_fields(required=True)
     email = email_field()
     email_confirm = email_field(_l("メールアドレス（確認用）"))
     address = address_field(_l("住所"))
@@ -109,18 +122,20 @@ class RegistrationDetailsForm(SlipMixin, PageForm):
         _l("電話番号"), filters=[normalize_phone], validators=[Required(), PhoneNumber()],
         render_kw={"inputmode": "tel", "autocomplete": "tel", "placeholder": "09012345678"},
         description=_l("本登録の際に、ここで入力した電話番号をもう一度入力していただきます"))
-    company_name = _text(_l("法人名"), 100, autocomplete="organization")
+    company_name = StringField(
+        _l("法人名"), filters=[_trim],
+        validators=[Optional(), MaxLength(100), NoControlCharacters()],
+        render_kw={"autocomplete": "organization"},
+        description=_l("入力すると、この法人の商用アカウントとして登録します（会社種類などは登録後に会社情報で入力できます）"))
     department = _text(_l("部署名"), 60)
     site_address_choice = RadioField(
         _l("設置先住所"),
         choices=[(SAME_ADDRESS, _l("お客様住所と同じ")), (OTHER_ADDRESS, _l("別の住所を入力する"))],
         default=SAME_ADDRESS, validators=[RequiredChoice(), OneOf()], validate_choice=False)
 
-    def validate_email(self, field):
-        from blueprints.account.services import email_registered
-
-        if field.data and email_registered(field.data):
-            raise ValidationError(EMAIL_HAS_ID)
+    def validate_department(self, field):
+        if field.data and not self.company_name.data:
+            raise ValidationError(_l("部署名は法人名とあわせて入力してください"))
 
     def validate_email_confirm(self, field):
         if (field.data or "").lower() != (self.email.data or "").lower():
@@ -175,9 +190,14 @@ class RegistrationPasswordForm(PageForm):
 
 
 class AddGatewayForm(SlipMixin, PageForm):
-    """ゲートウェイの登録 by a signed-in owner: the slip, 案件 and 設置先住所."""
+    """ゲートウェイの登録 by a signed-in owner: the slip, 案件 and 設置先住所, and the
+    monitoring service's 利用規約 while the owner has not agreed to them (the view
+    removes the check box otherwise)."""
+
+    accept_monitoring_terms = BooleanField(
+        _l("遠隔モニタリングサービス 利用規約を読み、これに同意します"), validators=[MustAccept()])
 
 
 __all__ = [name for name in dir() if name.endswith("Form")] + [
-    "SLIP_REJECTED", "SLIP_LOCKED", "EMAIL_HAS_ID", "confirm_form_for",
+    "SLIP_REJECTED", "SLIP_LIMITED", "confirm_form_for", "slip_requester",
 ]

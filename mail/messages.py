@@ -122,6 +122,16 @@ def send_provisional_registration_mail(account: Account, gateway, token: str,
                   expires_at=expires_at, gateway=gateway)
 
 
+def send_registration_has_id_mail(account: Account, gateway) -> None:
+    """Sent instead of 【アカウント仮登録のお知らせ】 when the address given at the monitoring
+    registration already has an ID: nothing new was created; sign in and add the gateway
+    (or reset the password first). The page said the same as for a new address."""
+    _mail_account("registration_has_id", account,
+                  lambda: _("【%(site)s】遠隔モニタリングサービスのご登録について", site=_site()),
+                  gateway=gateway, add_link=public_url("gateways.add_gateway"),
+                  reset_link=public_url("account.password_reset"))
+
+
 def send_gateway_alert_mail(recipient: str, locale: str, gateway, alert, recovered: bool,
                             when: datetime, owner: Account | None,
                             company: Company | None = None, actions=()) -> None:

@@ -97,14 +97,42 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=get_metadata(),
-            **conf_args
-        )
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite alters a table by rebuilding it (copy, drop, rename). With foreign
+            # keys enforced, dropping the old table would delete or empty the rows that
+            # reference it (ON DELETE CASCADE / SET NULL). The pragma only works outside
+            # a transaction, so it is set on the raw connection before the migration's.
+            _sqlite_pragma(connection, "PRAGMA foreign_keys=OFF")
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=get_metadata(),
+                **conf_args
+            )
 
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if sqlite:
+                # Each migration committed its own transaction; what is left is a read
+                # that began by itself (closing the connection would roll it back too).
+                connection.rollback()
+                _sqlite_pragma(connection, "PRAGMA foreign_keys=ON")
+        if sqlite:
+            broken = _sqlite_pragma(connection, "PRAGMA foreign_key_check")
+            if broken:
+                raise RuntimeError(f"rows with a broken foreign key after migrating: {broken}")
+
+
+def _sqlite_pragma(connection, statement):
+    """Run a pragma on the raw SQLite connection, outside any transaction."""
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        cursor.execute(statement)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
 
 
 if context.is_offline_mode():

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import ClassVar
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, Index, String, func
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models import Base, UTCDateTime, utcnow
@@ -28,13 +28,17 @@ class CompanyRole(str, enum.Enum):
 
 
 class Company(Base):
-    """The company behind one or more commercial accounts (its employees)."""
+    """The company behind one or more commercial accounts (its employees).
+
+    A company made from the monitoring registration (a first-time owner who gave a
+    法人名) starts without what that form does not ask: 会社種類 stays empty until the
+    administrator completes 会社情報, which asks for it."""
 
     __tablename__ = "company"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
-    kind: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str | None] = mapped_column(String(40))
     registration_number: Mapped[str | None] = mapped_column(String(14))
     postal_code: Mapped[str] = mapped_column(String(7))
     prefecture: Mapped[str] = mapped_column(String(10))
@@ -59,6 +63,10 @@ class Account(UserMixin, Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     family_name: Mapped[str] = mapped_column(String(14))
     given_name: Mapped[str] = mapped_column(String(14))
+    # フリガナ (full-width katakana): asked by the monitoring registration (required) and
+    # by the sign-up (optional); the eco and points services need it.
+    family_kana: Mapped[str | None] = mapped_column(String(30))
+    given_kana: Mapped[str | None] = mapped_column(String(30))
     account_type: Mapped[AccountType] = mapped_column(String(12), default=AccountType.PERSONAL)
     role: Mapped[Role] = mapped_column(String(8), default=Role.USER)
     language: Mapped[str] = mapped_column(String(5), default="ja")
@@ -119,6 +127,10 @@ class Account(UserMixin, Base):
         return f"{self.family_name} {self.given_name}"
 
     @property
+    def full_kana(self) -> str:
+        return " ".join(part for part in (self.family_kana, self.given_kana) if part)
+
+    @property
     def primary_phone(self) -> AccountPhone | None:
         return self.phones[0] if self.phones else None
 
@@ -148,6 +160,20 @@ class AccountPhone(Base):
     number: Mapped[str] = mapped_column(String(15))
 
     account: Mapped[Account] = relationship(back_populates="phones")
+
+
+class AccountConsent(Base):
+    """A service's own terms accepted by an account (e.g. the monitoring service's
+    利用規約 at its registration STEP1). The ID's 利用規約 and プライバシーポリシー are the
+    account's `terms_accepted_at` and `privacy_accepted_at`."""
+
+    __tablename__ = "account_consent"
+    __table_args__ = (UniqueConstraint("account_id", "document"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    document: Mapped[str] = mapped_column(String(40))
+    accepted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class LoginSession(Base):

@@ -53,10 +53,6 @@ class Gateway(Base):
     replaced_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("gateway.id", ondelete="SET NULL"))
 
-    # Slip-password attempts, counted per gateway (and limited per client by the limiter).
-    failed_slip_attempts: Mapped[int] = mapped_column(default=0)
-    slip_locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
     units: Mapped[list[PcsUnit]] = relationship(
         back_populates="gateway", cascade="all, delete-orphan", passive_deletes=True,
         order_by="PcsUnit.unit_no")
@@ -68,6 +64,22 @@ class Gateway(Base):
     def address(self) -> str:
         parts = [self.prefecture, self.city, self.street, self.building]
         return " ".join(part for part in parts if part)
+
+
+class SlipAttempt(Base):
+    """A check of a slip password (registration, adding a gateway, an exchange), kept
+    when it failed: failures are counted per client address and per account, never per
+    gateway, so that nobody can lock a gateway for the holder of its slip. A check in
+    progress has its row too (removed when the slip was right): concurrent guesses
+    all count."""
+
+    __tablename__ = "slip_attempt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    client: Mapped[str | None] = mapped_column(String(45), index=True)
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), index=True)
 
 
 class PcsUnit(Base):

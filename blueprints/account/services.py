@@ -80,6 +80,7 @@ def create_account(name: dict, account_type: str, details: dict,
     account = Account(
         email=name["email"], password_hash=password_hash,
         family_name=name["family_name"], given_name=name["given_name"],
+        family_kana=name.get("family_kana") or None, given_kana=name.get("given_kana") or None,
         account_type=AccountType(account_type), newsletter=bool(details.get("newsletter")),
         terms_accepted_at=now, privacy_accepted_at=now,
     )
@@ -90,12 +91,7 @@ def create_account(name: dict, account_type: str, details: dict,
         account.position = details["position"]
         account.phones = _phones_from(details["phones"])
     else:
-        address = details["address"]
-        account.postal_code = address["postal_code"]
-        account.prefecture = address["prefecture"]
-        account.city = address["city"]
-        account.street = address["street"]
-        account.building = address["building"] or None
+        _set_address(account, details["address"])
         account.phones = [AccountPhone(position=0, kind="mobile", number=details["phone"])]
     try:
         with db.session.begin_nested():  # only this insert is undone if it loses a race
@@ -126,6 +122,28 @@ def _tell_owner_of_existing_id(account: Account) -> None:
     if not recent:
         messages.send_account_exists_mail(account)
     audit.record("account.signup_existing", subject_id=account.id, mailed=not recent)
+
+
+def _set_address(account: Account, address: dict) -> None:
+    account.postal_code = address["postal_code"]
+    account.prefecture = address["prefecture"]
+    account.city = address["city"]
+    account.street = address["street"]
+    account.building = address.get("building") or None
+
+
+def personal_form_data(account: Account) -> dict:
+    """個人情報 as stored, for its form."""
+    return {
+        "family_name": account.family_name, "given_name": account.given_name,
+        "family_kana": account.family_kana or "", "given_kana": account.given_kana or "",
+        "department": account.department, "position": account.position,
+        "language": account.language,
+        "phones": [{"kind": p.kind, "number": p.number} for p in account.phones] or [{}],
+        "address": {"postal_code": account.postal_code or "",
+                    "prefecture": account.prefecture or "", "city": account.city or "",
+                    "street": account.street or "", "building": account.building or ""},
+    }
 
 
 def _company_from(data: dict, company: Company) -> Company:
@@ -325,8 +343,14 @@ def change_password(account: Account, current_password: str, new_password: str) 
 
 # -- settings --------------------------------------------------------------------------
 def update_personal_info(account: Account, data: dict) -> None:
+    """個人情報: name and its フリガナ, phones, department/position, language, and the
+    address of a personal account (a commercial account's address is its company's)."""
     account.family_name = data["family_name"]
     account.given_name = data["given_name"]
+    account.family_kana = data.get("family_kana") or None
+    account.given_kana = data.get("given_kana") or None
+    if "address" in data:
+        _set_address(account, data["address"])
     account.department = data.get("department") or None
     account.position = data.get("position") or None
     account.language = data["language"]

@@ -36,7 +36,7 @@ from forms.account import (
     PasswordChangeForm,
     PasswordChecklistForm,
     PasswordResetForm,
-    PersonalInfoForm,
+    personal_info_form_for,
 )
 from forms.validators import normalize_email, password_checklist
 
@@ -230,14 +230,11 @@ def access():
 @bp.route("/settings/personal", methods=["GET", "POST"])
 @login_required
 def settings_personal():
-    """個人情報: name, phones, department/position, language."""
-    form = PersonalInfoForm(data=None if request.method == "POST" else {
-        "family_name": current_user.family_name, "given_name": current_user.given_name,
-        "department": current_user.department, "position": current_user.position,
-        "language": current_user.language,
-        "phones": [{"kind": p.kind, "number": p.number} for p in current_user.phones]
-        or [{}],
-    })
+    """個人情報: name and フリガナ, phones, department/position, language, and a personal
+    account's address."""
+    form_class = personal_info_form_for(current_user)
+    form = form_class(data=None if request.method == "POST"
+                      else services.personal_form_data(current_user))
     if request.method == "POST" and form.run_sub_action():
         return render_template("account/settings_personal.html", form=form)
     if form.validate_on_submit():

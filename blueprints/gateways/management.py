@@ -5,31 +5,28 @@ Views call one of these; each commits its own work and writes an audit row."""
 from __future__ import annotations
 
 import enum
+import hashlib
+import hmac
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import delete, select, update
 
-from blueprints.account.services import hash_password, verify_password
 from blueprints.core import audit, registry
 from blueprints.dealers.services import LinkedDealer, linked_dealers
+from blueprints.gateways.registration import SlipGuess, SlipRequester, check_slip_password
 from models import db, utcnow
 from models.account import Account
 from models.gateway import DealerLink, Gateway, GatewayStatus
+from models.wizard import WizardDraft
 
 MANAGEABLE_STATUSES = (GatewayStatus.ACTIVE, GatewayStatus.PROVISIONAL)
-SLIP_LOCK_THRESHOLD = 5
-SLIP_LOCK_MINUTES = 15
 _SITE_FIELDS = ("site_name", "postal_code", "prefecture", "city", "street", "building")
-_dummy_hash: str | None = None
-
-
-def _dummy_slip_hash() -> str:
-    """Checked when the entered ID is unknown, so that every answer takes as long."""
-    global _dummy_hash
-    if _dummy_hash is None:
-        _dummy_hash = hash_password("not-a-real-slip-password")
-    return _dummy_hash
+# A successful slip check of an exchange is kept server-side (a draft row, as the
+# wizards keep theirs) and may be confirmed for this long.
+EXCHANGE_CHECK = "gateway_exchange"
+EXCHANGE_CHECK_LIFETIME = timedelta(minutes=15)
 
 
 def _owned(owner: Account, gateway_id: str, lock: bool = False):
@@ -82,70 +79,97 @@ def update_site(owner: Account, gateway_id: str, data: dict) -> bool:
 
 
 # -- 交換 ------------------------------------------------------------------------------
-class SlipCheck(enum.Enum):
-    OK = "ok"
-    INVALID = "invalid"    # unknown ID, wrong password or already registered: one answer
-    LOCKED = "locked"      # too many failures from this gateway's exchange page
-    NOT_FOUND = "not_found"
-
-
-def check_exchange_slip(owner: Account, gateway_id: str, new_gateway_id: str,
-                        password: str) -> SlipCheck:
-    """Step 1 of an exchange: does the new slip's ID + password open an unregistered
-    gateway? Failures are counted on the gateway being exchanged (whose owner is the
-    one typing); SLIP_LOCK_THRESHOLD of them lock its exchange for SLIP_LOCK_MINUTES."""
-    now = utcnow()
-    old = _owned(owner, gateway_id)
-    if old is None:
-        db.session.rollback()
-        return SlipCheck.NOT_FOUND
-    if old.slip_locked_until is not None and old.slip_locked_until > now:
-        db.session.rollback()
-        return SlipCheck.LOCKED
-    old_id = old.id
-    target = db.session.scalar(select(Gateway).where(Gateway.gateway_id == new_gateway_id))
-    password_hash = target.slip_password_hash if target is not None else _dummy_slip_hash()
-    available = (target is not None and target.id != old_id and target.owner_id is None
-                 and target.status == GatewayStatus.UNREGISTERED)
-    # End the read before the deliberately slow hash check (SQLite: the write lock).
-    db.session.rollback()
-    password_ok = verify_password(password_hash, password or "")
-    if password_ok and available:
-        db.session.execute(update(Gateway).where(Gateway.id == old_id)
-                           .values(failed_slip_attempts=0, slip_locked_until=None))
-        db.session.commit()
-        return SlipCheck.OK
-    # Counted in SQL so that concurrent failures all count.
-    db.session.execute(update(Gateway).where(Gateway.id == old_id)
-                       .values(failed_slip_attempts=Gateway.failed_slip_attempts + 1))
-    failures = db.session.scalar(select(Gateway.failed_slip_attempts)
-                                 .where(Gateway.id == old_id))
-    locked = failures >= SLIP_LOCK_THRESHOLD
-    if locked:
-        db.session.execute(update(Gateway).where(Gateway.id == old_id).values(
-            failed_slip_attempts=0,
-            slip_locked_until=now + timedelta(minutes=SLIP_LOCK_MINUTES)))
-    audit.record("gateway.exchange_slip_failed", actor_id=owner.id, subject_id=owner.id,
-                 gateway_id=gateway_id, locked=locked)
-    db.session.commit()
-    return SlipCheck.LOCKED if locked else SlipCheck.INVALID
-
-
-def exchange_preview(owner: Account, gateway_id: str, new_gateway_id: str):
-    """(old, new) for the confirmation page, or None when the exchange can no longer
-    happen (the old one is gone or the new one was registered meanwhile)."""
-    old = owned_gateway(owner, gateway_id)
-    new = db.session.scalar(select(Gateway).where(Gateway.gateway_id == new_gateway_id))
-    if (old is None or new is None or new.id == old.id or new.owner_id is not None
-            or new.status != GatewayStatus.UNREGISTERED):
-        return None
-    return old, new
-
-
 class ExchangeResult(enum.Enum):
     EXCHANGED = "exchanged"
     NOT_FOUND = "not_found"   # the old gateway is not the owner's (any more)
-    TAKEN = "taken"           # the new gateway was registered by someone else first
+    EXPIRED = "expired"       # no slip check of this owner for it, or one too old
+    TAKEN = "taken"           # the new gateway was registered (or its slip re-issued)
+
+
+class SlipCheck(enum.Enum):
+    OK = "ok"
+    INVALID = "invalid"    # unknown ID, wrong password or already registered: one answer
+    LIMITED = "limited"    # this address or account failed too often lately
+    NOT_FOUND = "not_found"
+
+
+@dataclass
+class ExchangeCheck:
+    result: SlipCheck
+    check_id: str | None = None  # the server-side record of a successful check
+
+
+def check_exchange_slip(owner: Account, gateway_id: str, new_gateway_id: str,
+                        password: str, requester: SlipRequester) -> ExchangeCheck:
+    """Step 1 of an exchange: does the new slip's ID + password open an unregistered
+    gateway? Wrong passwords count against the owner's address and account (as every
+    slip check does). A right one is recorded server-side, bound to the owner, both
+    gateways and the new slip as it is now; the browser keeps only the record's id
+    (`check_id`), and the confirmation (`exchange_gateway`) trusts nothing else."""
+    old = _owned(owner, gateway_id)
+    if old is None:
+        db.session.rollback()
+        return ExchangeCheck(SlipCheck.NOT_FOUND)
+    old_id = old.id
+    target = db.session.scalar(select(Gateway).where(Gateway.gateway_id == new_gateway_id))
+    guess = check_slip_password(requester, target.slip_password_hash if target else None,
+                                password, new_gateway_id)
+    if guess is SlipGuess.LIMITED:
+        return ExchangeCheck(SlipCheck.LIMITED)
+    if guess is SlipGuess.WRONG:
+        return ExchangeCheck(SlipCheck.INVALID)
+    target = db.session.get(Gateway, target.id, populate_existing=True)
+    if target.id == old_id or not _claimable(target):
+        db.session.rollback()
+        return ExchangeCheck(SlipCheck.INVALID)
+    check_id = secrets.token_urlsafe(32)
+    db.session.add(WizardDraft(id=check_id, wizard=EXCHANGE_CHECK,
+                               data={"owner_id": owner.id, "from": gateway_id,
+                                     "to": new_gateway_id, "slip": _slip_digest(target)}))
+    db.session.commit()
+    return ExchangeCheck(SlipCheck.OK, check_id)
+
+
+def _claimable(gateway: Gateway) -> bool:
+    return gateway.owner_id is None and gateway.status == GatewayStatus.UNREGISTERED
+
+
+def _slip_digest(gateway: Gateway) -> str:
+    """Stands for the slip as it was checked: a re-issued slip no longer matches."""
+    return hashlib.sha256(gateway.slip_password_hash.encode()).hexdigest()
+
+
+def _checked_exchange(owner: Account, gateway_id: str, check_id: str | None,
+                      lock: bool = False):
+    """The record of a slip check this owner made for this gateway lately and the new
+    gateway it opened, or why there is none: EXPIRED (no such check, someone else's,
+    another gateway's or too old) or TAKEN (the new gateway was registered or its slip
+    re-issued since)."""
+    record = None
+    if isinstance(check_id, str) and len(check_id) <= 64:
+        record = db.session.get(WizardDraft, check_id, with_for_update=lock)
+    if (record is None or record.wizard != EXCHANGE_CHECK
+            or record.data.get("owner_id") != owner.id
+            or record.data.get("from") != gateway_id
+            or record.updated_at < utcnow() - EXCHANGE_CHECK_LIFETIME):
+        return ExchangeResult.EXPIRED
+    new = db.session.scalar(select(Gateway).where(Gateway.gateway_id == record.data["to"]))
+    if new is None or not _claimable(new) \
+            or not hmac.compare_digest(_slip_digest(new), record.data.get("slip", "")):
+        return ExchangeResult.TAKEN
+    return record, new
+
+
+def exchange_preview(owner: Account, gateway_id: str, check_id: str | None):
+    """(old, new) for the confirmation page, or the ExchangeResult saying why there is
+    no exchange to confirm (see `_checked_exchange`)."""
+    old = owned_gateway(owner, gateway_id)
+    if old is None:
+        return ExchangeResult.NOT_FOUND
+    checked = _checked_exchange(owner, gateway_id, check_id)
+    if isinstance(checked, ExchangeResult):
+        return checked
+    return old, checked[1]
 
 
 @dataclass
@@ -154,31 +178,38 @@ class Exchange:
     new_gateway_id: str | None = None
 
 
-def exchange_gateway(owner: Account, gateway_id: str, new_gateway_id: str) -> Exchange:
-    """The new gateway (checked by check_exchange_slip) takes over the old one's owner,
-    site, installation address, registration date, dealer links and history (readings
-    and energy); the old one is
-    retired and points to its replacement. One transaction: the new gateway is claimed
-    by a conditional UPDATE, so of two concurrent exchanges onto it only one succeeds."""
+def exchange_gateway(owner: Account, gateway_id: str, check_id: str | None) -> Exchange:
+    """The new gateway of a slip check (`check_exchange_slip`) takes over the old one's
+    owner, site, installation address, registration date, dealer links and history
+    (readings and energy); the old one is retired and points to its replacement.
+
+    The check is re-read server-side and spent (a replayed confirmation finds nothing),
+    and the new gateway is claimed by a conditional UPDATE on its state and slip, in one
+    transaction: of two concurrent exchanges onto it only one succeeds."""
     now = utcnow()
     old = _owned(owner, gateway_id, lock=True)
     if old is None:
         db.session.rollback()
         return Exchange(ExchangeResult.NOT_FOUND)
+    checked = _checked_exchange(owner, gateway_id, check_id, lock=True)
+    if isinstance(checked, ExchangeResult):
+        db.session.rollback()
+        return Exchange(checked)
+    record, new = checked
+    new_gateway_id, new_id, slip_hash = new.gateway_id, new.id, new.slip_password_hash
+    db.session.delete(record)
     claimed = db.session.execute(
         update(Gateway)
-        .where(Gateway.gateway_id == new_gateway_id, Gateway.id != old.id,
+        .where(Gateway.id == new_id, Gateway.id != old.id,
                Gateway.status == GatewayStatus.UNREGISTERED.value,
-               Gateway.owner_id.is_(None))
+               Gateway.owner_id.is_(None), Gateway.slip_password_hash == slip_hash)
         .values(status=GatewayStatus(old.status).value, owner_id=owner.id,
-                registered_at=old.registered_at or now, failed_slip_attempts=0,
-                slip_locked_until=None,
+                registered_at=old.registered_at or now,
                 **{name: getattr(old, name) for name in _SITE_FIELDS}),
         execution_options={"synchronize_session": False})
     if claimed.rowcount != 1:
         db.session.rollback()
         return Exchange(ExchangeResult.TAKEN)
-    new_id = db.session.scalar(select(Gateway.id).where(Gateway.gateway_id == new_gateway_id))
     # An unregistered gateway has no links; clear any stray one before moving them over.
     db.session.execute(delete(DealerLink).where(DealerLink.gateway_id == new_id),
                        execution_options={"synchronize_session": False})

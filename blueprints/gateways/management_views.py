@@ -4,21 +4,18 @@ Every page is the signed-in owner's own: an unknown gateway, someone else's and 
 one all answer 404. Views parse input, call one service of management.py, render."""
 from __future__ import annotations
 
-import time
-
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from app import limiter
 from blueprints.gateways import bp, management
 from forms.gateway_manage import (ConfirmExchangeForm, DisposeForm, ExchangeSlipForm,
                                   GatewaySiteForm)
+from forms.gateways import slip_requester
 
 MAIN_MENU = "/monitoring/"
-SLIP_LIMIT = "10 per minute; 50 per hour"
 EXCHANGE_SESSION_KEY = "gateway_exchange"
-EXCHANGE_CONFIRM_SECONDS = 15 * 60
 
 
 def _gateway_or_404(gateway_id: str):
@@ -62,7 +59,6 @@ def gateway_edit(gateway_id: str):
 
 @bp.route("/gateways/<gateway_id>/exchange", methods=["GET", "POST"])
 @login_required
-@limiter.limit(SLIP_LIMIT, methods=["POST"])
 def gateway_exchange(gateway_id: str):
     """ゲートウェイの交換, step 1: the new slip's ゲートウェイID + パスワード."""
     gateway = _gateway_or_404(gateway_id)
@@ -70,43 +66,46 @@ def gateway_exchange(gateway_id: str):
     problem = None
     if form.validate_on_submit():
         check = management.check_exchange_slip(current_user, gateway.gateway_id,
-                                               form.new_gateway_id.data, form.slip_password.data)
-        if check is management.SlipCheck.NOT_FOUND:
+                                               form.new_gateway_id.data, form.slip_password.data,
+                                               slip_requester())
+        if check.result is management.SlipCheck.NOT_FOUND:
             abort(404)
-        if check is management.SlipCheck.OK:
-            session[EXCHANGE_SESSION_KEY] = {"from": gateway.gateway_id,
-                                             "to": form.new_gateway_id.data,
-                                             "at": int(time.time())}
+        if check.result is management.SlipCheck.OK:
+            session[EXCHANGE_SESSION_KEY] = check.check_id
             return redirect(url_for("gateways.gateway_exchange_confirm",
                                     gateway_id=gateway_id), code=303)
-        problem = check.value
-    status = 422 if problem == "invalid" else 429 if problem == "locked" else _status(form)
+        problem = check.result.value
+    status = 422 if problem == "invalid" else 429 if problem == "limited" else _status(form)
     return render_template("gateways/manage_exchange.html", form=form, gateway=gateway,
-                           problem=problem, lock_minutes=management.SLIP_LOCK_MINUTES,
-                           lock_threshold=management.SLIP_LOCK_THRESHOLD), status
+                           problem=problem), status
 
 
-def _pending_exchange(gateway_id: str) -> str | None:
-    """The new gateway ID whose slip this browser checked for this gateway, recently."""
-    pending = session.get(EXCHANGE_SESSION_KEY)
-    if (not isinstance(pending, dict) or pending.get("from") != gateway_id
-            or not isinstance(pending.get("at"), int)
-            or time.time() - pending["at"] > EXCHANGE_CONFIRM_SECONDS):
-        return None
-    return pending.get("to") if isinstance(pending.get("to"), str) else None
+_CANNOT_CONFIRM = {
+    management.ExchangeResult.TAKEN:
+        _l("新しいゲートウェイはすでに登録されているため、交換できませんでした"),
+    management.ExchangeResult.EXPIRED:
+        _l("交換の確認が済んでいないか、有効期限が切れました。新しいゲートウェイの情報をもう一度入力してください"),
+}
+
+
+def _back_to_exchange(gateway_id: str, result):
+    session.pop(EXCHANGE_SESSION_KEY, None)
+    flash(str(_CANNOT_CONFIRM[result]), "error")
+    return redirect(url_for("gateways.gateway_exchange", gateway_id=gateway_id), code=303)
 
 
 @bp.route("/gateways/<gateway_id>/exchange/confirm", methods=["GET", "POST"])
 @login_required
 def gateway_exchange_confirm(gateway_id: str):
-    """ゲートウェイの交換, step 2: confirm old → new, then 交換する."""
+    """ゲートウェイの交換, step 2: confirm old → new, then 交換する. The browser holds only
+    the id of the server-side record of its slip check; the service re-reads it."""
     gateway = _gateway_or_404(gateway_id)
-    new_gateway_id = _pending_exchange(gateway.gateway_id)
-    if new_gateway_id is None:
+    check_id = session.get(EXCHANGE_SESSION_KEY)
+    if not check_id:
         return redirect(url_for("gateways.gateway_exchange", gateway_id=gateway_id))
     form = ConfirmExchangeForm()
     if form.validate_on_submit():
-        done = management.exchange_gateway(current_user, gateway.gateway_id, new_gateway_id)
+        done = management.exchange_gateway(current_user, gateway.gateway_id, check_id)
         session.pop(EXCHANGE_SESSION_KEY, None)
         if done.result is management.ExchangeResult.EXCHANGED:
             flash(_("ゲートウェイを交換しました。新しいゲートウェイ %(id)s に登録内容を引き継ぎました",
@@ -115,15 +114,12 @@ def gateway_exchange_confirm(gateway_id: str):
                                     gateway_id=done.new_gateway_id), code=303)
         if done.result is management.ExchangeResult.NOT_FOUND:
             abort(404)
-        flash(_("新しいゲートウェイはすでに登録されているため、交換できませんでした"), "error")
-        return redirect(url_for("gateways.gateway_exchange", gateway_id=gateway_id),
-                        code=303)
-    preview = management.exchange_preview(current_user, gateway.gateway_id, new_gateway_id)
-    if preview is None:
-        session.pop(EXCHANGE_SESSION_KEY, None)
-        flash(_("新しいゲートウェイはすでに登録されているため、交換できませんでした"), "error")
-        return redirect(url_for("gateways.gateway_exchange", gateway_id=gateway_id),
-                        code=303)
+        return _back_to_exchange(gateway_id, done.result)
+    preview = management.exchange_preview(current_user, gateway.gateway_id, check_id)
+    if preview is management.ExchangeResult.NOT_FOUND:
+        abort(404)
+    if isinstance(preview, management.ExchangeResult):
+        return _back_to_exchange(gateway_id, preview)
     old, new = preview
     return render_template("gateways/manage_exchange_confirm.html", form=form, old=old,
                            new=new, dealers=management.gateway_dealers(old)), _status(form)

@@ -10,31 +10,35 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 
-from blueprints.account.services import (
-    email_registered,
-    hash_password,
-    verify_password,
-)
+from blueprints.account.services import find_account, hash_password, verify_password
 from blueprints.core import audit
 from blueprints.core.links import LinkCheck, LinkState, check_link, issue_link, spend_link
 from blueprints.core.security import open_login_session
 from forms.validators import normalize_phone
 from mail import messages
 from models import db, utcnow
-from models.account import Account, AccountPhone, AccountType
-from models.gateway import Gateway, GatewayStatus
+from models.account import (
+    Account,
+    AccountConsent,
+    AccountPhone,
+    AccountType,
+    Company,
+    CompanyRole,
+)
+from models.gateway import Gateway, GatewayStatus, SlipAttempt
 
 REGISTRATION_LINK = "monitoring_registration"
 # SPEC "Links sent by mail": the date shown in the mail, 7 days by default. (config.py
 # belongs to others; move this to MONITORING_REGISTRATION_LINK_TTL there when it is free.)
 REGISTRATION_LINK_TTL = timedelta(days=7)
-SLIP_LOCK_THRESHOLD = 5
-SLIP_LOCK_DURATION = timedelta(minutes=15)
+# The monitoring service's own 利用規約, recorded per account (AccountConsent.document).
+MONITORING_TERMS = "monitoring_terms"
 
 # Verified when the gateway ID is unknown, so that the time taken does not tell.
 _DUMMY_SLIP_HASH = hash_password("not-a-real-slip-password")
@@ -50,9 +54,70 @@ class RegistrationError(Exception):
 
 # -- slips -----------------------------------------------------------------------------
 @dataclass(frozen=True)
+class SlipRequester:
+    """Who checks a slip password: the client address and, when signed in, the account.
+    Wrong passwords are counted against both (config SLIP_FAILURES_*), never against
+    the gateway, so that nobody can lock a gateway for the holder of its slip."""
+
+    client: str | None
+    account_id: int | None = None
+
+
+class SlipGuess(enum.Enum):
+    RIGHT = "right"
+    WRONG = "wrong"
+    LIMITED = "limited"  # the requester failed too often lately: not checked at all
+
+
+def check_slip_password(requester: SlipRequester, password_hash: str | None,
+                        password: str, gateway_id: str) -> SlipGuess:
+    """Check a slip password against its gateway's hash (None: the ID is unknown, and a
+    dummy hash takes as long). Commits; the caller's rollback cannot undo a failure.
+
+    The check is counted before the (slow) verification and forgotten when it was
+    right: concurrent wrong guesses all count, right ones never do."""
+    config = current_app.config
+    now = utcnow()
+    since = now - timedelta(minutes=config["SLIP_FAILURE_WINDOW_MINUTES"])
+    db.session.execute(delete(SlipAttempt).where(SlipAttempt.at < since))
+    attempt = SlipAttempt(at=now, client=requester.client, account_id=requester.account_id)
+    db.session.add(attempt)
+    db.session.flush()
+    attempt_id = attempt.id
+    db.session.commit()
+    if _over_limit(requester, since):
+        db.session.execute(delete(SlipAttempt).where(SlipAttempt.id == attempt_id))
+        audit.record("gateway.slip_limited", actor_id=requester.account_id, gateway=gateway_id)
+        db.session.commit()
+        return SlipGuess.LIMITED
+    db.session.commit()  # no transaction stays open during the deliberately slow check
+    if verify_password(password_hash or _DUMMY_SLIP_HASH, password or "") \
+            and password_hash is not None:
+        db.session.execute(delete(SlipAttempt).where(SlipAttempt.id == attempt_id))
+        db.session.commit()
+        return SlipGuess.RIGHT
+    audit.record("gateway.slip_failed", actor_id=requester.account_id, gateway=gateway_id)
+    db.session.commit()
+    return SlipGuess.WRONG
+
+
+def _over_limit(requester: SlipRequester, since) -> bool:
+    """More checks in the window (this one included) than the requester may fail."""
+    config = current_app.config
+    recent = select(func.count()).select_from(SlipAttempt).where(SlipAttempt.at >= since)
+    if requester.client is not None and db.session.scalar(
+            recent.where(SlipAttempt.client == requester.client)) \
+            > config["SLIP_FAILURES_PER_ADDRESS"]:
+        return True
+    return requester.account_id is not None and db.session.scalar(
+        recent.where(SlipAttempt.account_id == requester.account_id)) \
+        > config["SLIP_FAILURES_PER_ACCOUNT"]
+
+
+@dataclass(frozen=True)
 class SlipCheck:
     ok: bool
-    locked: bool = False
+    limited: bool = False
     proof: str | None = None
 
 
@@ -69,42 +134,18 @@ def _find_gateway(gateway_id: str) -> Gateway | None:
     return db.session.scalar(select(Gateway).where(Gateway.gateway_id == gateway_id))
 
 
-def _is_locked(gateway: Gateway) -> bool:
-    return gateway.slip_locked_until is not None and gateway.slip_locked_until > utcnow()
-
-
-def verify_slip(gateway_id: str, password: str) -> SlipCheck:
-    """Check a slip (ID + password) of an unregistered gateway. A wrong password counts
-    against the gateway: after 5 the slip is locked for 15 minutes. Failures are
-    committed at once: the caller's rollback of an invalid form must not undo them.
-    Unknown ID, wrong password and an already registered gateway look the same."""
+def verify_slip(gateway_id: str, password: str, requester: SlipRequester) -> SlipCheck:
+    """Check a slip (ID + password) of an unregistered gateway for `requester`.
+    Unknown ID, wrong password and an already registered gateway look the same; a
+    requester who failed too often is refused without a check (`limited`)."""
     gateway = _find_gateway(gateway_id)
-    if gateway is None:
-        verify_password(_DUMMY_SLIP_HASH, password)
-        return SlipCheck(ok=False)
-    if _is_locked(gateway):
-        return SlipCheck(ok=False, locked=True)
-    if not verify_password(gateway.slip_password_hash, password):
-        _count_slip_failure(gateway)
-        db.session.refresh(gateway)
-        return SlipCheck(ok=False, locked=_is_locked(gateway))
-    if gateway.status != GatewayStatus.UNREGISTERED:
+    guess = check_slip_password(requester, gateway.slip_password_hash if gateway else None,
+                                password, gateway_id)
+    if guess is SlipGuess.LIMITED:
+        return SlipCheck(ok=False, limited=True)
+    if guess is SlipGuess.WRONG or gateway.status != GatewayStatus.UNREGISTERED:
         return SlipCheck(ok=False)
     return SlipCheck(ok=True, proof=_slip_proof(gateway))
-
-
-def _count_slip_failure(gateway: Gateway) -> None:
-    # Counted in SQL so that concurrent failures all count.
-    db.session.execute(update(Gateway).where(Gateway.id == gateway.id)
-                       .values(failed_slip_attempts=Gateway.failed_slip_attempts + 1))
-    db.session.refresh(gateway)
-    locked = gateway.failed_slip_attempts >= SLIP_LOCK_THRESHOLD
-    if locked:
-        gateway.slip_locked_until = utcnow() + SLIP_LOCK_DURATION
-        gateway.failed_slip_attempts = 0
-    audit.record("gateway.slip_failed", subject_id=None, gateway=gateway.gateway_id,
-                 locked=locked)
-    db.session.commit()
 
 
 def _checked_gateway(proof: str | None) -> Gateway:
@@ -113,8 +154,6 @@ def _checked_gateway(proof: str | None) -> Gateway:
     gateway = _find_gateway(gateway_id) if gateway_id else None
     if gateway is None or not hmac.compare_digest(_slip_proof(gateway), proof or ""):
         raise RegistrationError("gateway_password", "rejected")
-    if _is_locked(gateway):
-        raise RegistrationError("gateway_password", "locked")
     if gateway.status != GatewayStatus.UNREGISTERED:
         raise RegistrationError("gateway_password", "rejected")
     return gateway
@@ -132,8 +171,7 @@ def claim_gateway(gateway: Gateway, owner: Account, site: dict, status: GatewayS
         .values(status=status, owner_id=owner.id, site_name=site["site_name"],
                 postal_code=address["postal_code"], prefecture=address["prefecture"],
                 city=address["city"], street=address["street"],
-                building=address["building"] or None, registered_at=utcnow(),
-                failed_slip_attempts=0, slip_locked_until=None)
+                building=address["building"] or None, registered_at=utcnow())
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
@@ -144,43 +182,74 @@ def claim_gateway(gateway: Gateway, owner: Account, site: dict, status: GatewayS
 
 
 # -- first registration (the wizard) ----------------------------------------------------
-def register_first_gateway(details: dict, slip_proof: str | None):
-    """The end of the registration wizard, in its transaction (no commit): an unopened
-    personal account (no usable password yet), the gateway claimed PROVISIONAL for it,
-    and 【アカウント仮登録のお知らせ】 with a 7-day link. Returns the link's expiry.
+def register_first_gateway(details: dict, slip_proof: str | None) -> datetime:
+    """The end of the registration wizard, in its transaction (no commit). Returns the
+    date the page states as the mailed link's expiry.
 
-    フリガナ and 法人名 have no column in the account model: they are not stored."""
+    The slip is checked first. Then a first-time registrant gets an unopened account (no
+    usable password yet; personal, or commercial with its company when 法人名 was given),
+    the gateway claimed PROVISIONAL for it, and 【アカウント仮登録のお知らせ】 with a 7-day
+    link. An address that already has an ID gets nothing new but a mail saying how to add
+    the gateway to that ID: the page, its status and the number of mails are the same
+    either way, so the registration does not tell whether an address has an ID."""
     gateway = _checked_gateway(slip_proof)
-    if email_registered(details["email"]):
-        raise RegistrationError("email", "email_taken")
     now = utcnow()
-    address = details["address"]
-    account = Account(
-        email=details["email"],
-        password_hash=hash_password(secrets.token_urlsafe(32)),  # nobody knows it
-        family_name=details["family_name"], given_name=details["given_name"],
-        account_type=AccountType.PERSONAL, terms_accepted_at=now, privacy_accepted_at=now,
-        postal_code=address["postal_code"], prefecture=address["prefecture"],
-        city=address["city"], street=address["street"], building=address["building"] or None,
-        department=details.get("department") or None,
-    )
-    account.phones = [AccountPhone(position=0, kind="mobile", number=details["phone"])]
-    db.session.add(account)
-    try:
-        db.session.flush()
-    except Exception as error:  # the unique index caught a concurrent registration
-        db.session.rollback()  # the wizard rolls back anyway when it gets the error
-        if email_registered(details["email"]):
-            raise RegistrationError("email", "email_taken") from error
-        raise
-    claim_gateway(gateway, account, details, GatewayStatus.PROVISIONAL)
     expires_at = now + REGISTRATION_LINK_TTL
+    # Hashed on both ways, so that the time taken does not tell either.
+    placeholder_hash = hash_password(secrets.token_urlsafe(32))  # nobody knows it
+    existing = find_account(details["email"])
+    if existing is None:
+        account = _provisional_account(details, placeholder_hash, now)
+        try:
+            with db.session.begin_nested():
+                db.session.add(account)
+        except IntegrityError:  # the unique index caught a concurrent registration
+            existing = find_account(details["email"])
+            if existing is None:
+                raise
+    if existing is not None:
+        messages.send_registration_has_id_mail(existing, gateway)
+        audit.record("gateways.registration_has_id", subject_id=existing.id,
+                     gateway=gateway.gateway_id)
+        return expires_at
+    db.session.add(AccountConsent(account_id=account.id, document=MONITORING_TERMS,
+                                  accepted_at=now))
+    claim_gateway(gateway, account, details, GatewayStatus.PROVISIONAL)
     token = issue_link(REGISTRATION_LINK, account.email, REGISTRATION_LINK_TTL,
                        account=account, payload={"gateway_id": gateway.id})
     messages.send_provisional_registration_mail(account, gateway, token, expires_at)
     audit.record("gateways.provisional_registration", actor_id=account.id,
-                 subject_id=account.id, gateway=gateway.gateway_id)
+                 subject_id=account.id, gateway=gateway.gateway_id,
+                 account_type=account.account_type.value)
     return expires_at
+
+
+def _provisional_account(details: dict, password_hash: str, now: datetime) -> Account:
+    """The account STEP2 describes. STEP1 had both consents of the ID (利用規約 and
+    プライバシーポリシー) given. With a 法人名 it is a commercial account, administrator of
+    a company made from what STEP2 asks (the company's other fields wait for 会社情報)."""
+    address = details["address"]
+    account = Account(
+        email=details["email"], password_hash=password_hash,
+        family_name=details["family_name"], given_name=details["given_name"],
+        family_kana=details["family_kana"], given_kana=details["given_kana"],
+        terms_accepted_at=now, privacy_accepted_at=now,
+    )
+    account.phones = [AccountPhone(position=0, kind="mobile", number=details["phone"])]
+    place = {"postal_code": address["postal_code"], "prefecture": address["prefecture"],
+             "city": address["city"], "street": address["street"],
+             "building": address["building"] or None}
+    if details.get("company_name"):
+        account.account_type = AccountType.COMMERCIAL
+        account.company = Company(name=details["company_name"], email=details["email"],
+                                  phone=details["phone"], **place)
+        account.company_role = CompanyRole.ADMIN
+        account.department = details.get("department") or None
+    else:
+        account.account_type = AccountType.PERSONAL
+        for name, value in place.items():
+            setattr(account, name, value)
+    return account
 
 
 # -- the provisional link ----------------------------------------------------------------
@@ -263,16 +332,28 @@ def renew_registration_link(token: str):
 
 # -- signed-in owners ---------------------------------------------------------------------
 def add_gateway(owner: Account, data: dict) -> Gateway:
-    """A signed-in owner registers one more gateway from its slip: ACTIVE at once.
-    `data["gateway_password"]` is the proof left by the form's slip check."""
+    """A signed-in owner registers one more gateway from its slip: ACTIVE at once. The
+    account keeps its type. `data["gateway_password"]` is the proof left by the form's
+    slip check; `data["accept_monitoring_terms"]` the consent of an owner who has not
+    agreed to the monitoring service's terms yet (an ID made by the sign-up)."""
     gateway = _checked_gateway(data["gateway_password"])
     try:
         claim_gateway(gateway, owner, data, GatewayStatus.ACTIVE)
     except RegistrationError:
         db.session.rollback()
         raise
+    if data.get("accept_monitoring_terms") and not accepted_monitoring_terms(owner):
+        db.session.add(AccountConsent(account_id=owner.id, document=MONITORING_TERMS,
+                                      accepted_at=utcnow()))
     db.session.commit()
     return gateway
+
+
+def accepted_monitoring_terms(account: Account) -> bool:
+    return db.session.scalar(
+        select(AccountConsent.id).where(AccountConsent.account_id == account.id,
+                                        AccountConsent.document == MONITORING_TERMS)
+    ) is not None
 
 
 def owned_gateways(owner: Account) -> list[Gateway]:

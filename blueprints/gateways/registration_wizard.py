@@ -1,5 +1,7 @@
-"""The monitoring registration wizard of the seed's STEP1-3: 利用規約 → お客様情報・
-ゲートウェイ情報 (one form) → 確認 → 【アカウント仮登録のお知らせ】 mail."""
+"""The monitoring registration wizard of the seed's STEP1-3: 利用規約 (the service's and
+the ID's) → お客様情報・ゲートウェイ情報 (one form) → 確認 → 【アカウント仮登録のお知らせ】
+mail (or, for an address that has an ID already, a mail saying how to add the gateway
+to it: the pages are the same either way)."""
 from __future__ import annotations
 
 from functools import wraps
@@ -11,8 +13,6 @@ from app import htmx
 from blueprints.core.wizard import Step, Wizard, WizardError
 from blueprints.gateways import registration as services
 from forms.gateways import (
-    EMAIL_HAS_ID,
-    SLIP_LOCKED,
     SLIP_REJECTED,
     RegistrationDetailsForm,
     RegistrationTermsForm,
@@ -20,7 +20,6 @@ from forms.gateways import (
 )
 
 DONE_SESSION_KEY = "monitoring_registration"
-_MESSAGES = {"rejected": SLIP_REJECTED, "locked": SLIP_LOCKED, "email_taken": EMAIL_HAS_ID}
 
 
 def _keep_proof(proof: str) -> str:
@@ -33,7 +32,7 @@ def _finish(forms, secrets) -> str:
         expires_at = services.register_first_gateway(forms["details"].data,
                                                      secrets.get("gateway_password"))
     except services.RegistrationError as error:
-        raise WizardError("details", error.field, str(_MESSAGES[error.kind]))
+        raise WizardError("details", error.field, str(SLIP_REJECTED))
     details = forms["details"]
     session[DONE_SESSION_KEY] = {"email": details.email.data,
                                  "expires_at": expires_at.isoformat()}

@@ -18,14 +18,25 @@ from blueprints.gateways.registration_wizard import (
     registration_wizard,
 )
 from forms.account import ConfirmForm
-from forms.gateways import SLIP_LOCKED, SLIP_REJECTED, AddGatewayForm, RegistrationPasswordForm
+from forms.gateways import SLIP_REJECTED, AddGatewayForm, RegistrationPasswordForm
 
-# Per client, on top of the per-gateway lock of slip checks and the phone check.
-SLIP_LIMIT = "10 per minute; 60 per hour"
+# Per client: the phone check of the provisional link's page. (Slip checks are limited
+# by their failures, per client address and account: services.check_slip_password.)
+PHONE_CHECK_LIMIT = "10 per minute; 60 per hour"
+# Per client: the registration's last step mails the address typed in STEP2.
+REGISTRATION_MAIL_LIMIT = "5 per minute; 30 per hour"
+
+
+def _not_the_mailing_step() -> bool:
+    return (request.view_args or {}).get("step") != "confirm"
+
 
 registration_wizard.register(
     bp, "/register", "register",
-    decorators=[campaign_first, limiter.limit(SLIP_LIMIT, methods=["POST"]), consent_refusal])
+    decorators=[campaign_first,
+                limiter.limit(REGISTRATION_MAIL_LIMIT, methods=["POST"],
+                              exempt_when=_not_the_mailing_step),
+                consent_refusal])
 
 
 def _status(form) -> int:
@@ -49,7 +60,7 @@ def registration_done():
 
 
 @bp.route("/register/password/<token>", methods=["GET", "POST"])
-@limiter.limit(SLIP_LIMIT, methods=["POST"])
+@limiter.limit(PHONE_CHECK_LIMIT, methods=["POST"])
 def registration_password(token: str):
     """STEP3: set the password from the provisional mail's link (and the STEP2 phone
     number again) → 本登録完了, signed in."""
@@ -114,19 +125,20 @@ def menu():
 
 @bp.route("/gateways/add", methods=["GET", "POST"])
 @login_required
-@limiter.limit(SLIP_LIMIT, methods=["POST"])
 def add_gateway():
     """ゲートウェイの登録 by a signed-in owner (すでにアカウントをお持ちの方)."""
     form = AddGatewayForm()
+    if services.accepted_monitoring_terms(current_user):
+        del form.accept_monitoring_terms
     if request.method == "POST" and form.run_sub_action():
         return render_template("gateways/add_gateway.html", form=form)
     if form.validate_on_submit():
         try:
             gateway = services.add_gateway(current_user, form.data)
-        except services.RegistrationError as error:
-            form.gateway_password.errors = [
-                SLIP_LOCKED if error.kind == "locked" else SLIP_REJECTED]
+        except services.RegistrationError:
+            form.gateway_password.errors = [SLIP_REJECTED]
         else:
             flash(_("ゲートウェイ %(id)s を登録しました", id=gateway.gateway_id), "success")
             return redirect(url_for("gateways.menu"), code=303)
-    return render_template("gateways/add_gateway.html", form=form), _status(form)
+    status = 429 if form.slip_limited else _status(form)
+    return render_template("gateways/add_gateway.html", form=form), status

@@ -65,7 +65,12 @@ def campaign_and_terms(page: Page, audit: PageAudit, live: LiveServer) -> None:
     expect(page.locator(".terms-box")).to_contain_text("利用規約")
     audit.check("register-1-terms")
 
+    # Both consents: the service's terms, and the ID's terms and privacy policy.
+    expect(main(page).get_by_role("link", name="プライバシーポリシー")).to_have_attribute(
+        "href", "/privacy")
     page.get_by_label("同意する", exact=True).check()
+    page.get_by_label("アカウント（ID）の利用規約を読み、これに同意します").check()
+    page.get_by_label("プライバシーポリシーを読み、個人情報の取扱いに同意します").check()
     wizard_step(page, "次に進む")
     expect(page).to_have_url(re.compile(r"/monitoring/register/details$"))
     expect(step_title(page)).to_contain_text("ステップ 2/3")
@@ -95,7 +100,7 @@ def confirm_and_register(page: Page, audit: PageAudit, email: str) -> None:
     expect(step_title(page)).to_contain_text("ステップ 3/3")
     summary = page.locator("#wizard dl.summary")
     for shown in (f"{FAMILY} {GIVEN}", "ヤマダ ハナコ", email, "日本橋兜町1-2-3", SLIP_ID, SITE,
-                  "（確認済み）"):
+                  "（確認済み）", "個人ユーザーアカウント"):
         expect(summary).to_contain_text(shown)
     expect(summary).not_to_contain_text(SLIP_PASSWORD)
     audit.check("register-3-confirm")

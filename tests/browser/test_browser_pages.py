@@ -240,6 +240,13 @@ def settings_pages(page: Page, audit: PageAudit, live: LiveServer, person: Perso
     expect(page).to_have_url(live.url + "/account/settings/personal")
     given = page.locator("#given_name")
     expect(given).to_have_value(person.given_name)
+    expect(page.locator("#family_kana")).to_be_visible()
+    if commercial:  # the address of a commercial account is its company's
+        expect(page.locator("#address-postal_code")).to_have_count(0)
+    else:  # a personal account's address, shown back in the sign-up's block
+        expect(page.locator("#address-postal_code")).to_have_value("1030026")
+        expect(page.locator("#address-prefecture")).to_have_value("東京都")
+        expect(page.locator("#address-street")).to_have_value("日本橋兜町2-1")
     check(page, audit, "settings-personal")
     given.fill("Taro")
     submit(page, audit, main(page).get_by_role("button", name="保存"),

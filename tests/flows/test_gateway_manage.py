@@ -5,7 +5,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import func, select
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
 
 from blueprints.dealers.services import become_dealer, link_dealer
 from blueprints.gateways.slips import new_gateway
@@ -272,25 +274,62 @@ def test_exchange_form_validation(owner, owner_client):
     assert response.status_code == 422
 
 
-def test_slip_lock_after_five_failures(owner, owner_client):
-    owned_gateway(owner)
-    owned_gateway(None, NEW_ID)
-    for _attempt in range(4):
-        assert exchange(owner_client, password="wrong-one").status_code == 422
-    response = exchange(owner_client, password="wrong-one")
-    assert response.status_code == 429
-    assert "15分間" in response.get_data(as_text=True)
-    # Locked: even the right password is refused now.
-    response = exchange(owner_client)
-    assert response.status_code == 429 and "15分間" in response.get_data(as_text=True)
-    gateway = fresh(OLD_ID)
-    assert gateway.slip_locked_until is not None and gateway.slip_locked_until > utcnow()
-    assert fresh(NEW_ID).status == GatewayStatus.UNREGISTERED
-    assert actions().count("gateway.exchange_slip_failed") == 5
-    # Once the lock has passed, the right slip works again.
-    gateway.slip_locked_until = utcnow()
-    db.session.commit()
-    assert exchange(owner_client).status_code == 303
+def test_wrong_slips_limit_the_account_not_the_gateway(make_app):
+    app = make_app(SLIP_FAILURES_PER_ACCOUNT=3)
+    with app.app_context():
+        owner, other = make_account(OWNER), make_account(OTHER)
+        owned_gateway(owner)
+        owned_gateway(other, "05AA00000001")
+        owned_gateway(None, NEW_ID)
+        guesser = app.test_client()
+        assert login(guesser, email=OTHER).status_code == 303
+        # Another owner guesses the new slip from many addresses: their account is limited.
+        for n in range(3):
+            guesser.environ_base["REMOTE_ADDR"] = f"203.0.113.{n + 1}"
+            assert exchange(guesser, gateway_id="05AA00000001",
+                            password="wrong-one").status_code == 422
+        guesser.environ_base["REMOTE_ADDR"] = "203.0.113.99"
+        limited = exchange(guesser, gateway_id="05AA00000001")
+        assert limited.status_code == 429
+        assert "誤りが続いたため" in limited.get_data(as_text=True)
+        assert fresh(NEW_ID).status == GatewayStatus.UNREGISTERED
+        assert actions().count("gateway.slip_failed") == 3
+        # The holder of the new slip is not stopped by that.
+        owner_client = app.test_client()
+        assert login(owner_client, email=OWNER).status_code == 303
+        assert exchange(owner_client).status_code == 303
+        assert post(owner_client, base() + "/exchange/confirm", {}).status_code == 303
+        assert fresh(NEW_ID).owner_id == owner.id
+
+
+def test_wrong_slips_at_add_count_against_the_account(make_app):
+    app = make_app(SLIP_FAILURES_PER_ACCOUNT=2)
+    with app.app_context():
+        make_account(OTHER)
+        make_account(OWNER)
+        owned_gateway(None, NEW_ID)
+        data = {"gateway_id": NEW_ID, "site_name": "別荘", **{
+            f"site_{key}": value for key, value in SITE.items() if key != "site_name"},
+            "accept_monitoring_terms": "y"}
+        guesser = app.test_client()
+        assert login(guesser, email=OTHER).status_code == 303
+        for n in range(2):
+            guesser.environ_base["REMOTE_ADDR"] = f"203.0.113.{n + 1}"
+            wrong = post(guesser, "/monitoring/gateways/add",
+                         {**data, "gateway_password": "wrong-one"})
+            assert wrong.status_code == 422 and ONE_MESSAGE in wrong.get_data(as_text=True)
+        guesser.environ_base["REMOTE_ADDR"] = "203.0.113.50"
+        limited = post(guesser, "/monitoring/gateways/add",
+                       {**data, "gateway_password": SLIP_PASSWORD})
+        assert limited.status_code == 429
+        assert "誤りが続いたため" in limited.get_data(as_text=True)
+        assert fresh(NEW_ID).status == GatewayStatus.UNREGISTERED
+        owner_client = app.test_client()
+        assert login(owner_client, email=OWNER).status_code == 303
+        added = post(owner_client, "/monitoring/gateways/add",
+                     {**data, "gateway_password": SLIP_PASSWORD})
+        assert added.status_code == 303
+        assert fresh(NEW_ID).status == GatewayStatus.ACTIVE
 
 
 def test_confirm_without_a_checked_slip_goes_back(owner, owner_client):
@@ -311,6 +350,76 @@ def test_new_slip_taken_between_check_and_confirm(owner, owner_client):
     assert response.status_code == 303 and response.location.endswith(base() + "/exchange")
     assert fresh(OLD_ID).status == GatewayStatus.ACTIVE
     assert "すでに登録されている" in owner_client.get(base() + "/exchange").get_data(as_text=True)
+
+
+def confirm_exchange(client, gateway_id=OLD_ID):
+    token = csrf_from(client.get("/account/settings").get_data(as_text=True))
+    return client.post(base(gateway_id) + "/exchange/confirm", data={"csrf_token": token})
+
+
+@pytest.mark.parametrize("forged", [
+    {"from": OLD_ID, "to": NEW_ID, "at": 4102444800},  # what the session used to hold
+    "not-a-check-that-exists",
+])
+def test_session_data_alone_cannot_exchange(owner, owner_client, forged):
+    owned_gateway(owner)
+    owned_gateway(None, NEW_ID)  # nobody typed its slip password
+    with owner_client.session_transaction() as session:
+        session["gateway_exchange"] = forged
+    page = owner_client.get(base() + "/exchange/confirm")
+    assert page.status_code == 303 and page.location.endswith(base() + "/exchange")
+    with owner_client.session_transaction() as session:
+        session["gateway_exchange"] = forged
+    response = confirm_exchange(owner_client)
+    assert response.status_code == 303 and response.location.endswith(base() + "/exchange")
+    assert fresh(NEW_ID).status == GatewayStatus.UNREGISTERED
+    assert fresh(OLD_ID).status == GatewayStatus.ACTIVE
+    assert "もう一度入力してください" in owner_client.get(base() + "/exchange").get_data(as_text=True)
+
+
+def test_another_owners_check_cannot_be_replayed(app, owner, owner_client):
+    owned_gateway(owner)
+    owned_gateway(None, NEW_ID)
+    other = make_account(OTHER)
+    owned_gateway(other, "05AA00000001")
+    other_client = app.test_client()
+    assert login(other_client, email=OTHER).status_code in (302, 303)
+    assert exchange(other_client, gateway_id="05AA00000001").status_code == 303
+    with other_client.session_transaction() as session:
+        their_check = session["gateway_exchange"]
+    with owner_client.session_transaction() as session:
+        session["gateway_exchange"] = their_check
+    assert confirm_exchange(owner_client).location.endswith(base() + "/exchange")
+    assert fresh(NEW_ID).status == GatewayStatus.UNREGISTERED
+    # Theirs still works, once; a replay of it after that finds nothing.
+    assert confirm_exchange(other_client, "05AA00000001").location.endswith(base(NEW_ID))
+    with other_client.session_transaction() as session:
+        session["gateway_exchange"] = their_check
+    assert other_client.get(base("05AA00000001") + "/exchange/confirm").status_code == 404
+    assert actions().count("gateway.exchange") == 1
+
+
+def test_a_slip_reissued_or_a_check_gone_stale_cannot_be_confirmed(owner, owner_client):
+    from blueprints.account.services import hash_password
+    from models.wizard import WizardDraft
+
+    owned_gateway(owner)
+    owned_gateway(None, NEW_ID)
+    assert exchange(owner_client).status_code == 303
+    reissued = fresh(NEW_ID)
+    reissued.slip_password_hash = hash_password("a-new-slip-pass")
+    db.session.commit()
+    response = confirm_exchange(owner_client)
+    assert response.location.endswith(base() + "/exchange")
+    assert fresh(NEW_ID).status == GatewayStatus.UNREGISTERED
+    # A check older than 15 minutes is no check either.
+    owned_gateway(None, "04GH33334444")
+    assert exchange(owner_client, new_id="04GH33334444").status_code == 303
+    db.session.execute(update(WizardDraft).values(updated_at=utcnow() - timedelta(minutes=16)))
+    db.session.commit()
+    assert confirm_exchange(owner_client).location.endswith(base() + "/exchange")
+    assert fresh("04GH33334444").status == GatewayStatus.UNREGISTERED
+    assert fresh(OLD_ID).status == GatewayStatus.ACTIVE
 
 
 def test_concurrent_exchanges_onto_one_slip_only_one_wins(make_app):

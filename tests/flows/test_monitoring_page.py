@@ -345,15 +345,20 @@ def _history(gateway_pk: int) -> tuple[int, int]:
 
 
 def test_exchange_moves_the_history_to_the_new_gateway(owner_client, owner_gateway):
-    from blueprints.gateways import management
     from blueprints.gateways.slips import new_gateway
 
-    owner, gateway = owner_gateway
+    _owner, gateway = owner_gateway
     feed(gateway, recent_slots(6, pv_kw=1.7))
     replacement = new_gateway("01AB99990000", "slip-pass", "GW-M001", ("NEW00001",))
     db.session.commit()
-    done = management.exchange_gateway(owner, GATEWAY, "01AB99990000")
-    assert done.result is management.ExchangeResult.EXCHANGED
+    exchange = f"/monitoring/gateways/{GATEWAY}/exchange"
+    token = csrf_from(owner_client.get(exchange).get_data(as_text=True))
+    checked = owner_client.post(exchange, data={"new_gateway_id": "01AB99990000",
+                                                "slip_password": "slip-pass",
+                                                "csrf_token": token})
+    assert checked.status_code == 303
+    done = owner_client.post(exchange + "/confirm", data={"csrf_token": token})
+    assert done.status_code == 303 and done.location.endswith("/gateways/01AB99990000")
     assert _history(gateway.id) == (0, 0)
     assert _history(replacement.id)[0] == 6
     page = text_of(owner_client.get("/monitoring/gateways/01AB99990000/monitor"))

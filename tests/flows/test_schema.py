@@ -43,3 +43,35 @@ def test_foreign_keys_are_enforced(app):
             "INSERT INTO account_phone (account_id, position, kind, number) "
             "VALUES (999999, 0, 'mobile', '09012345678')"))
     db.session.rollback()
+
+
+def test_sqlite_migrations_keep_the_rows_that_reference_a_rebuilt_table(tmp_path):
+    """SQLite alters a column by rebuilding its table (0005 rebuilds `company`); with
+    foreign keys enforced, dropping the old table would delete the dealers and unlink
+    the accounts that reference it. The upgrade keeps them."""
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from tests.conftest import _config
+
+    app = create_app(_config("sqlite:///" + str(tmp_path / "old.sqlite3")))
+    with app.app_context():
+        upgrade(revision="0004_auth")
+        for statement in (
+            "INSERT INTO company (id, name, kind, postal_code, prefecture, city, street, "
+            "email, phone, created_at) VALUES (1, '販売店株式会社', 'dealer', '1030026', "
+            "'東京都', '中央区', '日本橋1-1', 'info@dealer.example', '0312345678', "
+            "CURRENT_TIMESTAMP)",
+            ACCOUNT_ROW.replace("created_at)", "created_at, company_id)")
+                       .replace("CURRENT_TIMESTAMP)", "CURRENT_TIMESTAMP, 1)"),
+            "INSERT INTO dealer (id, company_id, dealer_code, phone, created_at) "
+            "VALUES (1, 1, 'D000000001', '0312345678', CURRENT_TIMESTAMP)",
+        ):
+            db.session.execute(text(statement), {"email": "dealer@example.com"})
+        db.session.commit()
+        upgrade(revision="0005_registration_data")
+        assert db.session.execute(text("SELECT count(*) FROM dealer")).scalar() == 1
+        assert db.session.execute(text("SELECT company_id FROM account")).scalar() == 1
+        assert db.session.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        db.session.remove()
+        db.engine.dispose()

@@ -29,13 +29,68 @@ def test_personal_info_edit(client):
     response = client.post("/account/settings/personal", data={
         "csrf_token": token, "family_name": "佐藤", "given_name": "次郎",
         "phones-0-kind": "landline", "phones-0-number": "０３－１２３４－５６７８",
-        "department": "総務", "position": "", "language": "en"})
+        "department": "総務", "position": "", "language": "en", **ADDRESS})
     assert response.status_code == 303
     changed = account("taro@example.com")
     assert (changed.family_name, changed.given_name) == ("佐藤", "次郎")
     assert changed.phones[0].number == "0312345678" and changed.language == "en"
     page = client.get("/account/settings/personal").get_data(as_text=True)
     assert "Personal information" in page or 'lang="en"' in page
+
+
+ADDRESS = {"address-postal_code": "1030026", "address-prefecture": "東京都",
+           "address-city": "中央区", "address-street": "日本橋兜町1-2-3",
+           "address-building": ""}
+
+
+def test_personal_address_and_furigana_are_editable(client):
+    signed_up_and_active(client)
+    login(client)
+    page = client.get("/account/settings/personal").get_data(as_text=True)
+    # What the sign-up stored is shown back, in the sign-up's address block.
+    assert 'value="1030026"' in page and 'value="日本橋兜町1-2-3"' in page
+    assert '<option selected value="東京都">' in page and 'name="address-lookup"' in page
+    assert 'hx-get="/postal-code"' in page
+    assert 'name="family_kana"' in page
+    token = csrf_from(page)
+    form = {"csrf_token": token, "family_name": "山田", "given_name": "太郎",
+            "family_kana": "やまだ", "given_kana": "たろう",
+            "phones-0-kind": "mobile", "phones-0-number": "09012345678", "language": "ja",
+            "address-postal_code": "５４１－００５５", "address-prefecture": "",
+            "address-city": "", "address-street": "", "address-building": ""}
+    # 住所を検索 without JavaScript fills the prefecture and city, saving nothing.
+    lookup = client.post("/account/settings/personal",
+                         data={**form, "address-lookup": "住所を検索"})
+    assert lookup.status_code == 200
+    body = lookup.get_data(as_text=True)
+    assert '<option selected value="大阪府">' in body and 'value="大阪市中央区"' in body
+    assert account("taro@example.com").postal_code == "1030026"
+    missing = client.post("/account/settings/personal", data=form)
+    assert missing.status_code == 422 and 'id="address-city-error"' in missing.get_data(
+        as_text=True)
+    saved = client.post("/account/settings/personal", data={
+        **form, "address-prefecture": "大阪府", "address-city": "大阪市中央区",
+        "address-street": "船場中央１－４－５", "address-building": "船場ビル2F"})
+    assert saved.status_code == 303
+    changed = account("taro@example.com")
+    assert (changed.postal_code, changed.prefecture, changed.city, changed.street,
+            changed.building) == ("5410055", "大阪府", "大阪市中央区", "船場中央1-4-5",
+                                  "船場ビル2F")
+    assert (changed.family_kana, changed.given_kana) == ("ヤマダ", "タロウ")
+    again = client.get("/account/settings/personal").get_data(as_text=True)
+    assert 'value="船場中央1-4-5"' in again and 'value="ヤマダ"' in again
+
+
+def test_a_commercial_accounts_address_is_its_companys(client):
+    commercial(client)
+    page = client.get("/account/settings/personal").get_data(as_text=True)
+    assert 'name="address-postal_code"' not in page and 'name="family_kana"' in page
+    response = client.post("/account/settings/personal", data={
+        "csrf_token": csrf_from(page), "family_name": "山田", "given_name": "太郎",
+        "given_kana": "タロウ", "phones-0-kind": "mobile", "phones-0-number": "08011112222",
+        "department": "工事部", "position": "課長", "language": "ja"})
+    assert response.status_code == 303
+    assert account("boss@example.com").given_kana == "タロウ"
 
 
 def test_personal_info_invalid_keeps_input(client):

@@ -225,3 +225,17 @@ def test_activation_then_sign_in(client, htmx):
     assert response.status_code == 303
     home = client.get("/").get_data(as_text=True)
     assert "山田 太郎" in home
+
+
+def test_furigana_is_optional_at_step_one_and_kept(client):
+    page = client.get("/account/signup/name").get_data(as_text=True)
+    assert 'name="family_kana"' in page and 'name="given_kana"' in page
+    bad = post_step(client, "name", {**NAME_STEP, "family_kana": "Yamada"})
+    assert bad.status_code == 422
+    assert 'id="family_kana-error"' in bad.get_data(as_text=True)
+    assert 'value="Yamada"' in bad.get_data(as_text=True)
+    sign_up(client, name={"family_kana": "やまだ", "given_kana": "ﾀﾛｳ"})
+    created = account()
+    assert (created.family_kana, created.given_kana) == ("ヤマダ", "タロウ")
+    sign_up(type(client)(client.application), email="jiro@example.com")
+    assert account("jiro@example.com").family_kana is None
