@@ -1,0 +1,126 @@
+"""What pages show, through the test client: phone numbers written with hyphens wherever
+they appear (also in a form shown again after 「別の電話を追加」), every cell of a table
+that stacks on phones naming its column, the same-address choice of registration STEP2
+wrapping the 設置先住所 block it hides, and the monitoring legend saying what 自家消費
+counts. The layout itself (at 360x740) is checked in tests/browser/test_browser_phone.py."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+
+from sqlalchemy import select
+
+from blueprints.dealers.services import link_dealer
+from models import db, utcnow
+from models.account import Account, AccountType, Company, CompanyRole, Role
+from tests.conftest import csrf_from, page_token
+from tests.flows.test_dealer_links import make_dealer, make_gateway, make_owner
+from tests.flows.test_monitoring_registration import SLIP_ID, slip, step
+from tests.flows.test_slips import make_account
+from tests.helpers import (COMMERCIAL_DETAILS, HX, NAME_STEP, add_units, login, post_step,
+                           reading, signed_up_and_active, slot_end)
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+
+
+def text_of(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def input_value(html: str, name: str) -> str:
+    match = re.search(rf'<input[^>]*name="{re.escape(name)}"[^>]*>', html)
+    assert match, f"no input {name}"
+    value = re.search(r'value="([^"]*)"', match.group(0))
+    return value.group(1) if value else ""
+
+
+def speaks_english(email: str) -> None:
+    account = db.session.scalar(select(Account).where(Account.email == email))
+    account.language = "en"
+    db.session.commit()
+
+
+# -- phone numbers ---------------------------------------------------------------------
+def test_settings_show_phones_with_hyphens_also_after_adding_another(client):
+    signed_up_and_active(client)  # phone typed as 090-1234-5678, stored as digits
+    login(client)
+    page = text_of(client.get("/account/settings/personal"))
+    assert input_value(page, "phones-0-number") == "090-1234-5678"
+
+    token = csrf_from(page)
+    added = client.post("/account/settings/personal", data={
+        "csrf_token": token, "family_name": "山田", "given_name": "太郎",
+        "phones-0-kind": "mobile", "phones-0-number": "09012345678",
+        "department": "", "position": "", "language": "ja", "add_phone": "1"})
+    assert added.status_code == 200
+    body = text_of(added)
+    assert input_value(body, "phones-0-number") == "090-1234-5678"
+    assert input_value(body, "phones-1-number") == ""
+
+    saved = client.post("/account/settings/personal", data={
+        "csrf_token": token, "family_name": "山田", "given_name": "太郎",
+        "phones-0-kind": "mobile", "phones-0-number": "09012345678",
+        "phones-1-kind": "landline", "phones-1-number": "0312345678",
+        "department": "", "position": "", "language": "ja"})
+    assert saved.status_code == 303
+    page = text_of(client.get("/account/settings/personal"))
+    assert input_value(page, "phones-1-number") == "03-1234-5678"
+
+
+def test_signup_keeps_phones_readable_after_adding_another(client):
+    post_step(client, "name", NAME_STEP)
+    post_step(client, "type", {"account_type": "commercial"})
+    for htmx in (False, True):
+        response = post_step(client, "details", {
+            **COMMERCIAL_DETAILS, "phones-0-number": "０８０－１１１１－２２２２",
+            "company_phone": "0312345678", "add_phone": "1"}, htmx=htmx)
+        assert response.status_code == 200
+        body = text_of(response)
+        assert input_value(body, "phones-0-number") == "080-1111-2222"
+        assert input_value(body, "company_phone") == "03-1234-5678"
+        assert 'name="phones-1-number"' in body
+    # A number that is not valid stays as it was typed, next to its message.
+    wrong = post_step(client, "details", {**COMMERCIAL_DETAILS, "phones-0-number": "090-12"})
+    assert wrong.status_code == 422
+    assert input_value(text_of(wrong), "phones-0-number") == "090-12"
+    assert "電話番号は市外局番から数字で入力してください" in text_of(wrong)
+
+
+def test_phones_are_shown_with_hyphens_on_pages(client):
+    owner = make_owner()
+    gateway = make_gateway(owner)
+    dealer = make_dealer(1, phone="0312345678")
+    link_dealer(owner, gateway, dealer.dealer_code, "0312345678")
+    company = db.session.get(Company, dealer.company_id)
+    member = Account(email="member@dealer1.example", password_hash=owner.password_hash,
+                     family_name="鈴木", given_name="一郎", account_type=AccountType.COMMERCIAL,
+                     company_role=CompanyRole.MEMBER, company_id=company.id,
+                     activated_at=utcnow(), terms_accepted_at=utcnow(),
+                     privacy_accepted_at=utcnow())
+    db.session.add(member)
+    db.session.commit()
+
+    login(client, "owner@example.com")
+    for url in ("/dealers/my", f"/dealers/my/unlink/{gateway.gateway_id}",
+                f"/dealers/my/unlink/{gateway.gateway_id}/{dealer.dealer_code}"):
+        page = text_of(client.get(url))
+        assert "03-1234-5678" in page and "0312345678" not in page, url
+    client.post("/account/logout", data={"csrf_token": page_token(client, "/dealers/my")})
+
+    login(client, "member@dealer1.example")
+    page = text_of(client.get("/account/settings/company"))
+    assert company.phone == "0312345678" and "03-1234-5678" in page
+
+
+def test_registration_confirm_shows_the_phone_with_hyphens(client):
+    from tests.flows.test_monitoring_registration import DETAILS
+
+    slip()
+    step(client, "terms", {"consent": "agree"})
+    step(client, "details", {**DETAILS, "phone": "０９０１２３４５６７８"})
+    page = text_of(client.get("/monitoring/register/confirm"))
+    assert "090-1234-5678" in page and "09012345678" not in page
+    back = text_of(client.get("/monitoring/register/details"))
+    assert input_value(back, "phone") == "090-1234-5678"
