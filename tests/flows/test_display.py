@@ -124,3 +124,140 @@ def test_registration_confirm_shows_the_phone_with_hyphens(client):
     assert "090-1234-5678" in page and "09012345678" not in page
     back = text_of(client.get("/monitoring/register/details"))
     assert input_value(back, "phone") == "090-1234-5678"
+
+
+# -- tables that stack on phones ---------------------------------------------------------
+class _StackedTables(HTMLParser):
+    """Each `<table class="table">`: its column headings (visible text) and, per body
+    row, each cell's data-label (None without one)."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables: list[dict] = []
+        self._table = None
+        self._in_head = self._in_th = False
+        self._hidden_depth = 0
+        self._row = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table" and "table" in (attrs.get("class") or "").split():
+            self._table = {"headings": [], "rows": []}
+            self.tables.append(self._table)
+        if self._table is None:
+            return
+        if tag == "thead":
+            self._in_head = True
+        elif tag == "th" and self._in_head:
+            self._in_th = True
+            self._table["headings"].append("")
+        elif tag == "span" and self._in_th:
+            if self._hidden_depth or "visually-hidden" in (attrs.get("class") or ""):
+                self._hidden_depth += 1
+        elif tag == "tr" and not self._in_head:
+            self._row = []
+            self._table["rows"].append(self._row)
+        elif tag == "td" and self._row is not None:
+            self._row.append(attrs.get("data-label"))
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self._table = None
+        elif tag == "thead":
+            self._in_head = False
+        elif tag == "th":
+            self._in_th = False
+        elif tag == "span" and self._hidden_depth:
+            self._hidden_depth -= 1
+
+    def handle_data(self, data):
+        if self._in_th and not self._hidden_depth and self._table is not None:
+            self._table["headings"][-1] += data.strip()
+
+
+def assert_cells_labelled(html: str, where: str) -> int:
+    """Every body cell of every stacked table is labelled with its column's heading
+    (a column whose heading is only for screen readers, such as 操作, has none).
+    Returns how many tables were checked."""
+    parser = _StackedTables()
+    parser.feed(html)
+    assert parser.tables, f"{where}: no stacked table"
+    for table in parser.tables:
+        assert table["rows"], f"{where}: a table without rows"
+        for row in table["rows"]:
+            expected = [heading or None for heading in table["headings"]]
+            assert row == expected, f"{where}: cells {row}, headings {table['headings']}"
+    return len(parser.tables)
+
+
+def test_every_stacked_table_template_labels_its_cells():
+    """A table added later without labels is caught here: in each template with a
+    stacked table, only the columns without a visible heading have unlabelled cells."""
+    found = []
+    for path in sorted(TEMPLATES.rglob("*.html")):
+        source = path.read_text(encoding="utf-8")
+        if 'class="table"' not in source:
+            continue
+        found.append(path.relative_to(TEMPLATES).as_posix())
+        unlabelled = len(re.findall(r"<td(?![^>]*data-label)[^>]*>", source))
+        unseen_headings = len(re.findall(r'<th[^>]*><span class="visually-hidden">', source))
+        assert unlabelled <= unseen_headings, path
+    assert len(found) >= 10, found
+
+
+def test_owner_pages_label_every_stacked_cell(client):
+    owner = make_owner()
+    gateway = make_gateway(owner)
+    add_units(gateway, 2)
+    dealer = make_dealer(1, phone="0312345678")
+    link_dealer(owner, gateway, dealer.dealer_code, "0312345678")
+    login(client, "owner@example.com")
+    pages = ("/monitoring/", f"/monitoring/gateways/{gateway.gateway_id}", "/dealers/my",
+             "/dealers/my/unlink", f"/dealers/my/unlink/{gateway.gateway_id}")
+    for url in pages:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert_cells_labelled(text_of(response), url)
+    menu = text_of(client.get("/monitoring/"))
+    assert f'<td data-label="ゲートウェイID">{gateway.gateway_id}</td>' in menu
+    partial = client.get("/dealers/my/unlink", query_string={"q": "案件"}, headers=HX)
+    assert_cells_labelled(text_of(partial), "unlink search partial")
+
+
+def test_dealer_console_and_employee_list_label_every_stacked_cell(client):
+    owner = make_owner()
+    gateway = make_gateway(owner)
+    add_units(gateway, 1)
+    dealer = make_dealer(1, phone="0312345678")
+    link_dealer(owner, gateway, dealer.dealer_code, "0312345678")
+    login(client, "admin1@dealer1.example")
+    for url in ("/dealers/", f"/dealers/gateways/{gateway.gateway_id}",
+                "/account/settings/employees"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert_cells_labelled(text_of(response), url)
+    speaks_english("admin1@dealer1.example")
+    english = text_of(client.get("/account/settings/employees"))
+    assert 'data-label="Name"' in english or 'lang="en"' not in english
+    assert_cells_labelled(english, "employees (en)")
+
+
+def test_staff_slips_and_dev_mailbox_label_every_stacked_cell(make_app):
+    app = make_app(DEV_MAILBOX=True)
+    with app.app_context():
+        client = app.test_client()
+        make_account("staff@example.com", Role.STAFF)
+        login(client, "staff@example.com")
+        token = page_token(client, "/staff/slips")
+        printed = client.post("/staff/slips", data={"csrf_token": token, "count": "2",
+                                                    "model": "GW-M001", "pcs": "1"})
+        assert printed.status_code == 200
+        assert_cells_labelled(text_of(printed), "slips printed")
+        client.post("/account/logout", data={"csrf_token": token})
+        signed_up_and_active(client, email="mailbox@example.com")
+        from mail.relay import deliver_pending
+
+        deliver_pending()
+        mailbox = client.get("/dev/mail")
+        assert mailbox.status_code == 200
+        assert_cells_labelled(text_of(mailbox), "dev mailbox")

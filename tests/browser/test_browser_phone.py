@@ -1,0 +1,91 @@
+"""Pages at phone size (360x740, touch) in Chromium, where a layout can hide or garble
+what a page says: the monitoring page's current values (3.2 kW, 18.3 kWh …) must not run
+into each other; a table that stacks its cells must name each value (its headings are
+hidden); registration STEP2 must not show the 設置先住所 block with its 必須 badges while
+「お客様住所と同じ」 is chosen, with JavaScript (app.js sets `hidden`) and without (CSS).
+
+Every page state is checked by `PageAudit.check` (axe-core WCAG 2.1 A/AA, no horizontal
+scroll, 44 px touch targets, no console or server errors)."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from blueprints.dealers.services import link_dealer
+from blueprints.monitoring import telemetry
+from models import db
+from models.gateway import Gateway
+from tests.browser.support import LiveServer, PageAudit
+from tests.browser.test_browser_monitoring import SLIP_ID, SLIP_PASSWORD, slips
+from tests.browser.test_browser_pages import Person, check, in_db, sign_in
+from tests.flows.test_dealer_links import make_dealer, make_gateway, make_owner
+from tests.helpers import PASSWORD, add_units, reading, slot_end
+
+pytestmark = pytest.mark.browser
+
+OWNER = Person("owner@example.com", "山田", "太郎")
+GATEWAY_ID = "01AB12345678"
+BIG = {"pv_kw": 100.0, "load_kw": 88.8, "battery_kw": 5.0, "battery_state": "charging",
+       "soc": 100, "sell_kw": 77.7, "buy_kw": 66.6}  # the widest values a gateway reports
+
+
+def owner_with_gateway(live: LiveServer, **values) -> None:
+    """The owner, a gateway with an hour of readings of `values`, a linked dealer."""
+    def write():
+        owner = make_owner(OWNER.email, OWNER.family_name, OWNER.given_name)
+        gateway = make_gateway(owner, GATEWAY_ID, site="山田様邸")
+        add_units(gateway, 2)
+        end = slot_end()
+        batch = [reading(end - timedelta(minutes=5 * i), **values) for i in range(12)]
+        assert telemetry.ingest(db.session.get(Gateway, gateway.id), batch).accepted == 12
+        dealer = make_dealer(1, phone="0312345678")
+        link_dealer(owner, db.session.get(Gateway, gateway.id), dealer.dealer_code,
+                    "0312345678")
+    in_db(live, write)
+
+
+# -- tables whose cells stack --------------------------------------------------------------
+LABELS_JS = """
+() => [...document.querySelectorAll('main table.table')].map(table => ({
+  head: getComputedStyle(table.querySelector('thead')).display,
+  cells: [...table.querySelectorAll('tbody td')].map(td => {
+    const before = getComputedStyle(td, '::before');
+    return {label: td.dataset.label || null, content: before.content, display: before.display};
+  }),
+}))
+"""
+
+
+def test_stacked_tables_name_each_value_at_360(live_server, open_page):
+    owner_with_gateway(live_server)
+    page, audit = open_page("phone")
+    sign_in(page, audit, live_server, OWNER, PASSWORD)
+    for path, label in (("/monitoring/", "ゲートウェイID"), ("/dealers/my", "電話番号"),
+                        (f"/monitoring/gateways/{GATEWAY_ID}", "製造番号")):
+        page.goto(live_server.url + path)
+        check(page, audit, "stacked" + path.replace("/", "-"))
+        tables = page.evaluate(LABELS_JS)
+        assert tables, path
+        for table in tables:
+            assert table["head"] == "none", path  # the headings are hidden …
+            labelled = [cell for cell in table["cells"] if cell["label"]]
+            assert labelled, path
+            for cell in labelled:  # … and each value shows its own
+                assert cell["content"] == f'"{cell["label"]}"', (path, cell)
+                assert cell["display"] == "block", (path, cell)
+        assert any(cell["label"] == label for table in tables for cell in table["cells"])
+    expect(page.locator("main td[data-label='製造番号']").first).to_be_visible()
+
+
+def test_tables_keep_their_headings_on_a_desktop(live_server, open_page):
+    owner_with_gateway(live_server)
+    page, audit = open_page("desktop")
+    sign_in(page, audit, live_server, OWNER, PASSWORD)
+    page.goto(live_server.url + "/monitoring/")
+    check(page, audit, "menu-desktop")
+    [table] = page.evaluate(LABELS_JS)
+    assert table["head"] == "table-header-group"
+    assert {cell["content"] for cell in table["cells"]} == {"none"}
