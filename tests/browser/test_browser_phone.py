@@ -89,3 +89,55 @@ def test_tables_keep_their_headings_on_a_desktop(live_server, open_page):
     [table] = page.evaluate(LABELS_JS)
     assert table["head"] == "table-header-group"
     assert {cell["content"] for cell in table["cells"]} == {"none"}
+
+
+# -- registration STEP2: 「お客様住所と同じ」 --------------------------------------------------
+def _to_step2(page: Page, audit: PageAudit, live: LiveServer, javascript: bool) -> None:
+    page.goto(live.url + "/monitoring/register/terms")
+    page.get_by_label("同意する", exact=True).check()
+    with page.expect_response(lambda r: r.request.method == "POST"
+                              and r.url.endswith("/monitoring/register/terms")):
+        page.locator("#wizard").get_by_role("button", name="次に進む", exact=True).click()
+    expect(page.locator("#wizard .step-title")).to_contain_text("ステップ 2/3")
+    assert page.evaluate("() => typeof window.htmx === 'object'") is javascript
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+def test_same_address_hides_the_site_address_block(live_server, open_page, javascript):
+    slips(live_server, (SLIP_ID, SLIP_PASSWORD))
+    page, audit = open_page("phone", javascript=javascript)
+    _to_step2(page, audit, live_server, javascript)
+    block = page.locator(".site-address")
+    fields = page.locator("#site_address-address")
+    same = page.get_by_label("お客様住所と同じ")
+    other = page.get_by_label("別の住所を入力する")
+
+    expect(same).to_be_checked()  # the default: nothing more to type, nothing shown
+    expect(fields).to_be_hidden()
+    expect(page.locator("#site_address-postal_code")).to_be_hidden()
+    # With JavaScript app.js hides it (`hidden`); without, the CSS :has() rule alone.
+    assert (block.get_attribute("hidden") is not None) is javascript
+    check(page, audit, "step2-same")
+
+    other.check()
+    expect(fields).to_be_visible()
+    expect(fields.locator(".required").first).to_be_visible()
+    check(page, audit, "step2-other")
+
+    same.check()
+    expect(fields).to_be_hidden()
+
+    # Shown again after a mistake (422): the block follows the choice that came back.
+    other.check()
+    audit.allow_console_error(r"status of 422")
+    with page.expect_response(lambda r: r.request.method == "POST"
+                              and r.url.endswith("/monitoring/register/details")) as info:
+        page.locator("#wizard").get_by_role("button", name="次に進む", exact=True).click()
+    assert info.value.status == 422
+    expect(page.locator("#site_address-street-error")).to_be_visible()
+    expect(page.get_by_label("別の住所を入力する")).to_be_checked()
+    expect(fields).to_be_visible()
+    check(page, audit, "step2-other-422")
+    page.get_by_label("お客様住所と同じ").check()
+    expect(fields).to_be_hidden()
+    check(page, audit, "step2-same-after-422")

@@ -261,3 +261,32 @@ def test_staff_slips_and_dev_mailbox_label_every_stacked_cell(make_app):
         mailbox = client.get("/dev/mail")
         assert mailbox.status_code == 200
         assert_cells_labelled(text_of(mailbox), "dev mailbox")
+
+
+# -- registration STEP2: the same address ------------------------------------------------
+def test_same_address_choice_wraps_the_block_it_hides(client):
+    slip()
+    step(client, "terms", {"consent": "agree"})
+    for headers in ({}, HX):
+        page = text_of(client.get("/monitoring/register/details", headers=headers))
+        choice = page.split('class="site-address-choice" data-same-address', 1)
+        assert len(choice) == 2, "the choice and the block share one container"
+        inside = choice[1]
+        same = re.search(r'<input[^>]*value="same"[^>]*>', inside).group(0)
+        assert "checked" in same  # 「お客様住所と同じ」 is the default
+        radios_end = inside.index('value="other"')
+        block = inside.index('<div class="site-address">')
+        assert radios_end < block < inside.index('id="site_address-address"')
+    # The rule that hides it without JavaScript, and the script for browsers without :has().
+    css = client.get("/static/css/app.css").get_data(as_text=True)
+    assert re.search(r'\.site-address-choice:has\(input\[type=radio\]\[value="same"\]:checked\)'
+                     r' \.site-address \{ display: none; \}', css)
+    script = client.get("/static/js/app.js").get_data(as_text=True)
+    assert "[data-same-address]" in script and "block.hidden = same.checked" in script
+
+
+def test_adding_a_gateway_has_no_choice_and_always_shows_the_address(client):
+    make_owner()
+    login(client, "owner@example.com")
+    page = text_of(client.get("/monitoring/gateways/add"))
+    assert 'id="site_address-address"' in page and "data-same-address" not in page
