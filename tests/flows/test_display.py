@@ -290,3 +290,30 @@ def test_adding_a_gateway_has_no_choice_and_always_shows_the_address(client):
     login(client, "owner@example.com")
     page = text_of(client.get("/monitoring/gateways/add"))
     assert 'id="site_address-address"' in page and "data-same-address" not in page
+
+
+# -- the monitoring legend -----------------------------------------------------------------
+def test_legend_and_table_say_that_self_consumption_includes_charging(client):
+    owner = make_owner()
+    gateway = make_gateway(owner, site="山田様邸")
+    add_units(gateway, 2)
+    from blueprints.monitoring import telemetry
+    from models.gateway import Gateway
+
+    end = slot_end()
+    # 3.2 kW generated, 0.9 sold, 0.8 used at home, 1.5 charged: 自家消費 2.3 > 消費 0.8.
+    telemetry.ingest(db.session.get(Gateway, gateway.id),
+                     [reading(end - timedelta(minutes=5 * i)) for i in range(3)])
+    login(client, "owner@example.com")
+    page = text_of(client.get(f"/monitoring/gateways/{gateway.gateway_id}/monitor"))
+    assert "発電のうち家で使った分" not in page
+    assert "自家消費（発電のうち売電しなかった分：家で使った分と蓄電池に充電した分）" in page
+    heading = re.search(r'<th scope="col" aria-describedby="([^"]+)">自家消費', page)
+    assert heading, "the table's 自家消費 heading points at its note"
+    note = re.search(rf'<p class="help" id="{heading.group(1)}">([^<]+)</p>', page).group(1)
+    assert "蓄電池に充電した分" in note and "消費より多くなることがあります" in note
+
+    speaks_english("owner@example.com")
+    english = text_of(client.get(f"/monitoring/gateways/{gateway.gateway_id}/monitor"))
+    assert "generation not sold: used at home or charged into the battery" in english
+    assert "it can be more than the consumption" in english
