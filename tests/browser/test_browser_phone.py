@@ -47,6 +47,60 @@ def owner_with_gateway(live: LiveServer, **values) -> None:
     in_db(live, write)
 
 
+# -- the monitoring page's current values --------------------------------------------------
+# Each value's text as laid out (a Range's line boxes, not its grid cell, which stays in
+# its column however wide the text is), per box of current values.
+VALUE_BOXES_JS = """
+() => [...document.querySelectorAll('#now .now-item')].map(item => {
+  const box = item.getBoundingClientRect();
+  const style = getComputedStyle(item);
+  return {
+    name: item.querySelector('.now-name').innerText,
+    inner: {left: box.left + parseFloat(style.borderLeftWidth) + parseFloat(style.paddingLeft),
+            right: box.right - parseFloat(style.borderRightWidth) - parseFloat(style.paddingRight)},
+    values: [...item.querySelectorAll('dd')].map(dd => {
+      const range = document.createRange();
+      range.selectNodeContents(dd);
+      return {text: dd.innerText,
+              lines: [...range.getClientRects()].map(r => ({left: r.left, right: r.right,
+                                                            top: r.top, bottom: r.bottom}))};
+    }),
+  };
+})
+"""
+GAP_PX = 4  # values closer than this read as one
+
+
+def _apart(a: dict, b: dict) -> bool:
+    return (a["right"] + GAP_PX <= b["left"] or b["right"] + GAP_PX <= a["left"]
+            or a["bottom"] <= b["top"] or b["bottom"] <= a["top"])
+
+
+def test_current_values_stay_apart_at_360(live_server, open_page):
+    owner_with_gateway(live_server, **BIG)
+    page, audit = open_page("phone")
+    sign_in(page, audit, live_server, OWNER, PASSWORD)
+    page.goto(live_server.url + f"/monitoring/gateways/{GATEWAY_ID}/monitor")
+    expect(page.locator("#now")).to_contain_text("100.0 kW")
+    check(page, audit, "monitor-big-values")
+
+    items = page.evaluate(VALUE_BOXES_JS)
+    assert [item["name"] for item in items] == ["発電", "消費", "蓄電池", "売電", "買電"]
+    texts = [value["text"] for item in items for value in item["values"]]
+    assert "100.0 kW" in texts and any(re.fullmatch(r"\d+\.\d kWh", t) for t in texts)
+    for item in items:
+        for value in item["values"]:
+            for line in value["lines"]:  # inside its own box
+                assert item["inner"]["left"] - 0.5 <= line["left"], (item["name"], value)
+                assert line["right"] <= item["inner"]["right"] + 0.5, (item["name"], value)
+        for i, first in enumerate(item["values"]):
+            for second in item["values"][i + 1:]:
+                for a in first["lines"]:
+                    for b in second["lines"]:
+                        assert _apart(a, b), (
+                            f"{item['name']}: '{first['text']}' runs into '{second['text']}'")
+
+
 # -- tables whose cells stack --------------------------------------------------------------
 LABELS_JS = """
 () => [...document.querySelectorAll('main table.table')].map(table => ({
