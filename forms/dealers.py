@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import Optional, Regexp
 
-from forms.fields import PageForm
+from forms.fields import PageForm, PhoneField
 from forms.validators import (
     Email,
     MaxLength,
@@ -46,7 +46,7 @@ class DealerLinkForm(PageForm):
                     Regexp(r"^\d+$", message=_l("販売店IDは半角数字で入力してください"))],
         render_kw={"inputmode": "numeric", "autocomplete": "off", "placeholder": "4001"},
         description=_l("販売店様からお知らせいただいたIDを入力してください"))
-    phone = StringField(
+    phone = PhoneField(
         _l("電話番号"), filters=[normalize_phone],
         validators=[Required(), MaxLength(20), NoControlCharacters()],
         render_kw={"inputmode": "tel", "autocomplete": "off", "placeholder": "09012345678"},
@@ -85,7 +85,7 @@ class DealerRegistrationForm(PageForm):
     """販売店登録: the phone number owners give with the 販売店ID, and up to three
     maintenance contact addresses (alert and link mails)."""
 
-    phone = StringField(
+    phone = PhoneField(
         _l("電話番号"), filters=[normalize_phone], validators=[Required(), PhoneNumber()],
         render_kw={"inputmode": "tel", "autocomplete": "tel", "placeholder": "0312345678"},
         description=_l("お客様が販売店IDと一緒に入力する電話番号です"))

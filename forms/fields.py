@@ -19,6 +19,8 @@ from forms.validators import (
     Required,
     RequiredChoice,
     Street,
+    format_phone,
+    is_japanese_phone,
     lookup_postal_code,
     normalize_building,
     normalize_phone,
@@ -100,10 +102,23 @@ class AddressForm(Form):
         return True
 
 
+class PhoneField(StringField):
+    """A phone number: stored as digits (normalize_phone), shown as people write it
+    (`090-1234-5678`, format_phone), also when the form is shown again after 別の電話を追加
+    or a mistake elsewhere. A number that is not valid is shown as it was typed."""
+
+    def _value(self):
+        if isinstance(self.data, str) and is_japanese_phone(self.data):
+            return format_phone(self.data)
+        if self.raw_data:
+            return self.raw_data[0]
+        return super()._value()
+
+
 class PhoneEntryForm(Form):
     kind = SelectField(_l("電話の種類"), choices=PHONE_KINDS, default="mobile",
                        validators=[OneOf()], validate_choice=False)
-    number = StringField(
+    number = PhoneField(
         _l("電話番号"),
         filters=[normalize_phone],
         validators=[Required(), PhoneNumber()],

@@ -17,7 +17,7 @@ from forms.account import (
     kana_fields,
     new_password_fields,
 )
-from forms.fields import PageForm, address_field, set_value
+from forms.fields import PageForm, PhoneField, address_field, set_value
 from forms.validators import (
     GatewayId,
     MaxLength,
@@ -118,7 +118,7 @@ class RegistrationDetailsForm(SlipMixin, PageForm):
     email = email_field()
     email_confirm = email_field(_l("メールアドレス（確認用）"))
     address = address_field(_l("住所"))
-    phone = StringField(
+    phone = PhoneField(
         _l("電話番号"), filters=[normalize_phone], validators=[Required(), PhoneNumber()],
         render_kw={"inputmode": "tel", "autocomplete": "tel", "placeholder": "09012345678"},
         description=_l("本登録の際に、ここで入力した電話番号をもう一度入力していただきます"))
@@ -183,7 +183,7 @@ class RegistrationPasswordForm(PageForm):
                              validators=[Required(), _IdentifierPasswordPolicy()],
                              render_kw=NEW_PASSWORD_KW)
     password_confirm = new_password_fields()[1]
-    phone = StringField(
+    phone = PhoneField(
         _l("電話番号（仮登録時に入力したもの）"), filters=[normalize_phone],
         validators=[Required(), PhoneNumber()],
         render_kw={"inputmode": "tel", "autocomplete": "tel", "placeholder": "09012345678"})

@@ -328,13 +328,25 @@ class Street(Building):
 
 # -- contact ---------------------------------------------------------------------------
 def is_japanese_phone(number: str) -> bool:
-    if not re.fullmatch(r"0\d{9,10}", number):
+    if not re.fullmatch(r"0[0-9]{9,10}", number):  # ASCII only: \d also takes other scripts
         return False
     try:
         parsed = phonenumbers.parse(number, "JP")
     except phonenumbers.NumberParseException:
         return False
     return phonenumbers.is_valid_number_for_region(parsed, "JP")
+
+
+def format_phone(value) -> str:
+    """A stored phone number (digits) as people write it: the national format of the
+    `phonenumbers` library, with the hyphens where the area code and the exchange end:
+    `09012345678` → `090-1234-5678`, `0312345678` → `03-1234-5678`, `0120123456` →
+    `0120-123-456`. Anything that is not a valid Japanese number is returned unchanged."""
+    text = _text(value)
+    if not is_japanese_phone(text):
+        return text
+    return phonenumbers.format_number(phonenumbers.parse(text, "JP"),
+                                      phonenumbers.PhoneNumberFormat.NATIONAL)
 
 
 class PhoneNumber:

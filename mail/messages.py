@@ -112,6 +112,29 @@ def send_dealer_unlinked_mail(recipients: list[str], dealer, company: Company, o
                  when=unlinked_at)
 
 
+def send_dealer_gateway_exchanged_mail(recipients: list[str], dealer, company: Company,
+                                      owner: Account, old_gateway, new_gateway,
+                                      exchanged_at: datetime) -> None:
+    """【保守中のゲートウェイが交換されました】 to a linked dealer: the owner exchanged the
+    gateway, and the maintenance link moved to the new one."""
+    _mail_dealer("dealer_gateway_exchanged",
+                 lambda: _("【%(site)s】保守中のゲートウェイが交換されました（%(id)s）",
+                           site=_site(), id=old_gateway.gateway_id),
+                 recipients, dealer=dealer, company=company, owner=owner,
+                 gateway=old_gateway, new_gateway=new_gateway, when=exchanged_at)
+
+
+def send_dealer_gateway_disposed_mail(recipients: list[str], dealer, company: Company,
+                                      owner: Account, gateway, disposed_at: datetime) -> None:
+    """【保守中のゲートウェイが廃棄されました】 to a linked dealer: the owner disposed of the
+    gateway, which ends the maintenance link. Queued before the site is cleared."""
+    _mail_dealer("dealer_gateway_disposed",
+                 lambda: _("【%(site)s】保守中のゲートウェイが廃棄されました（%(id)s）",
+                           site=_site(), id=gateway.gateway_id),
+                 recipients, dealer=dealer, company=company, owner=owner, gateway=gateway,
+                 when=disposed_at)
+
+
 def send_provisional_registration_mail(account: Account, gateway, token: str,
                                        expires_at: datetime) -> None:
     """【アカウント仮登録のお知らせ】: the link (valid until the stated date) where a

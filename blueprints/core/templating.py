@@ -49,10 +49,11 @@ def format_postal(value: str | None) -> str:
 
 
 def init_app(app: Flask) -> None:
-    from forms.validators import password_checklist
+    from forms.validators import format_phone, password_checklist
 
     app.add_template_filter(format_datetime_jst, "datetime")
     app.add_template_filter(format_postal, "postal")
+    app.add_template_filter(format_phone, "phone")  # every phone shown: 090-1234-5678
     app.add_template_filter(format_slot_time, "slot_time")
     app.add_template_filter(format_period, "period")
     app.add_template_filter(format_percent, "percent")

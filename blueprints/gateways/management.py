@@ -14,8 +14,9 @@ from datetime import timedelta
 from sqlalchemy import delete, select, update
 
 from blueprints.core import audit, registry
-from blueprints.dealers.services import LinkedDealer, linked_dealers
+from blueprints.dealers.services import LinkedDealer, dealer_addresses, linked_dealers
 from blueprints.gateways.registration import SlipGuess, SlipRequester, check_slip_password
+from mail import messages
 from models import db, utcnow
 from models.account import Account
 from models.gateway import DealerLink, Gateway, GatewayStatus
@@ -181,7 +182,8 @@ class Exchange:
 def exchange_gateway(owner: Account, gateway_id: str, check_id: str | None) -> Exchange:
     """The new gateway of a slip check (`check_exchange_slip`) takes over the old one's
     owner, site, installation address, registration date, dealer links and history
-    (readings and energy); the old one is retired and points to its replacement.
+    (readings and energy); the old one is retired and points to its replacement. Each
+    linked dealer is told by mail that its link moved to the new gateway.
 
     The check is re-read server-side and spent (a replayed confirmation finds nothing),
     and the new gateway is claimed by a conditional UPDATE on its state and slip, in one
@@ -210,6 +212,9 @@ def exchange_gateway(owner: Account, gateway_id: str, check_id: str | None) -> E
     if claimed.rowcount != 1:
         db.session.rollback()
         return Exchange(ExchangeResult.TAKEN)
+    new = db.session.scalar(select(Gateway).where(Gateway.id == new_id)
+                            .execution_options(populate_existing=True))
+    dealers = linked_dealers(old)
     # An unregistered gateway has no links; clear any stray one before moving them over.
     db.session.execute(delete(DealerLink).where(DealerLink.gateway_id == new_id),
                        execution_options={"synchronize_session": False})
@@ -220,6 +225,9 @@ def exchange_gateway(owner: Account, gateway_id: str, check_id: str | None) -> E
     old.status = GatewayStatus.RETIRED
     old.retired_at = now
     old.replaced_by_id = new_id
+    for linked in dealers:
+        messages.send_dealer_gateway_exchanged_mail(
+            dealer_addresses(linked.dealer), linked.dealer, linked.company, owner, old, new, now)
     audit.record("gateway.exchange", actor_id=owner.id, subject_id=owner.id,
                  gateway_id=old.gateway_id, new_gateway_id=new_gateway_id, dealer_links=moved)
     db.session.commit()
@@ -231,17 +239,23 @@ def exchange_gateway(owner: Account, gateway_id: str, check_id: str | None) -> E
 def dispose_gateway(owner: Account, gateway_id: str) -> bool:
     """Retire the gateway for good: it can no longer report, loses its site, address,
     dealer links, history (readings and energy) and owner (so it leaves the owner's list).
-    False when it is not the owner's gateway in service (already disposed of, for one)."""
+    Each linked dealer is told by mail, in the same transaction. False when it is not the
+    owner's gateway in service (already disposed of, for one)."""
+    now = utcnow()
     gateway = _owned(owner, gateway_id, lock=True)
     if gateway is None:
         db.session.rollback()
         return False
+    # The mails name the site and address, so they are written before those are cleared.
+    for linked in linked_dealers(gateway):
+        messages.send_dealer_gateway_disposed_mail(
+            dealer_addresses(linked.dealer), linked.dealer, linked.company, owner, gateway, now)
     removed = db.session.execute(
         delete(DealerLink).where(DealerLink.gateway_id == gateway.id),
         execution_options={"synchronize_session": False}).rowcount
-    registry.gateway_event("retired", [gateway.id], utcnow(), "disposed")
+    registry.gateway_event("retired", [gateway.id], now, "disposed")
     gateway.status = GatewayStatus.RETIRED
-    gateway.retired_at = utcnow()
+    gateway.retired_at = now
     gateway.owner_id = None
     for name in _SITE_FIELDS:
         setattr(gateway, name, None)

@@ -2,10 +2,11 @@
 page works without JavaScript and the CSP allows no inline style).
 
 One picture for every period: generation goes up from the middle line, split into the
-part used at home (自家消費) and the part sold (売電); consumption goes down, split into
-the part covered without buying (自給) and the part bought (買電). The scale is the same
-both ways, so the gridlines sit at fixed heights and their labels can be laid out in HTML
-next to a stretched SVG (`preserveAspectRatio="none"`), readable at 360 px."""
+part not sold (自家消費: used at home or charged into the battery) and the part sold
+(売電); consumption goes down, split into the part covered without buying (自給) and
+the part bought (買電). The scale is the same both ways, so the gridlines sit at fixed
+heights and their labels can be laid out in HTML next to a stretched SVG
+(`preserveAspectRatio="none"`), readable at 360 px."""
 from __future__ import annotations
 
 import math

@@ -63,7 +63,7 @@ class Totals:
 
     pv: float = 0.0
     load: float = 0.0
-    self_used: float = 0.0   # 自家消費: generation not sold
+    self_used: float = 0.0   # 自家消費: generation not sold (used at home or charged)
     supplied: float = 0.0    # 自給: consumption not bought
     sell: float = 0.0
     buy: float = 0.0
@@ -87,7 +87,7 @@ class Totals:
 
     @property
     def self_consumption_rate(self) -> float | None:
-        """自家消費率: the share of the generation used at home."""
+        """自家消費率: the share of the generation not sold (used at home or charged)."""
         return min(1.0, self.self_used / self.pv) if self.pv > 0 else None
 
     @property

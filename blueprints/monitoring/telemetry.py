@@ -228,7 +228,9 @@ def _check_batch(raw_readings, gateway_code: str, unit_numbers: set[int],
 def ingest(gateway: Gateway, raw_readings, now: datetime | None = None) -> IngestResult:
     """Store a batch of readings of one gateway and commit: new readings are added to the
     daily and monthly energy, duplicates are ignored, bad ones come back in `rejected`.
-    The first accepted reading sets 初回通信日時; alerts open or close on the newest.
+    初回通信日時 is the earliest accepted reading's timestamp (a gateway back-filling a month
+    of history first reported a month ago, not when the batch arrived), moved earlier when
+    an older reading arrives later; alerts open or close on the newest.
 
     The batch is checked before the write transaction begins, which then only inserts and
     adds up: on SQLite every transaction of this app holds the database's write lock, and
@@ -256,8 +258,9 @@ def ingest(gateway: Gateway, raw_readings, now: datetime | None = None) -> Inges
     if stored:
         _add_to_rollups(gateway_pk, stored)
         newest = max(stored, key=lambda r: r.ts)
-        if locked.first_report_at is None:
-            locked.first_report_at = now
+        earliest = min(r.ts for r in stored)
+        if locked.first_report_at is None or earliest < locked.first_report_at:
+            locked.first_report_at = earliest
         if locked.last_reading_at is None or newest.ts > locked.last_reading_at:
             locked.last_reading_at = newest.ts
             result.newest = newest

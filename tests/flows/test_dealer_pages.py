@@ -83,7 +83,7 @@ def test_link_flow_end_to_end(owner_client):
     # 前に戻る keeps the values and links nothing.
     back = client.post("/dealers/my/link", data={**entry, "step": "confirm", "back": "1",
                                                  "csrf_token": csrf_from(body)})
-    assert back.status_code == 200 and 'value="09099999999"' in _text(back)
+    assert back.status_code == 200 and 'value="090-9999-9999"' in _text(back)
     assert 'value="4001"' in _text(back)
     assert _links() == 0
     final = client.post("/dealers/my/link", data={
@@ -96,7 +96,7 @@ def test_link_flow_end_to_end(owner_client):
     assert _links() == 1
     assert len(outbox("maint1@dealer1.example", "dealer_linked")) == 1
     listing = _text(client.get("/dealers/my"))
-    assert "販売店1株式会社" in listing and "09099999999" in listing
+    assert "販売店1株式会社" in listing and "090-9999-9999" in listing
     assert dealer.dealer_code in listing
 
 
@@ -190,7 +190,7 @@ def test_unlink_flow_with_confirmation(owner_client):
     assert "販売店1株式会社" in pick and "/dealers/my/unlink/01AB12345678/4001" in pick
     confirm = client.get("/dealers/my/unlink/01AB12345678/4001")
     body = _text(confirm)
-    for expected in ("4001", "販売店1株式会社", "09099999999", "01AB12345678", "GW-M001",
+    for expected in ("4001", "販売店1株式会社", "090-9999-9999", "01AB12345678", "GW-M001",
                      "9005PV01", "9005PV02", "KPV-A55-J4", "初回通信日時", "案件90051",
                      "541-0055", "大阪府 大阪市中央区 船場中央1-4-5", "解除"):
         assert expected in body, expected
@@ -245,7 +245,7 @@ def test_company_admin_becomes_a_dealer_and_updates(app, client):
                                            "contact_1": "a@dealer1.example",
                                            "contact_2": "b@dealer1.example"})
     shown = _text(client.get("/dealers/register"))
-    assert "4001" in shown and "09011112222" in shown and "b@dealer1.example" in shown
+    assert "4001" in shown and "090-1111-2222" in shown and "b@dealer1.example" in shown
     assert client.get("/dealers/").status_code == 200
 
 

@@ -21,7 +21,7 @@ from models import db, utcnow
 from models.gateway import Gateway, GatewayStatus, PcsUnit
 from models.telemetry import SUM_COLUMNS, DailyEnergy, MonthlyEnergy, Reading
 from tests.flows.test_dealer_links import make_gateway, make_owner
-from tests.helpers import reading, slot_end
+from tests.helpers import login, reading, slot_end
 
 GATEWAY_ID = "01AB12345678"
 OTHER_ID = "02CD87654321"
@@ -122,9 +122,7 @@ def test_good_batch_is_stored_with_its_energy(app, client):
     batch = [reading(now - SLOT * n, battery_state="discharging") for n in (4, 3, 2)] + [
         reading(now - SLOT, pv_kw=0, load_kw=1.25, battery_kw=0, battery_state="standby",
                 soc=100, sell_kw=0, buy_kw=1.25)]
-    before = utcnow()
     response = post(client, GATEWAY_ID, key, batch)
-    after = utcnow()
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.get_json() == {"accepted": 4, "duplicates": 0, "rejected": []}
     assert "Set-Cookie" not in response.headers
@@ -140,7 +138,7 @@ def test_good_batch_is_stored_with_its_energy(app, client):
     assert rollups() == expected_rollups(gateway.id, batch)
 
     db.session.refresh(gateway)
-    assert before <= gateway.first_report_at <= after  # 初回通信日時: when it first reported
+    assert gateway.first_report_at == rows[0].ts  # 初回通信日時: its first reading's time
     assert gateway.last_reading_at == rows[-1].ts
     first_report = gateway.first_report_at
 
@@ -149,6 +147,36 @@ def test_good_batch_is_stored_with_its_energy(app, client):
     db.session.refresh(gateway)
     assert gateway.first_report_at == first_report  # not moved by later readings
     assert gateway.last_reading_at == now
+
+
+def test_first_report_is_the_earliest_reading_not_the_arrival(app, client):
+    """A gateway that back-fills a month of history first reported a month ago; a
+    reading older still, sent later, moves 初回通信日時 earlier; newer ones never do."""
+    gateway, key = reporting_gateway(make_owner())
+    newest = slot_end()
+    month_ago = newest - timedelta(days=30)
+    history = [reading(month_ago + SLOT * n) for n in range(0, 30 * 288, 96)]
+    history.append(reading(newest))
+    response = post(client, GATEWAY_ID, key, list(reversed(history)))
+    assert response.get_json() == {"accepted": len(history), "duplicates": 0, "rejected": []}
+    db.session.refresh(gateway)
+    assert gateway.first_report_at == month_ago
+    assert gateway.last_reading_at == newest
+
+    older = month_ago - timedelta(days=5)
+    response = post(client, GATEWAY_ID, key, [reading(older), reading(newest)])
+    assert response.get_json() == {"accepted": 1, "duplicates": 1, "rejected": []}
+    db.session.refresh(gateway)
+    assert gateway.first_report_at == older
+    assert gateway.last_reading_at == newest
+
+    post(client, GATEWAY_ID, key, [reading(month_ago + SLOT)])  # already covered: no move
+    db.session.refresh(gateway)
+    assert gateway.first_report_at == older
+
+    login(client, "owner@example.com")
+    page = client.get(f"/monitoring/gateways/{GATEWAY_ID}").get_data(as_text=True)
+    assert older.astimezone(JST).strftime("%Y年%m月%d日 %H:%M") in page
 
 
 def test_a_batch_of_only_rejected_readings_is_no_first_report(app, client):

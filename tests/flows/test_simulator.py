@@ -220,7 +220,7 @@ def test_backfill_is_accepted_and_feeding_again_stores_nothing_twice(app):
     assert len(readings) == result.accepted and readings[-1].soc == result.soc
     db.session.expire_all()
     assert gateway.last_reading_at == simulator.floor_slot(NOW)
-    assert gateway.first_report_at == NOW
+    assert gateway.first_report_at == result.first  # the back-filled history's start
     before = rollups(gateway)
     assert [row[2] for row in before if row[0] == "DailyEnergy"][1:-1] == [288] * 29
     assert sum(row[3] for row in before if row[0] == "DailyEnergy") == sum(
