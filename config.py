@@ -115,6 +115,16 @@ class Config:
     SLIP_FAILURES_PER_ACCOUNT = _env_int("SLIP_FAILURES_PER_ACCOUNT", 10)
     SLIP_FAILURE_WINDOW_MINUTES = _env_int("SLIP_FAILURE_WINDOW_MINUTES", 60)
 
+    # Request limits per client address (Flask-Limiter syntax), on top of the failure
+    # limits above: password checks of a signed-in account (password change, deletion,
+    # employee changes), endpoints that send mail, dealer links by 販売店ID + phone, the
+    # phone check of a provisional registration link.
+    PASSWORD_CHECK_LIMIT = _env("PASSWORD_CHECK_LIMIT", "10 per minute; 50 per hour")
+    MAIL_SENDING_LIMIT = _env("MAIL_SENDING_LIMIT", "5 per minute; 30 per hour")
+    DEALER_LINK_LIMIT = _env("DEALER_LINK_LIMIT", "10 per minute; 60 per hour")
+    REGISTRATION_PHONE_CHECK_LIMIT = _env("REGISTRATION_PHONE_CHECK_LIMIT",
+                                          "10 per minute; 60 per hour")
+
     # Sessions and cookies.
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -142,6 +152,9 @@ class Config:
     ACTIVATION_LINK_TTL = timedelta(hours=24)
     PASSWORD_RESET_LINK_TTL = timedelta(hours=1)
     INVITATION_LINK_TTL = timedelta(days=7)
+    # The provisional registration of monitoring: the date shown in the mail.
+    MONITORING_REGISTRATION_LINK_TTL = timedelta(
+        days=_env_int("MONITORING_REGISTRATION_LINK_DAYS", 7))
 
     # Mail a company can make the site send: invitations per company account over the
     # last 24 hours (counted from the stored invitations, so across processes too).

@@ -24,6 +24,7 @@ from blueprints.account.signup import signup_wizard
 from blueprints.core import registry
 from blueprints.core.links import LinkState
 from blueprints.core.redirects import safe_next
+from blueprints.core.security import configured_limit
 from forms.account import (
     CompanyForm,
     ConfirmForm,
@@ -40,8 +41,8 @@ from forms.account import (
 )
 from forms.validators import normalize_email, password_checklist
 
-LOGIN_LIMIT = "10 per minute; 50 per hour"
-MAIL_LIMIT = "5 per minute; 30 per hour"
+LOGIN_LIMIT = configured_limit("PASSWORD_CHECK_LIMIT")
+MAIL_LIMIT = configured_limit("MAIL_SENDING_LIMIT")
 
 signup_wizard.register(bp, "/signup", "signup")
 

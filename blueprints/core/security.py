@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from flask import Flask, g, jsonify, redirect, render_template, request, url_for
+from flask import Flask, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
@@ -41,6 +41,12 @@ def database_busy(error: OperationalError) -> bool:
         return sqlstate in BUSY_SQLSTATES
     message = str(error.orig).lower()
     return any(busy in message for busy in BUSY_SQLITE_MESSAGES)
+
+
+def configured_limit(name: str):
+    """A Flask-Limiter limit read from the app's config at request time, so that limits
+    live in config.py (and the environment) rather than in the views."""
+    return lambda: current_app.config[name]
 
 
 def hash_key(key: str) -> str:

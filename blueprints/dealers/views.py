@@ -11,11 +11,12 @@ from flask_login import current_user, login_required
 
 from app import htmx, limiter
 from blueprints.core import registry
+from blueprints.core.security import configured_limit
 from blueprints.dealers import bp, services
 from forms.dealers import (ConsoleSearchForm, DealerLinkForm, DealerRegistrationForm,
                            GatewaySearchForm, UnlinkForm)
 
-LINK_LIMIT = "10 per minute; 60 per hour"
+LINK_LIMIT = configured_limit("DEALER_LINK_LIMIT")
 CONSOLE_PER_PAGE = 20
 MAX_PAGE = 100_000
 _DONE_KEY = "dealers:done"

@@ -10,6 +10,7 @@ from flask_login import current_user, login_required, login_user
 from app import limiter
 from blueprints.core import registry
 from blueprints.core.links import LinkState
+from blueprints.core.security import configured_limit
 from blueprints.gateways import bp, registration as services
 from blueprints.gateways.registration_wizard import (
     DONE_SESSION_KEY,
@@ -22,9 +23,9 @@ from forms.gateways import SLIP_REJECTED, AddGatewayForm, RegistrationPasswordFo
 
 # Per client: the phone check of the provisional link's page. (Slip checks are limited
 # by their failures, per client address and account: services.check_slip_password.)
-PHONE_CHECK_LIMIT = "10 per minute; 60 per hour"
-# Per client: the registration's last step mails the address typed in STEP2.
-REGISTRATION_MAIL_LIMIT = "5 per minute; 30 per hour"
+PHONE_CHECK_LIMIT = configured_limit("REGISTRATION_PHONE_CHECK_LIMIT")
+# Per client: the registration's last step and a renewed link mail the address.
+REGISTRATION_MAIL_LIMIT = configured_limit("MAIL_SENDING_LIMIT")
 
 
 def _not_the_mailing_step() -> bool:
@@ -94,7 +95,7 @@ def _link_problem(token: str, state: LinkState):
 
 
 @bp.post("/register/password/<token>/renew")
-@limiter.limit("5 per minute; 30 per hour")
+@limiter.limit(REGISTRATION_MAIL_LIMIT)
 def renew_registration_link(token: str):
     """A fresh provisional mail for an expired link (while the account is unopened)."""
     form = ConfirmForm()

@@ -17,7 +17,7 @@ from models import db, utcnow
 from models.account import Account, AccountType, Company, CompanyRole, Role
 from tests.conftest import csrf_from, page_token
 from tests.flows.test_dealer_links import make_dealer, make_gateway, make_owner
-from tests.flows.test_monitoring_registration import SLIP_ID, slip, step
+from tests.flows.test_monitoring_registration import SLIP_ID, TERMS, slip, step
 from tests.flows.test_slips import make_account
 from tests.helpers import (COMMERCIAL_DETAILS, HX, NAME_STEP, add_units, login, post_step,
                            reading, signed_up_and_active, slot_end)
@@ -53,7 +53,9 @@ def test_settings_show_phones_with_hyphens_also_after_adding_another(client):
     added = client.post("/account/settings/personal", data={
         "csrf_token": token, "family_name": "山田", "given_name": "太郎",
         "phones-0-kind": "mobile", "phones-0-number": "09012345678",
-        "department": "", "position": "", "language": "ja", "add_phone": "1"})
+        "department": "", "position": "", "language": "ja",
+        "address-postal_code": "103-0026", "address-prefecture": "東京都",
+        "address-city": "中央区", "address-street": "日本橋兜町1-2-3", "address-building": "", "add_phone": "1"})
     assert added.status_code == 200
     body = text_of(added)
     assert input_value(body, "phones-0-number") == "090-1234-5678"
@@ -63,7 +65,9 @@ def test_settings_show_phones_with_hyphens_also_after_adding_another(client):
         "csrf_token": token, "family_name": "山田", "given_name": "太郎",
         "phones-0-kind": "mobile", "phones-0-number": "09012345678",
         "phones-1-kind": "landline", "phones-1-number": "0312345678",
-        "department": "", "position": "", "language": "ja"})
+        "department": "", "position": "", "language": "ja",
+        "address-postal_code": "103-0026", "address-prefecture": "東京都",
+        "address-city": "中央区", "address-street": "日本橋兜町1-2-3", "address-building": ""})
     assert saved.status_code == 303
     page = text_of(client.get("/account/settings/personal"))
     assert input_value(page, "phones-1-number") == "03-1234-5678"
@@ -118,7 +122,7 @@ def test_registration_confirm_shows_the_phone_with_hyphens(client):
     from tests.flows.test_monitoring_registration import DETAILS
 
     slip()
-    step(client, "terms", {"consent": "agree"})
+    step(client, "terms", TERMS)
     step(client, "details", {**DETAILS, "phone": "０９０１２３４５６７８"})
     page = text_of(client.get("/monitoring/register/confirm"))
     assert "090-1234-5678" in page and "09012345678" not in page
@@ -248,8 +252,8 @@ def test_staff_slips_and_dev_mailbox_label_every_stacked_cell(make_app):
         client = app.test_client()
         make_account("staff@example.com", Role.STAFF)
         login(client, "staff@example.com")
-        token = page_token(client, "/staff/slips")
-        printed = client.post("/staff/slips", data={"csrf_token": token, "count": "2",
+        token = page_token(client, "/staff/gateways/slips")
+        printed = client.post("/staff/gateways/slips", data={"csrf_token": token, "count": "2",
                                                     "model": "GW-M001", "pcs": "1"})
         assert printed.status_code == 200
         assert_cells_labelled(text_of(printed), "slips printed")
@@ -266,7 +270,7 @@ def test_staff_slips_and_dev_mailbox_label_every_stacked_cell(make_app):
 # -- registration STEP2: the same address ------------------------------------------------
 def test_same_address_choice_wraps_the_block_it_hides(client):
     slip()
-    step(client, "terms", {"consent": "agree"})
+    step(client, "terms", TERMS)
     for headers in ({}, HX):
         page = text_of(client.get("/monitoring/register/details", headers=headers))
         choice = page.split('class="site-address-choice" data-same-address', 1)
