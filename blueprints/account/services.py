@@ -582,6 +582,7 @@ def remove_employee(actor: Account, account_id: int) -> EmployeeOutcome:
         db.session.rollback()
         return EmployeeOutcome.LAST_ADMIN
     company = employee.company
+    registry.membership_ended(employee, company)
     employee.company = None
     employee.company_role = None
     employee.account_type = AccountType.PERSONAL

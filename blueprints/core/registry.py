@@ -22,6 +22,7 @@ Extension points, and who calls them:
 | launcher tiles | `launcher_tile` | the home page (`launcher_tiles(account)`) |
 | demo data | `demo_data` | `flask seed demo` (`seed_demo()`) |
 | account deletion | `on_account_deleted` | `delete_account` (`account_deleted(account)`) |
+| leaving a company | `on_membership_ended` | employee removal (`membership_ended(account, company)`) |
 | gateway lifecycle | `on_gateway_event` | gateway management (`gateway_event(...)`) |
 | gateway states | `gateway_state_provider` | lists of gateways (`gateway_states(...)`) |
 | who can see my home | `access_lines` | the owner's access page (`access_lines_for(account)`) |
@@ -90,6 +91,7 @@ class _Registry:
     tiles: dict[str, tuple[int, LauncherTile, Callable]] = field(default_factory=dict)
     demo: dict[str, tuple[int, Callable[[], list[str]]]] = field(default_factory=dict)
     deletion: dict[str, Callable] = field(default_factory=dict)
+    membership: dict[str, Callable] = field(default_factory=dict)
     gateway_events: dict[str, dict[str, Callable]] = field(
         default_factory=lambda: {name: {} for name in GATEWAY_EVENTS})
     states: dict[str, Callable] = field(default_factory=dict)
@@ -145,6 +147,19 @@ def on_account_deleted(hook: Callable[[Any], None]) -> None:
 def account_deleted(account) -> None:
     for hook in list(_registry.deletion.values()):
         hook(account)
+
+
+# -- leaving a company -----------------------------------------------------------------
+def on_membership_ended(hook: Callable[[Any, Any], None]) -> None:
+    """`hook(account, company)` ends what a service gave the account as a member of the
+    company (e.g. its address among a dealer's maintenance contacts), inside the
+    transaction that removes the member (it must not commit)."""
+    _registry.membership[_name(hook)] = hook
+
+
+def membership_ended(account, company) -> None:
+    for hook in list(_registry.membership.values()):
+        hook(account, company)
 
 
 # -- gateway lifecycle ------------------------------------------------------------------

@@ -24,4 +24,6 @@ registry.launcher_tile(
                              and services.dealer_for_account(account) is None), order=41)
 registry.demo_data("dealers", demo.seed_demo_dealer, order=20)
 registry.access_lines(services.access_lines)
+registry.on_membership_ended(services.forget_member_contact)
+registry.on_account_deleted(services.forget_deleted_member_contact)
 registry.refuse_while_acting("dealers.my_link", "dealers.my_unlink_confirm")

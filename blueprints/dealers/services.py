@@ -363,6 +363,29 @@ def dealer_gateway(dealer: Dealer, gateway_id: str) -> LinkedGateway | None:
     return LinkedGateway(*row) if row else None
 
 
+# -- people who leave a dealer company ------------------------------------------------------
+def forget_member_contact(account: Account, company: Company) -> None:
+    """Someone who leaves a dealer company stops getting its maintenance mail (alerts carry
+    owners' data): their own address leaves the dealer's maintenance contacts."""
+    dealer = db.session.scalar(select(Dealer).where(Dealer.company_id == company.id))
+    if dealer is None:
+        return
+    removed = db.session.execute(
+        delete(DealerContact).where(DealerContact.dealer_id == dealer.id,
+                                    func.lower(DealerContact.email) == account.email.lower()),
+        execution_options={"synchronize_session": "fetch"}).rowcount
+    if removed:
+        audit.record("dealer.contact_removed", subject_id=account.id,
+                     dealer_code=dealer.dealer_code, reason="left_company")
+
+
+def forget_deleted_member_contact(account: Account) -> None:
+    """Account deletion of a dealer company's member: the same as leaving it."""
+    company = account.company
+    if company is not None and company not in db.session.deleted:  # else it goes whole
+        forget_member_contact(account, company)
+
+
 # -- the owner's access page ---------------------------------------------------------------
 def access_lines(owner: Account) -> list:
     """"Who can see my home": each dealer entrusted with one of the owner's gateways sees

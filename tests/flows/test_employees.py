@@ -365,3 +365,20 @@ def test_the_pages_and_the_mail_speak_english(company):
     [mail] = outbox(WORKER, "removed_from_company")
     assert "removed you from the employees" in mail.text_body
     assert "You have been removed from a business account" in mail.subject
+
+
+def test_a_removed_employee_leaves_the_dealers_maintenance_contacts(company):
+    """Alert mails carry owners' data: whoever leaves the company stops getting them
+    (registry.on_membership_ended); the other contacts stay."""
+    from models.gateway import Dealer
+
+    boss, _worker, _phone = company
+    dealer = db.session.scalar(select(Dealer))
+    become_dealer(account("boss@example.com").company, DEALER_PHONE,
+                  ["Worker@Example.com", "maint@dealer.example"])
+    worker_id = account(WORKER).id
+    assert confirm(boss, f"/account/settings/employees/{worker_id}/remove").status_code == 303
+    db.session.expire_all()
+    dealer = db.session.scalar(select(Dealer))
+    assert [c.email for c in dealer.contacts] == ["maint@dealer.example"]
+    assert len(audit_rows("dealer.contact_removed")) == 1
