@@ -44,8 +44,9 @@ def normalize_database_url(url: str) -> str:
 
 def default_trusted_hosts(public_host: str) -> list[str]:
     """The hosts the app answers to when TRUSTED_HOSTS is unset: the host of
-    PUBLIC_HOST (with any port: Werkzeug ignores ports when it compares), and `localhost`
-    and `127.0.0.1` for a health check made on the machine itself."""
+    PUBLIC_HOST (with any port: Werkzeug ignores ports when it compares), `localhost`,
+    and `127.0.0.1` for a health check made on the machine itself (Werkzeug cannot match
+    an IPv6 literal such as `[::1]`)."""
     host = public_host.strip()
     if re.search(r":\d*$", host) and not host.endswith("]"):
         host = host.rsplit(":", 1)[0]

@@ -44,7 +44,9 @@ from forms.validators import normalize_email, password_checklist
 LOGIN_LIMIT = configured_limit("PASSWORD_CHECK_LIMIT")
 MAIL_LIMIT = configured_limit("MAIL_SENDING_LIMIT")
 
-signup_wizard.register(bp, "/signup", "signup")
+# The last step creates the account (or tells the owner of the address) by mail.
+signup_wizard.register(bp, "/signup", "signup", decorators=[
+    limiter.limit(MAIL_LIMIT, methods=["POST"], exempt_when=signup_wizard.not_final_step)])
 
 
 def _login_session(account, remember: bool) -> None:

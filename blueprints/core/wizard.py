@@ -170,6 +170,11 @@ class Wizard:
     def url(self, step: str) -> str:
         return url_for(self.endpoint, step=step)
 
+    def not_final_step(self) -> bool:
+        """For a rate limit's `exempt_when`: only the last step (which commits and mails)
+        counts, so typing mistakes on the other steps never use up the limit."""
+        return (request.view_args or {}).get("step") != self.steps[-1].name
+
     # -- draft ------------------------------------------------------------------------
     @property
     def _session_key(self) -> str:

@@ -28,15 +28,11 @@ PHONE_CHECK_LIMIT = configured_limit("REGISTRATION_PHONE_CHECK_LIMIT")
 REGISTRATION_MAIL_LIMIT = configured_limit("MAIL_SENDING_LIMIT")
 
 
-def _not_the_mailing_step() -> bool:
-    return (request.view_args or {}).get("step") != "confirm"
-
-
 registration_wizard.register(
     bp, "/register", "register",
     decorators=[campaign_first,
                 limiter.limit(REGISTRATION_MAIL_LIMIT, methods=["POST"],
-                              exempt_when=_not_the_mailing_step),
+                              exempt_when=registration_wizard.not_final_step),
                 consent_refusal])
 
 

@@ -239,3 +239,26 @@ def test_furigana_is_optional_at_step_one_and_kept(client):
     assert (created.family_kana, created.given_kana) == ("ヤマダ", "タロウ")
     sign_up(type(client)(client.application), email="jiro@example.com")
     assert account("jiro@example.com").family_kana is None
+
+
+def test_the_mailing_step_is_limited_per_client_and_the_others_are_not(make_app):
+    """The last step writes an account or tells the address's owner, by mail: it counts
+    against MAIL_SENDING_LIMIT per client address; corrections on the earlier steps and
+    invalid final posts never use the limit up for a rightful user."""
+    app = make_app(MAIL_SENDING_LIMIT="2 per minute")
+    with app.app_context():
+        client = app.test_client()
+        for _ in range(5):  # the first two steps, as often as one likes
+            assert post_step(client, "name", NAME_STEP).status_code == 303
+            assert post_step(client, "type", {"account_type": "personal"}).status_code == 303
+        answers = []
+        for n in range(3):
+            post_step(client, "name", {**NAME_STEP, "email": f"taro{n}@example.com"})
+            post_step(client, "type", {"account_type": "personal"})
+            answers.append(post_step(client, "details", PERSONAL_DETAILS).status_code)
+        assert answers == [303, 303, 429]
+        other = app.test_client()
+        other.environ_base["REMOTE_ADDR"] = "192.0.2.7"
+        post_step(other, "name", {**NAME_STEP, "email": "hanako@example.com"})
+        post_step(other, "type", {"account_type": "personal"})
+        assert post_step(other, "details", PERSONAL_DETAILS).status_code == 303
