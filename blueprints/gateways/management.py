@@ -270,16 +270,23 @@ def dispose_gateway(owner: Account, gateway_id: str) -> bool:
 def release_gateways(account: Account) -> None:
     """Account deletion: the account's gateways lose their owner, site, dealer links and
     history (readings, energy, alerts), and go back to UNREGISTERED so that they can be
-    registered again with their slip (a retired gateway stays retired). Runs inside
-    delete_account's transaction."""
+    registered again with their slip (a retired gateway stays retired). Each dealer that
+    looked after one of them is told that its maintenance link ended, as when the owner
+    unlinks it. Runs inside delete_account's transaction."""
     owned = select(Gateway.id).where(Gateway.owner_id == account.id)
-    gateway_ids = list(db.session.scalars(
-        select(Gateway.gateway_id).where(Gateway.owner_id == account.id)))
+    gateways = list(db.session.scalars(select(Gateway).where(Gateway.owner_id == account.id)
+                                       .order_by(Gateway.gateway_id)))
+    gateway_ids = [gateway.gateway_id for gateway in gateways]
     if not gateway_ids:
         return
+    now = utcnow()
+    for gateway in gateways:
+        for linked in linked_dealers(gateway):
+            messages.send_dealer_unlinked_mail(dealer_addresses(linked.dealer), linked.dealer,
+                                               linked.company, account, gateway, now)
     db.session.execute(delete(DealerLink).where(DealerLink.gateway_id.in_(owned)),
                        execution_options={"synchronize_session": "fetch"})
-    registry.gateway_event("released", list(db.session.scalars(owned)), utcnow(), "released")
+    registry.gateway_event("released", list(db.session.scalars(owned)), now, "released")
     cleared = dict(owner_id=None, site_name=None, postal_code=None, prefecture=None,
                    city=None, street=None, building=None)
     db.session.execute(

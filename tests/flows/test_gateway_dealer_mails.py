@@ -123,3 +123,22 @@ def test_dispose_without_dealers_and_refused_dispose_mail_nobody(owner, owner_cl
     assert post(owner_client, base() + "/dispose", {}).status_code == 422
     assert post(owner_client, base() + "/dispose", {"confirm": "y"}).status_code == 303
     assert outbox() == []
+
+
+def test_account_deletion_tells_each_linked_dealer_that_the_link_ended(owner_client, owner):
+    """The owner's deletion releases the gateway and drops its links: each linked dealer
+    gets the same notice as when the owner unlinks it; other dealers get nothing."""
+    owned_gateway(owner)
+    linked = [make_dealer(1), make_dealer(2)]
+    make_dealer(3)
+    for dealer in linked:
+        assert link_dealer(owner, fresh(OLD_ID), dealer.dealer_code, dealer.phone).value == "linked"
+    token = csrf_from(owner_client.get("/account/delete").get_data(as_text=True))
+    from tests.helpers import PASSWORD
+
+    response = owner_client.post("/account/delete", data={
+        "csrf_token": token, "password": PASSWORD, "confirm": "y"})
+    assert response.status_code == 303
+    mails = outbox(kind="dealer_unlinked")
+    assert len(mails) == len(linked) and all(OLD_ID in mail.text_body for mail in mails)
+    assert db.session.scalar(select(DealerLink.id)) is None
