@@ -44,7 +44,7 @@ messages: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k _l -o translations/messages.pot \
 	  --project=Enelink --copyright-holder=Enelink --no-location --sort-output \
 	  --ignore-dirs=".venv node_modules tests" .
-	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching --ignore-obsolete
 
 instance:
 	mkdir -p instance

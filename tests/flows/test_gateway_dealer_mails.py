@@ -14,20 +14,9 @@ from models.gateway import DealerLink, GatewayStatus
 from tests.conftest import SmtpServer, csrf_from
 from tests.flows.test_gateway_manage import (NEW_ID, OLD_ID, OTHER, OWNER, base, exchange,
                                              fresh, make_dealer, owned_gateway, post)
+from tests.flows.test_gateway_manage import owner, owner_client  # noqa: F401 (fixtures)
 from tests.flows.test_slips import make_account
 from tests.helpers import login, outbox
-
-
-@pytest.fixture
-def owner(app):
-    return make_account(OWNER)
-
-
-@pytest.fixture
-def owner_client(app, owner):
-    client = app.test_client()
-    assert login(client, email=OWNER).status_code in (302, 303)
-    return client
 
 
 @pytest.fixture
