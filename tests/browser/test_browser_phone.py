@@ -149,6 +149,8 @@ def test_tables_keep_their_headings_on_a_desktop(live_server, open_page):
 def _to_step2(page: Page, audit: PageAudit, live: LiveServer, javascript: bool) -> None:
     page.goto(live.url + "/monitoring/register/terms")
     page.get_by_label("同意する", exact=True).check()
+    page.get_by_label("アカウント（ID）の利用規約を読み、これに同意します").check()
+    page.get_by_label("プライバシーポリシーを読み、個人情報の取扱いに同意します").check()
     with page.expect_response(lambda r: r.request.method == "POST"
                               and r.url.endswith("/monitoring/register/terms")):
         page.locator("#wizard").get_by_role("button", name="次に進む", exact=True).click()
