@@ -16,15 +16,19 @@ DEMO_COMPANY = dict(
 )
 DEMO_ACCOUNTS = [
     dict(email="owner@example.com", family_name="山田", given_name="太郎",
-         account_type=AccountType.PERSONAL, phone="09012345678"),
+         family_kana="ヤマダ", given_kana="タロウ", account_type=AccountType.PERSONAL,
+         phone="09012345678"),
     dict(email="dealer@example.com", family_name="佐藤", given_name="花子",
-         account_type=AccountType.COMMERCIAL, company_role=CompanyRole.ADMIN,
-         department="営業部", position="部長", phone="0312345678"),
+         family_kana="サトウ", given_kana="ハナコ", account_type=AccountType.COMMERCIAL,
+         company_role=CompanyRole.ADMIN, department="営業部", position="部長",
+         phone="0312345678"),
     dict(email="staff-member@example.com", family_name="鈴木", given_name="一郎",
-         account_type=AccountType.COMMERCIAL, company_role=CompanyRole.MEMBER,
-         department="工事部", position="主任", phone="08011112222"),
+         family_kana="スズキ", given_kana="イチロウ", account_type=AccountType.COMMERCIAL,
+         company_role=CompanyRole.MEMBER, department="工事部", position="主任",
+         phone="08011112222"),
     dict(email="support@example.com", family_name="高橋", given_name="美咲",
-         account_type=AccountType.PERSONAL, role=Role.STAFF, phone="0120000000"),
+         family_kana="タカハシ", given_kana="ミサキ", account_type=AccountType.PERSONAL,
+         role=Role.STAFF, phone="0120000000"),
 ]
 
 
