@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from blueprints.account.services import find_account, hash_password, verify_password
@@ -82,11 +82,11 @@ def check_slip_password(requester: SlipRequester, password_hash: str | None,
     now = utcnow()
     since = now - timedelta(minutes=config["SLIP_FAILURE_WINDOW_MINUTES"])
     db.session.execute(delete(SlipAttempt).where(SlipAttempt.at < since))
+    _one_check_at_a_time(requester)
     attempt = SlipAttempt(at=now, client=requester.client, account_id=requester.account_id)
     db.session.add(attempt)
     db.session.flush()
     attempt_id = attempt.id
-    db.session.commit()
     if _over_limit(requester, since):
         db.session.execute(delete(SlipAttempt).where(SlipAttempt.id == attempt_id))
         audit.record("gateway.slip_limited", actor_id=requester.account_id, gateway=gateway_id)
@@ -101,6 +101,22 @@ def check_slip_password(requester: SlipRequester, password_hash: str | None,
     audit.record("gateway.slip_failed", actor_id=requester.account_id, gateway=gateway_id)
     db.session.commit()
     return SlipGuess.WRONG
+
+
+def _one_check_at_a_time(requester: SlipRequester) -> None:
+    """Counting a check and comparing the count with the limit is one step per requester:
+    concurrent guesses from one client or account queue here (until commit), so exactly
+    the allowed number is checked. SQLite already runs one writing transaction at a time;
+    PostgreSQL takes transaction-scoped advisory locks, in a fixed order."""
+    if db.engine.dialect.name != "postgresql":
+        return
+    keys = []
+    if requester.client is not None:
+        keys.append(f"slip-client:{requester.client}")
+    if requester.account_id is not None:
+        keys.append(f"slip-account:{requester.account_id}")
+    for key in keys:
+        db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
 
 
 def _over_limit(requester: SlipRequester, since) -> bool:
