@@ -214,10 +214,10 @@ def register_first_gateway(details: dict, slip_proof: str | None) -> datetime:
     now = utcnow()
     expires_at = now + _link_ttl()
     # Hashed on both ways, so that the time taken does not tell either.
-    placeholder_hash = hash_password(secrets.token_urlsafe(32))  # nobody knows it
+    unusable_hash = hash_password(secrets.token_urlsafe(32))  # nobody knows it
     existing = find_account(details["email"])
     if existing is None:
-        account = _provisional_account(details, placeholder_hash, now)
+        account = _provisional_account(details, unusable_hash, now)
         try:
             with db.session.begin_nested():
                 db.session.add(account)

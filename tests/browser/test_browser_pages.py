@@ -235,6 +235,16 @@ def settings_pages(page: Page, audit: PageAudit, live: LiveServer, person: Perso
             1 if commercial else 0)
     check(page, audit, "settings")
 
+    # わが家の情報を見られる人: the demo owner's dealer, with the way to end it; nobody
+    # for the business account, and the page says so.
+    main(page).get_by_role("link", name=re.compile("^わが家の情報を見られる人")).click()
+    expect(page).to_have_url(live.url + "/account/access")
+    expect(main(page)).to_contain_text(
+        "あなた以外にゲートウェイの情報を見られる人はいません。" if commercial
+        else "販売店ID 4001")
+    check(page, audit, "access")
+    page.go_back()
+
     # 個人情報: an invalid name is refused next to its field, as typed; then a valid one.
     main(page).get_by_role("link", name=re.compile("^個人情報")).click()
     expect(page).to_have_url(live.url + "/account/settings/personal")
