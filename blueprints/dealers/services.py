@@ -15,7 +15,7 @@ from datetime import datetime
 import jaconv
 from flask import url_for
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Integer, case, cast, delete, exists, func, or_, select, text, update
+from sqlalchemy import Integer, case, cast, delete, exists, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 
 from blueprints.core import audit

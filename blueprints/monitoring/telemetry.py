@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from blueprints.gateways.credentials import may_report
 from models import db, utcnow
-from models.gateway import Gateway, GatewayStatus, PcsUnit
+from models.gateway import Gateway, PcsUnit
 from models.telemetry import (SLOT, SUM_COLUMNS, BatteryState, DailyEnergy, GatewayAlert,
                               MonthlyEnergy, Reading, UnitStatus)
 

@@ -17,7 +17,7 @@ from models import db, utcnow
 from models.account import Account, AccountType, Company, CompanyRole, Role
 from tests.conftest import csrf_from, page_token
 from tests.flows.test_dealer_links import make_dealer, make_gateway, make_owner
-from tests.flows.test_monitoring_registration import SLIP_ID, TERMS, slip, step
+from tests.flows.test_monitoring_registration import TERMS, slip, step
 from tests.flows.test_slips import make_account
 from tests.helpers import (COMMERCIAL_DETAILS, HX, NAME_STEP, add_units, login, post_step,
                            reading, signed_up_and_active, slot_end)

@@ -13,7 +13,7 @@ from models import db
 from models.account import Account
 from models.audit import AuditEvent
 from tests.conftest import page_token
-from tests.helpers import PASSWORD, login, signed_up_and_active
+from tests.helpers import login, signed_up_and_active
 
 WRONG = "Wrong-Password-1!"
 OWNER_ADDRESS = "192.0.2.10"
