@@ -91,7 +91,7 @@ def create_account(name: dict, account_type: str, details: dict,
         account.position = details["position"]
         account.phones = _phones_from(details["phones"])
     else:
-        _set_address(account, details["address"])
+        set_address(account, details["address"])
         account.phones = [AccountPhone(position=0, kind="mobile", number=details["phone"])]
     try:
         with db.session.begin_nested():  # only this insert is undone if it loses a race
@@ -124,12 +124,14 @@ def _tell_owner_of_existing_id(account: Account) -> None:
     audit.record("account.signup_existing", subject_id=account.id, mailed=not recent)
 
 
-def _set_address(account: Account, address: dict) -> None:
-    account.postal_code = address["postal_code"]
-    account.prefecture = address["prefecture"]
-    account.city = address["city"]
-    account.street = address["street"]
-    account.building = address.get("building") or None
+def set_address(holder: Account | Company, address: dict) -> None:
+    """Store an address block (forms.fields.AddressForm's data) on an account or a
+    company: the same five fields on both."""
+    holder.postal_code = address["postal_code"]
+    holder.prefecture = address["prefecture"]
+    holder.city = address["city"]
+    holder.street = address["street"]
+    holder.building = address.get("building") or None
 
 
 def personal_form_data(account: Account) -> dict:
@@ -147,15 +149,10 @@ def personal_form_data(account: Account) -> dict:
 
 
 def _company_from(data: dict, company: Company) -> Company:
-    address = data["company_address"]
     company.name = data["company_name"]
     company.kind = data["company_kind"]
     company.registration_number = data.get("registration_number") or None
-    company.postal_code = address["postal_code"]
-    company.prefecture = address["prefecture"]
-    company.city = address["city"]
-    company.street = address["street"]
-    company.building = address["building"] or None
+    set_address(company, data["company_address"])
     company.email = data["company_email"]
     company.website = data.get("website") or None
     company.phone = data["company_phone"]
@@ -350,7 +347,7 @@ def update_personal_info(account: Account, data: dict) -> None:
     account.family_kana = data.get("family_kana") or None
     account.given_kana = data.get("given_kana") or None
     if "address" in data:
-        _set_address(account, data["address"])
+        set_address(account, data["address"])
     account.department = data.get("department") or None
     account.position = data.get("position") or None
     account.language = data["language"]
@@ -555,6 +552,15 @@ def _lock_company(actor: Account) -> int | None:
     return actor.company_id
 
 
+def _locked_employee(actor: Account, account_id: int) -> tuple[int | None, Account | None]:
+    """The actor's company (locked, see _lock_company) and its employee `account_id`;
+    (None, None) when the actor has no company, (company, None) for anyone else."""
+    company_id = _lock_company(actor)
+    if company_id is None:
+        return None, None
+    return company_id, company_employee(actor, account_id)
+
+
 def _was_removed_from(company_id: int, account_id: int) -> bool:
     events = db.session.scalars(select(AuditEvent).where(
         AuditEvent.action == "company.member_remove", AuditEvent.subject_id == account_id))
@@ -566,13 +572,9 @@ def remove_employee(actor: Account, account_id: int) -> EmployeeOutcome:
     account without a company (their own gateways stay theirs); they lose the company's
     pages and the dealer console from their next request on, and are told by mail.
     An administrator may remove themselves only while another administrator remains."""
-    company_id = _lock_company(actor)
-    if company_id is None:
-        db.session.rollback()
-        return EmployeeOutcome.NOT_FOUND
-    employee = company_employee(actor, account_id)
+    company_id, employee = _locked_employee(actor, account_id)
     if employee is None:
-        done = _was_removed_from(company_id, account_id)
+        done = company_id is not None and _was_removed_from(company_id, account_id)
         db.session.rollback()
         return EmployeeOutcome.ALREADY_DONE if done else EmployeeOutcome.NOT_FOUND
     if not actor.is_company_admin:
@@ -599,11 +601,7 @@ def remove_employee(actor: Account, account_id: int) -> EmployeeOutcome:
 def hand_over_admin(actor: Account, account_id: int) -> EmployeeOutcome:
     """管理者の引き継ぎ: the employee becomes the company's administrator and the actor
     an ordinary employee."""
-    company_id = _lock_company(actor)
-    if company_id is None:
-        db.session.rollback()
-        return EmployeeOutcome.NOT_FOUND
-    employee = company_employee(actor, account_id)
+    company_id, employee = _locked_employee(actor, account_id)
     if employee is None:
         db.session.rollback()
         return EmployeeOutcome.NOT_FOUND

@@ -103,9 +103,9 @@ def _client_and_email() -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_FAILURE_LIMIT_PER_ADDRESS"],
+@limiter.limit(configured_limit("LOGIN_FAILURE_LIMIT_PER_ADDRESS"),
                methods=["POST"], deduct_when=_sign_in_failed)
-@limiter.limit(lambda: current_app.config["LOGIN_FAILURE_LIMIT_PER_ACCOUNT"],
+@limiter.limit(configured_limit("LOGIN_FAILURE_LIMIT_PER_ACCOUNT"),
                key_func=_client_and_email, methods=["POST"], deduct_when=_sign_in_failed)
 def login():
     """Sign in with e-mail and password (ログイン状態の維持). A client that failed too

@@ -16,7 +16,8 @@ from flask import current_app
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from blueprints.account.services import find_account, hash_password, verify_password
+from blueprints.account.services import (find_account, hash_password, set_address,
+                                        verify_password)
 from blueprints.core import audit
 from blueprints.core.links import LinkCheck, LinkState, check_link, issue_link, spend_link
 from blueprints.core.security import open_login_session
@@ -246,7 +247,6 @@ def _provisional_account(details: dict, password_hash: str, now: datetime) -> Ac
     """The account STEP2 describes. STEP1 had both consents of the ID (利用規約 and
     プライバシーポリシー) given. With a 法人名 it is a commercial account, administrator of
     a company made from what STEP2 asks (the company's other fields wait for 会社情報)."""
-    address = details["address"]
     account = Account(
         email=details["email"], password_hash=password_hash,
         family_name=details["family_name"], given_name=details["given_name"],
@@ -254,19 +254,16 @@ def _provisional_account(details: dict, password_hash: str, now: datetime) -> Ac
         terms_accepted_at=now, privacy_accepted_at=now,
     )
     account.phones = [AccountPhone(position=0, kind="mobile", number=details["phone"])]
-    place = {"postal_code": address["postal_code"], "prefecture": address["prefecture"],
-             "city": address["city"], "street": address["street"],
-             "building": address["building"] or None}
     if details.get("company_name"):
         account.account_type = AccountType.COMMERCIAL
         account.company = Company(name=details["company_name"], email=details["email"],
-                                  phone=details["phone"], **place)
+                                  phone=details["phone"])
+        set_address(account.company, details["address"])
         account.company_role = CompanyRole.ADMIN
         account.department = details.get("department") or None
     else:
         account.account_type = AccountType.PERSONAL
-        for name, value in place.items():
-            setattr(account, name, value)
+        set_address(account, details["address"])
     return account
 
 
