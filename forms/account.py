@@ -5,7 +5,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, PasswordField, RadioField, SelectField, StringField, SubmitField
 from wtforms.validators import EqualTo, Optional
 
-from forms.fields import PHONE_KINDS, PageForm, PhoneField, address_field, phones_field
+from forms.fields import PHONE_KINDS, PageForm, address_field, phone_field, phones_field
 from forms.validators import (
     CorporateNumber,
     Email,
@@ -16,14 +16,12 @@ from forms.validators import (
     OneOf,
     PasswordPolicy,
     PersonName,
-    PhoneNumber,
     Required,
     RequiredChoice,
     WebsiteUrl,
     normalize_email,
     normalize_furigana,
     normalize_name,
-    normalize_phone,
     normalize_website,
 )
 
@@ -134,10 +132,7 @@ class PersonalDetailsForm(ConsentMixin, PageForm):
     """Step 3 for a personal account: 住所 and 電話番号."""
 
     address = address_field(_l("住所"))
-    phone = PhoneField(_l("電話番号"), filters=[normalize_phone],
-                        validators=[Required(), PhoneNumber()],
-                        render_kw={"inputmode": "tel", "autocomplete": "tel",
-                                   "placeholder": "09012345678"})
+    phone = phone_field()
 
 
 class CompanyFieldsMixin:
@@ -156,9 +151,7 @@ class CompanyFieldsMixin:
                           validators=[Optional(), WebsiteUrl()],
                           render_kw={"inputmode": "url", "autocomplete": "url",
                                      "placeholder": "https://example.co.jp"})
-    company_phone = PhoneField(_l("会社の電話番号"), filters=[normalize_phone],
-                               validators=[Required(), PhoneNumber()],
-                               render_kw={"inputmode": "tel", "autocomplete": "tel"})
+    company_phone = phone_field(_l("会社の電話番号"), placeholder=None)
 
 
 class CommercialDetailsForm(ConsentMixin, CompanyFieldsMixin, PageForm):

@@ -6,17 +6,15 @@ from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import Optional, Regexp
 
-from forms.fields import PageForm, PhoneField
+from forms.fields import PageForm, phone_field
 from forms.validators import (
     Email,
     MaxLength,
     NoControlCharacters,
     OneOf,
-    PhoneNumber,
     Required,
     RequiredChoice,
     normalize_email,
-    normalize_phone,
 )
 
 EMAIL_KW = {"autocomplete": "email", "inputmode": "email", "type": "email",
@@ -46,10 +44,8 @@ class DealerLinkForm(PageForm):
                     Regexp(r"^\d+$", message=_l("販売店IDは半角数字で入力してください"))],
         render_kw={"inputmode": "numeric", "autocomplete": "off", "placeholder": "4001"},
         description=_l("販売店様からお知らせいただいたIDを入力してください"))
-    phone = PhoneField(
-        _l("電話番号"), filters=[normalize_phone],
-        validators=[Required(), MaxLength(20), NoControlCharacters()],
-        render_kw={"inputmode": "tel", "autocomplete": "off", "placeholder": "09012345678"},
+    phone = phone_field(
+        autocomplete="off", validators=[Required(), MaxLength(20), NoControlCharacters()],
         description=_l("販売店様が登録した電話番号（ハイフンなし・ありのどちらでも）"))
     step = HiddenField(default="entry")
 
@@ -85,10 +81,8 @@ class DealerRegistrationForm(PageForm):
     """販売店登録: the phone number owners give with the 販売店ID, and up to three
     maintenance contact addresses (alert and link mails)."""
 
-    phone = PhoneField(
-        _l("電話番号"), filters=[normalize_phone], validators=[Required(), PhoneNumber()],
-        render_kw={"inputmode": "tel", "autocomplete": "tel", "placeholder": "0312345678"},
-        description=_l("お客様が販売店IDと一緒に入力する電話番号です"))
+    phone = phone_field(placeholder="0312345678",
+                        description=_l("お客様が販売店IDと一緒に入力する電話番号です"))
     contact_1 = _contact_field(1)
     contact_2 = _contact_field(2)
     contact_3 = _contact_field(3)

@@ -115,15 +115,23 @@ class PhoneField(StringField):
         return super()._value()
 
 
+def phone_field(label=None, description=None, placeholder: str | None = "09012345678",
+                autocomplete: str = "tel", validators=None) -> PhoneField:
+    """A required Japanese phone number (digits stored, hyphens shown), with the phone
+    keyboard; `validators` replaces the default check of a valid JP number."""
+    render_kw = {"inputmode": "tel", "autocomplete": autocomplete}
+    if placeholder:
+        render_kw["placeholder"] = placeholder
+    return PhoneField(label if label is not None else _l("電話番号"),
+                      filters=[normalize_phone],
+                      validators=validators or [Required(), PhoneNumber()],
+                      render_kw=render_kw, description=description)
+
+
 class PhoneEntryForm(Form):
     kind = SelectField(_l("電話の種類"), choices=PHONE_KINDS, default="mobile",
                        validators=[OneOf()], validate_choice=False)
-    number = PhoneField(
-        _l("電話番号"),
-        filters=[normalize_phone],
-        validators=[Required(), PhoneNumber()],
-        render_kw={"inputmode": "tel", "autocomplete": "tel", "placeholder": "09012345678"},
-    )
+    number = phone_field()
 
 
 def address_field(label=None) -> FormField:

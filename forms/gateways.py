@@ -1,4 +1,4 @@
-"""Forms of the monitoring service: the registration wizard's steps (利用規約, お客様情報・
+"""Forms of the gateways service: the registration wizard's steps (利用規約, お客様情報・
 ゲートウェイ情報, 確認), the provisional link's password page, and adding a gateway."""
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from forms.account import (
     kana_fields,
     new_password_fields,
 )
-from forms.fields import PageForm, PhoneField, address_field, set_value
+from forms.fields import PageForm, address_field, phone_field, set_value
 from forms.validators import (
     GatewayId,
     MaxLength,
@@ -25,11 +25,9 @@ from forms.validators import (
     NoControlCharacters,
     OneOf,
     PasswordPolicy,
-    PhoneNumber,
     Required,
     RequiredChoice,
     normalize_gateway_id,
-    normalize_phone,
 )
 
 SLIP_REJECTED = _l("ゲートウェイIDまたはゲートウェイパスワードが正しくないか、すでに登録されています")
@@ -118,9 +116,7 @@ class RegistrationDetailsForm(SlipMixin, PageForm):
     email = email_field()
     email_confirm = email_field(_l("メールアドレス（確認用）"))
     address = address_field(_l("住所"))
-    phone = PhoneField(
-        _l("電話番号"), filters=[normalize_phone], validators=[Required(), PhoneNumber()],
-        render_kw={"inputmode": "tel", "autocomplete": "tel", "placeholder": "09012345678"},
+    phone = phone_field(
         description=_l("本登録の際に、ここで入力した電話番号をもう一度入力していただきます"))
     company_name = StringField(
         _l("法人名"), filters=[_trim],
@@ -183,10 +179,7 @@ class RegistrationPasswordForm(PageForm):
                              validators=[Required(), _IdentifierPasswordPolicy()],
                              render_kw=NEW_PASSWORD_KW)
     password_confirm = new_password_fields()[1]
-    phone = PhoneField(
-        _l("電話番号（仮登録時に入力したもの）"), filters=[normalize_phone],
-        validators=[Required(), PhoneNumber()],
-        render_kw={"inputmode": "tel", "autocomplete": "tel", "placeholder": "09012345678"})
+    phone = phone_field(_l("電話番号（仮登録時に入力したもの）"))
 
 
 class AddGatewayForm(SlipMixin, PageForm):

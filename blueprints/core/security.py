@@ -10,8 +10,8 @@ from flask import Flask, current_app, g, jsonify, redirect, render_template, req
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
-from werkzeug.exceptions import SecurityError
 from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import SecurityError
 
 from blueprints.core.redirects import safe_next
 from models import db, utcnow
