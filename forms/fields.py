@@ -134,6 +134,22 @@ class PhoneEntryForm(Form):
     number = phone_field()
 
 
+ADDRESS_PARTS = ("postal_code", "prefecture", "city", "street", "building")
+
+
+def address_data(holder) -> dict:
+    """An address block's data (AddressForm) from an account, a company or a gateway:
+    they all keep the same five columns."""
+    return {part: getattr(holder, part) or "" for part in ADDRESS_PARTS}
+
+
+def store_address(holder, address: dict) -> None:
+    """Keep an address block's data (AddressForm) on an account, a company or a gateway;
+    an empty 建物名 is stored as nothing."""
+    for part in ADDRESS_PARTS:
+        setattr(holder, part, address.get(part) or None)
+
+
 def address_field(label=None) -> FormField:
     return FormField(AddressForm, label=label, separator="-")
 

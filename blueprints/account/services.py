@@ -15,6 +15,7 @@ from blueprints.core import audit, registry
 from blueprints.core.links import LinkCheck, LinkState, check_link, issue_link, spend_link
 from blueprints.core.security import open_login_session, revoke_login_sessions
 from blueprints.core.wizard import forget_address
+from forms.fields import address_data, store_address
 from mail import messages, request_mail
 from models import db, utcnow
 from models.account import Account, AccountPhone, AccountType, Company, CompanyRole
@@ -91,7 +92,7 @@ def create_account(name: dict, account_type: str, details: dict,
         account.position = details["position"]
         account.phones = _phones_from(details["phones"])
     else:
-        set_address(account, details["address"])
+        store_address(account, details["address"])
         account.phones = [AccountPhone(position=0, kind="mobile", number=details["phone"])]
     try:
         with db.session.begin_nested():  # only this insert is undone if it loses a race
@@ -124,16 +125,6 @@ def _tell_owner_of_existing_id(account: Account) -> None:
     audit.record("account.signup_existing", subject_id=account.id, mailed=not recent)
 
 
-def set_address(holder: Account | Company, address: dict) -> None:
-    """Store an address block (forms.fields.AddressForm's data) on an account or a
-    company: the same five fields on both."""
-    holder.postal_code = address["postal_code"]
-    holder.prefecture = address["prefecture"]
-    holder.city = address["city"]
-    holder.street = address["street"]
-    holder.building = address.get("building") or None
-
-
 def personal_form_data(account: Account) -> dict:
     """個人情報 as stored, for its form."""
     return {
@@ -142,9 +133,7 @@ def personal_form_data(account: Account) -> dict:
         "department": account.department, "position": account.position,
         "language": account.language,
         "phones": [{"kind": p.kind, "number": p.number} for p in account.phones] or [{}],
-        "address": {"postal_code": account.postal_code or "",
-                    "prefecture": account.prefecture or "", "city": account.city or "",
-                    "street": account.street or "", "building": account.building or ""},
+        "address": address_data(account),
     }
 
 
@@ -152,7 +141,7 @@ def _company_from(data: dict, company: Company) -> Company:
     company.name = data["company_name"]
     company.kind = data["company_kind"]
     company.registration_number = data.get("registration_number") or None
-    set_address(company, data["company_address"])
+    store_address(company, data["company_address"])
     company.email = data["company_email"]
     company.website = data.get("website") or None
     company.phone = data["company_phone"]
@@ -347,7 +336,7 @@ def update_personal_info(account: Account, data: dict) -> None:
     account.family_kana = data.get("family_kana") or None
     account.given_kana = data.get("given_kana") or None
     if "address" in data:
-        set_address(account, data["address"])
+        store_address(account, data["address"])
     account.department = data.get("department") or None
     account.position = data.get("position") or None
     account.language = data["language"]
@@ -368,10 +357,7 @@ def company_form_data(company: Company) -> dict:
     return {
         "company_name": company.name, "company_kind": company.kind,
         "registration_number": company.registration_number or "",
-        "company_address": {
-            "postal_code": company.postal_code, "prefecture": company.prefecture,
-            "city": company.city, "street": company.street, "building": company.building or "",
-        },
+        "company_address": address_data(company),
         "company_email": company.email, "website": company.website or "",
         "company_phone": company.phone,
     }

@@ -16,6 +16,7 @@ from sqlalchemy import delete, select, update
 from blueprints.core import audit, registry
 from blueprints.dealers.services import LinkedDealer, dealer_addresses, linked_dealers
 from blueprints.gateways.registration import SlipGuess, SlipRequester, check_slip_password
+from forms.fields import address_data, store_address
 from mail import messages
 from models import db, utcnow
 from models.account import Account
@@ -53,10 +54,7 @@ def gateway_dealers(gateway: Gateway) -> list[LinkedDealer]:
 
 
 def site_form_data(gateway: Gateway) -> dict:
-    return {"site_name": gateway.site_name or "", "address": {
-        "postal_code": gateway.postal_code or "", "prefecture": gateway.prefecture or "",
-        "city": gateway.city or "", "street": gateway.street or "",
-        "building": gateway.building or ""}}
+    return {"site_name": gateway.site_name or "", "address": address_data(gateway)}
 
 
 # -- 照会・編集 --------------------------------------------------------------------------
@@ -66,13 +64,8 @@ def update_site(owner: Account, gateway_id: str, data: dict) -> bool:
     if gateway is None:
         db.session.rollback()
         return False
-    address = data["address"]
     gateway.site_name = data["site_name"]
-    gateway.postal_code = address["postal_code"]
-    gateway.prefecture = address["prefecture"]
-    gateway.city = address["city"]
-    gateway.street = address["street"]
-    gateway.building = address.get("building") or None
+    store_address(gateway, data["address"])
     audit.record("gateway.update", actor_id=owner.id, subject_id=owner.id,
                  gateway_id=gateway.gateway_id)
     db.session.commit()

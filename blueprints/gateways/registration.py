@@ -16,11 +16,11 @@ from flask import current_app
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from blueprints.account.services import (find_account, hash_password, set_address,
-                                        verify_password)
+from blueprints.account.services import find_account, hash_password, verify_password
 from blueprints.core import audit
 from blueprints.core.links import LinkCheck, LinkState, check_link, issue_link, spend_link
 from blueprints.core.security import open_login_session
+from forms.fields import store_address
 from forms.validators import normalize_phone
 from mail import messages
 from models import db, utcnow
@@ -258,12 +258,12 @@ def _provisional_account(details: dict, password_hash: str, now: datetime) -> Ac
         account.account_type = AccountType.COMMERCIAL
         account.company = Company(name=details["company_name"], email=details["email"],
                                   phone=details["phone"])
-        set_address(account.company, details["address"])
+        store_address(account.company, details["address"])
         account.company_role = CompanyRole.ADMIN
         account.department = details.get("department") or None
     else:
         account.account_type = AccountType.PERSONAL
-        set_address(account, details["address"])
+        store_address(account, details["address"])
     return account
 
 
