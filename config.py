@@ -163,6 +163,27 @@ class Config:
     # A sign-up with the address of an existing ID mails its owner at most this often.
     ACCOUNT_EXISTS_MAIL_INTERVAL = timedelta(hours=1)
 
+    # The owners club. The dealer sign-up's 仮登録 link (seed 003: 1 hour).
+    DEALER_SIGNUP_LINK_TTL = timedelta(hours=1)
+    # A dealer's proxy login (代理ログイン) ends by itself after this long.
+    PROXY_SESSION_MINUTES = _env_int("PROXY_SESSION_MINUTES", 30)
+    # A product registered within this many months of its 設置日/運転開始日 gets its
+    # model's extension_years on top of the standard warranty.
+    WARRANTY_EXTENSION_MONTHS = _env_int("WARRANTY_EXTENSION_MONTHS", 6)
+    # The system-model catalogue as first seeded (staff edit it at /staff/gateways/models).
+    # `code` is the model printed on a gateway's slip.
+    SYSTEM_MODELS = (
+        dict(code="GW-M001", name="ハイブリッド蓄電システム 7.4kWh", storage_kwh=7.4,
+             eco_eligible=True, warranty_years=10, extension_years=5,
+             manual_url="https://enelink.example/manuals/GW-M001.pdf"),
+        dict(code="GW-M002", name="トライブリッド蓄電システム 14.9kWh", storage_kwh=14.9,
+             eco_eligible=True, warranty_years=15, extension_years=5,
+             manual_url="https://enelink.example/manuals/GW-M002.pdf"),
+        dict(code="GW-M003", name="単機能蓄電システム 4.9kWh", storage_kwh=4.9,
+             eco_eligible=False, warranty_years=10, extension_years=0,
+             manual_url="https://enelink.example/manuals/GW-M003.pdf"),
+    )
+
     SEED_DEMO_DATA = _env_bool("SEED_DEMO_DATA", False)
 
     # Monitoring: a gateway without a reading for this long is 通信途絶 (and alerted);

@@ -6,6 +6,7 @@ always knows every table.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData
@@ -19,6 +20,10 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# Japan's time: what dates and times are shown in and what "today" means for owners.
+JST = ZoneInfo("Asia/Tokyo")
 
 
 def utcnow() -> datetime:
@@ -57,4 +62,4 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 
-from models import account, audit, gateway, link, mail, telemetry, wizard  # noqa: E402,F401
+from models import account, audit, club, gateway, link, mail, telemetry, wizard  # noqa: E402,F401

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import datetime
 from typing import ClassVar
 
@@ -53,6 +54,12 @@ class Company(Base):
     members: Mapped[list[Account]] = relationship(back_populates="company")
 
 
+def new_customer_number() -> str:
+    """A お客様番号: 10 random digits, not starting with 0 (a public number, not a
+    sequence: nobody learns from theirs how many customers there are or who came next)."""
+    return str(secrets.randbelow(9 * 10**9) + 10**9)
+
+
 class Account(UserMixin, Base):
     """One Enelink ID: one e-mail and one password for every service."""
 
@@ -60,6 +67,11 @@ class Account(UserMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254))
+    # お客様番号: shown on the owner's マイページ; what a dealer searches for. Every
+    # account has one (the default here, and migration 0006 for older accounts); the
+    # column stays nullable because SQLite cannot add a NOT NULL column in place.
+    customer_number: Mapped[str | None] = mapped_column(String(10),
+                                                        default=new_customer_number)
     password_hash: Mapped[str] = mapped_column(String(255))
     family_name: Mapped[str] = mapped_column(String(14))
     given_name: Mapped[str] = mapped_column(String(14))
@@ -144,6 +156,7 @@ class Account(UserMixin, Base):
 
 # One ID per address, whatever the case of its letters.
 Index("uq_account_email_lower", func.lower(Account.email), unique=True)
+Index("uq_account_customer_number", Account.customer_number, unique=True)
 
 
 class AccountPhone(Base):

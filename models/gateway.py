@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models import Base, UTCDateTime, utcnow
+from models import JST, Base, UTCDateTime, utcnow
 
 
 class GatewayStatus(str, enum.Enum):
@@ -52,6 +52,9 @@ class Gateway(Base):
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     replaced_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("gateway.id", ondelete="SET NULL"))
+    # 運転開始日 as set by staff or by the owner's product registration; when unset, the
+    # day of the first reading (`operation_start` answers either).
+    operation_started_on: Mapped[date | None]
 
     units: Mapped[list[PcsUnit]] = relationship(
         back_populates="gateway", cascade="all, delete-orphan", passive_deletes=True,
@@ -59,6 +62,15 @@ class Gateway(Base):
     dealer_links: Mapped[list[DealerLink]] = relationship(
         back_populates="gateway", cascade="all, delete-orphan", passive_deletes=True,
         order_by="DealerLink.linked_at")
+
+    @property
+    def operation_start(self) -> date | None:
+        """運転開始日: the date set for it, else the (Japanese) day of the first reading."""
+        if self.operation_started_on is not None:
+            return self.operation_started_on
+        if self.first_report_at is None:
+            return None
+        return self.first_report_at.astimezone(JST).date()
 
     @property
     def address(self) -> str:
@@ -152,3 +164,24 @@ class DealerLink(Base):
 
 
 MAX_DEALERS_PER_GATEWAY = 5
+
+
+class SystemModel(Base):
+    """The catalogue of storage-system models (システム機種), kept by staff and seeded from
+    config. `code` is the model printed on a gateway's slip (`Gateway.model`). The eco
+    programme reads `eco_eligible`, product registration the warranty years (standard,
+    and the extension for registering in time), the help pages `manual_url`. A model
+    no longer sold stays (products refer to it) but is no longer offered (`offered`)."""
+
+    __tablename__ = "system_model"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(60))
+    storage_kwh: Mapped[float | None]
+    eco_eligible: Mapped[bool] = mapped_column(default=False)
+    warranty_years: Mapped[int] = mapped_column(default=10)
+    extension_years: Mapped[int] = mapped_column(default=0)
+    manual_url: Mapped[str | None] = mapped_column(String(255))
+    offered: Mapped[bool] = mapped_column(default=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from flask import Flask
 from flask_babel import get_locale
 
-JST = ZoneInfo("Asia/Tokyo")
+from models import JST
 
 
 def format_datetime_jst(value: datetime | None) -> str:

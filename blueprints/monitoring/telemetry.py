@@ -12,18 +12,16 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from blueprints.gateways.credentials import may_report
-from models import db, utcnow
+from models import JST, db, utcnow
 from models.gateway import Gateway, PcsUnit
 from models.telemetry import (SLOT, SUM_COLUMNS, BatteryState, DailyEnergy, GatewayAlert,
                               MonthlyEnergy, Reading, UnitStatus)
 
-JST = ZoneInfo("Asia/Tokyo")
 MAX_BATCH = 2016                       # a week of 5-minute readings
 MAX_POWER_KW = 100.0
 FUTURE_TOLERANCE = timedelta(minutes=2)  # clock skew a device may have
