@@ -10,7 +10,9 @@ import string
 import threading
 import unicodedata
 from dataclasses import dataclass
+from datetime import date, datetime, timezone
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 from urllib.parse import urlsplit
 
 import jaconv
@@ -420,6 +422,85 @@ class PcsSerial:
     def __call__(self, form, field):
         if not re.fullmatch(r"[0-9A-Z]{8}", _text(field.data)):
             raise StopValidation(_l("PCS製造番号は英数字8桁で入力してください"))
+
+
+# Serial numbers of a registered product (システム製造番号, 室内リモコン製造番号): half-width
+# letters and digits, upper-cased, 6-20 characters; a hyphen between them is kept, as
+# printed on the nameplates (`HC-A10001WN1`, `ESSU4X1000123`, `RC-0012345`).
+SERIAL_MIN = 6
+SERIAL_MAX = 20
+_SERIAL = re.compile(r"[0-9A-Z]+(?:-[0-9A-Z]+)*")
+
+
+def normalize_serial(value):
+    """`ｈｃ－ａ１０００１ｗｎ１`, ` hc-a10001wn1 ` → `HC-A10001WN1`: full-width to
+    half-width, every dash to `-`, spaces dropped, upper-cased."""
+    if not isinstance(value, str):
+        return value
+    value = re.sub(r"\s", "", _halfwidth(value))
+    return re.sub(_DASH, "-", value).upper()
+
+
+class ProductSerial:
+    """A product's serial number after normalize_serial (see SERIAL_MIN / SERIAL_MAX)."""
+
+    def __call__(self, form, field):
+        value = _text(field.data)
+        if not (SERIAL_MIN <= len(value) <= SERIAL_MAX and _SERIAL.fullmatch(value)):
+            raise StopValidation(_l(
+                "製造番号は半角英数字%(min)d〜%(max)d文字で入力してください（例: HC-A10001WN1）",
+                min=SERIAL_MIN, max=SERIAL_MAX))
+
+
+# -- dates -----------------------------------------------------------------------------
+_JST = ZoneInfo("Asia/Tokyo")
+_DATE_FORMS = (
+    re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})"),
+    re.compile(r"(\d{4})/(\d{1,2})/(\d{1,2})"),
+    re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日"),
+    re.compile(r"(\d{4})(\d{2})(\d{2})"),
+)
+
+
+def normalize_date(value):
+    """A date as people type it → ISO `2024-04-27` (what `<input type=date>` sends):
+    `2024/4/27`, `２０２４年４月２７日`, `20240427`. Anything else is left as typed (the
+    validator says what to type)."""
+    if not isinstance(value, str):
+        return value
+    text = re.sub(r"\s", "", _halfwidth(value))
+    text = re.sub(_DASH, "-", text)
+    for pattern in _DATE_FORMS:
+        match = pattern.fullmatch(text)
+        if match:
+            try:
+                return date(*(int(part) for part in match.groups())).isoformat()
+            except ValueError:
+                return text
+    return text
+
+
+def today_in_japan() -> date:
+    return datetime.now(timezone.utc).astimezone(_JST).date()
+
+
+class PastDate:
+    """A date (after normalize_date) between `earliest` and today in Japan: 設置日 and
+    運転開始日 (from 2000-01-01, never in the future)."""
+
+    def __init__(self, earliest: date = date(2000, 1, 1)):
+        self.earliest = earliest
+
+    def __call__(self, form, field):
+        try:
+            day = date.fromisoformat(_text(field.data))
+        except ValueError:
+            raise StopValidation(_l("日付は年・月・日で入力してください（例: 2024-04-27）"))
+        if day < self.earliest:
+            raise StopValidation(_l("%(year)d年以降の日付を入力してください",
+                                    year=self.earliest.year))
+        if day > today_in_japan():
+            raise StopValidation(_l("未来の日付は入力できません"))
 
 
 class CaseNumber:

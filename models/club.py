@@ -25,7 +25,8 @@ class Product(Base):
                                           index=True)
     gateway_id: Mapped[int | None] = mapped_column(
         ForeignKey("gateway.id", ondelete="SET NULL"), unique=True)
-    model_id: Mapped[int] = mapped_column(ForeignKey("system_model.id"), index=True)
+    # None only for a gateway product whose model code is not in the catalogue (0007).
+    model_id: Mapped[int | None] = mapped_column(ForeignKey("system_model.id"), index=True)
     system_serial: Mapped[str] = mapped_column(String(20))       # システム製造番号
     remote_serial: Mapped[str | None] = mapped_column(String(20))  # 室内リモコン製造番号
     postal_code: Mapped[str] = mapped_column(String(7))          # 設置場所郵便番号
@@ -35,7 +36,7 @@ class Product(Base):
 
     owner: Mapped[Account] = relationship()
     gateway: Mapped[Gateway | None] = relationship()
-    model: Mapped[SystemModel] = relationship()
+    model: Mapped[SystemModel | None] = relationship()
     subscriptions: Mapped[list[ProductSubscription]] = relationship(
         back_populates="product", cascade="all, delete-orphan", passive_deletes=True,
         order_by="ProductSubscription.id")

@@ -1,7 +1,7 @@
 """Template globals and filters shared by every page and mail."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from flask import Flask
 from flask_babel import get_locale
@@ -17,6 +17,15 @@ def format_datetime_jst(value: datetime | None) -> str:
     if str(get_locale() or "ja") == "en":
         return local.strftime("%d %b %Y, %H:%M JST")
     return local.strftime("%Y年%m月%d日 %H:%M")
+
+
+def format_date(value: date | None) -> str:
+    """`2026年11月22日` (a calendar date: 設置日, 保証期限), `22 Nov 2026` in English."""
+    if value is None:
+        return ""
+    if str(get_locale() or "ja") == "en":
+        return value.strftime("%d %b %Y")
+    return f"{value.year}年{value.month}月{value.day}日"
 
 
 def format_slot_time(value: datetime | None) -> str:
@@ -51,6 +60,7 @@ def init_app(app: Flask) -> None:
     from forms.validators import format_phone, password_checklist
 
     app.add_template_filter(format_datetime_jst, "datetime")
+    app.add_template_filter(format_date, "date")
     app.add_template_filter(format_postal, "postal")
     app.add_template_filter(format_phone, "phone")  # every phone shown: 090-1234-5678
     app.add_template_filter(format_slot_time, "slot_time")

@@ -1,0 +1,79 @@
+"""Forms of the owners club (one class per page or step)."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from wtforms import HiddenField, RadioField, SelectField, StringField
+from wtforms.validators import Optional
+
+from forms.fields import PageForm
+from forms.validators import (
+    MaxLength,
+    NoControlCharacters,
+    OneOf,
+    PastDate,
+    PostalCode,
+    ProductSerial,
+    Required,
+    RequiredChoice,
+    normalize_date,
+    normalize_postal_code,
+    normalize_serial,
+)
+
+
+# -- products --
+SERIAL_KW = {"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}
+
+
+class ProductForm(PageForm):
+    """登録製品の登録・編集: システム機種名 (the offered catalogue), システム製造番号,
+    室内リモコン製造番号 (optional), 設置場所郵便番号, 設置日/運転開始日. The view sets
+    `model_id.choices` from the catalogue."""
+
+    model_id = SelectField(_l("システム機種名"), validators=[RequiredChoice(), OneOf()],
+                           validate_choice=False)
+    system_serial = StringField(
+        _l("システム製造番号"), filters=[normalize_serial],
+        description=_l("本体の銘板に記載の製造番号（半角英数字6〜20文字。例: HC-A10001WN1）"),
+        validators=[Required(), MaxLength(40), NoControlCharacters(), ProductSerial()],
+        render_kw=SERIAL_KW)
+    remote_serial = StringField(
+        _l("室内リモコン製造番号"), filters=[normalize_serial],
+        description=_l("任意。室内リモコン裏面の製造番号（例: RC-0012345）"),
+        validators=[Optional(), MaxLength(40), NoControlCharacters(), ProductSerial()],
+        render_kw=SERIAL_KW)
+    postal_code = StringField(
+        _l("設置場所郵便番号"), filters=[normalize_postal_code],
+        description=_l("7桁。ハイフンなし・ありのどちらでも入力できます"),
+        validators=[Required(), MaxLength(20), PostalCode()],
+        render_kw={"inputmode": "numeric", "autocomplete": "postal-code", "maxlength": 10,
+                   "placeholder": "1030026"})
+    installed_on = StringField(
+        _l("設置日/運転開始日"), filters=[normalize_date],
+        description=_l("2000年以降、今日までの日付（例: 2024-04-27）"),
+        validators=[Required(), MaxLength(20), PastDate()],
+        render_kw={"type": "date", "min": "2000-01-01"})
+
+    def product_data(self) -> dict:
+        from datetime import date
+
+        return {"model_id": self.model_id.data,
+                "system_serial": self.system_serial.data,
+                "remote_serial": self.remote_serial.data or None,
+                "postal_code": self.postal_code.data,
+                "installed_on": date.fromisoformat(self.installed_on.data)}
+
+
+class ProductDeleteForm(PageForm):
+    """登録製品の削除: the confirmation is the page; the form carries the CSRF token."""
+
+
+SUBSCRIPTION_CHOICES = [("in", _l("加入")), ("out", _l("未加入"))]
+
+
+class SubscriptionForm(PageForm):
+    """サービス加入状況の変更: 加入 / 未加入 → 確認 (step "confirm") → 完了."""
+
+    state = RadioField(_l("加入状況"), choices=SUBSCRIPTION_CHOICES,
+                       validators=[RequiredChoice(), OneOf()], validate_choice=False)
+    step = HiddenField(default="entry")

@@ -1,0 +1,33 @@
+"""Products of a gateway whose model is not in the catalogue: product.model_id nullable
+
+A registered gateway appears among its owner's products without re-typing. When the
+model code on its slip is not (yet) in the system-model catalogue, the product is still
+shown (model unknown, no warranty figure) and may still be subscribed to services, so
+it needs a row without a model.
+
+Revision ID: 0007_products
+Revises: 0006_club
+Create Date: 2026-11-29 03:15:00
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0007_products'
+down_revision = '0006_club'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('product', schema=None) as batch_op:
+        batch_op.alter_column('model_id', existing_type=sa.Integer(), nullable=True)
+
+
+def downgrade():
+    # Rows without a model cannot stay: they are gateway products, made again from the
+    # gateway on the owner's next visit once the model is known.
+    op.execute("DELETE FROM product WHERE model_id IS NULL")
+    with op.batch_alter_table('product', schema=None) as batch_op:
+        batch_op.alter_column('model_id', existing_type=sa.Integer(), nullable=False)
