@@ -30,6 +30,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -57,7 +58,7 @@ POWER_DATA_HOUR = 7  # 電力データを見る: from 7:00 JST the day after 見
 @dataclass(frozen=True)
 class Subscription:
     service: str
-    label: str
+    label: Any  # lazy: rendered in the reader's language
     subscribed: bool
     since: datetime | None  # when it came to this state; None: never subscribed
 
@@ -151,7 +152,7 @@ def _shown(product: Product, now: datetime) -> OwnerProduct:
                             model.extension_years if model else None,
                             current_app.config["WARRANTY_EXTENSION_MONTHS"])
     rows = {row.service: row for row in product.subscriptions}
-    subscriptions = [Subscription(service, str(label), bool(rows.get(service)
+    subscriptions = [Subscription(service, label, bool(rows.get(service)
                                                             and rows[service].subscribed),
                                   rows[service].since if service in rows else None)
                      for service, label in SERVICES.items()]
