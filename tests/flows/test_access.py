@@ -60,6 +60,28 @@ ROUTES = {
         anonymous=302, owner=404, other=404, linked=200, unlinked=404, staff=404),
     "/account/settings/invitations/INVITATION/cancel": dict(
         anonymous=302, owner=404, other=404, linked=200, unlinked=404, staff=404),
+    # -- club products (issue 11): product 1 is the owner's gateway product (made on the
+    # owner's first visit, which comes before the other roles').
+    "/club/mypage": dict(anonymous=302, owner=200, other=200, linked=200, unlinked=200,
+                         staff=200),
+    "/club/mypage/products/new": dict(anonymous=302, owner=200, other=200, linked=200,
+                                      unlinked=200, staff=200),
+    "/club/mypage/products/1/edit": dict(anonymous=302, owner=200, other=404, linked=404,
+                                         unlinked=404, staff=404),
+    "/club/mypage/products/1/delete": dict(anonymous=302, owner=404, other=404, linked=404,
+                                           unlinked=404, staff=404),
+    "/club/mypage/products/1/services/watch": dict(anonymous=302, owner=200, other=404,
+                                                   linked=404, unlinked=404, staff=404),
+    "/club/mypage/products/1/services/watch/done": dict(
+        anonymous=302, owner=200, other=404, linked=404, unlinked=404, staff=404),
+    "/staff/gateways/models": dict(anonymous=302, owner=404, other=404, linked=404,
+                                   unlinked=404, staff=200),
+    "/staff/gateways/models/new": dict(anonymous=302, owner=404, other=404, linked=404,
+                                       unlinked=404, staff=200),
+    "/staff/gateways/models/1": dict(anonymous=302, owner=404, other=404, linked=404,
+                                     unlinked=404, staff=200),
+    f"/staff/gateways/gateways/{GATEWAY}": dict(anonymous=302, owner=404, other=404,
+                                                linked=404, unlinked=404, staff=200),
 }
 EMPLOYEE_EMAIL = "member1@dealer1.example"
 ROLES = ["anonymous", "owner", "other", "linked", "unlinked", "staff"]
