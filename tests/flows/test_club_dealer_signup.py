@@ -442,3 +442,21 @@ def test_an_employee_sees_the_info_but_cannot_change_it(app):
     page = client.get("/club/dealer/info").get_data(as_text=True)
     assert "販売店1株式会社" in page and "佐藤 花子" in page and "登録情報を変更する" not in page
     assert client.get("/club/dealer/info/edit").status_code == 403
+
+
+def test_the_info_edit_is_refused_while_acting_for_an_owner(app, client, monkeypatch):
+    """Whoever acts for an owner (proxy login) never changes a dealer's registration."""
+    import copy
+
+    from blueprints.core import registry
+
+    sign_up_dealer(client)
+    login(client, EMAIL)
+    assert client.get("/club/dealer/info/edit").status_code == 200
+    scratch = copy.copy(registry._registry)
+    scratch.acting = {"test": lambda: True}
+    monkeypatch.setattr(registry, "_registry", scratch)
+    response = client.get("/club/dealer/info/edit")
+    assert response.status_code == 403
+    assert "代理ログイン中はこの操作はできません" in response.get_data(as_text=True)
+    assert client.get("/club/dealer/info").status_code == 200  # reading stays allowed
