@@ -102,6 +102,8 @@ def _with_opened_link(view):
             draft = dealer_signup_wizard.load_draft(create=False, keep_finished=True)
             if draft is not None and draft.finished:
                 return view(*args, **kwargs)
+        if htmx:  # htmx swaps no 4xx: the whole page shows the problem instead
+            return "", 200, {"HX-Redirect": request.path}
         return _link_problem(checked.state, checked.link.email if checked.link else None)
     return wrapped
 
