@@ -178,3 +178,32 @@ def send_gateway_alert_mail(recipient: str, locale: str, gateway, alert, recover
                gateway=gateway, alert=alert, recovered=recovered, when=when, owner=owner,
                company=company, actions=actions,
                link=public_url("monitoring.monitor", gateway_id=gateway_id))
+
+
+# -- club: dealer sign-up --
+def send_dealer_signup_mail(email: str, token: str, expires_at: datetime) -> None:
+    """【販売店・業者様 仮登録のお知らせ】 with the link to 販売店情報 (1 hour, single use)."""
+    queue_mail("club_dealer_signup", email,
+               _subject("ja", lambda: _("【%(site)s】販売店・業者様 仮登録のお知らせ",
+                                        site=_site())),
+               "club_dealer_signup", email=email,
+               link=public_url("club.dealer_signup_link", token=token), expires_at=expires_at,
+               signup_link=public_url("club.dealer_signup"))
+
+
+def send_dealer_signup_existing_mail(account: Account) -> None:
+    """The address asked for the dealer sign-up already has an ID: no sign-up link; sign
+    in and register the company as a dealer from there (or open the console)."""
+    _mail_account("club_dealer_signup_existing", account,
+                  lambda: _("【%(site)s】販売店・業者様の新規会員登録について", site=_site()),
+                  login_link=public_url("club.dealer_login"),
+                  register_link=public_url("dealers.register"),
+                  reset_link=public_url("account.password_reset"))
+
+
+def send_dealer_welcome_mail(account: Account, dealer) -> None:
+    """【会員登録ありがとうございます】 with the 販売店ID owners are given and the console."""
+    _mail_account("club_dealer_welcome", account,
+                  lambda: _("【%(site)s】会員登録ありがとうございます", site=_site()),
+                  dealer=dealer, console_link=public_url("dealers.console"),
+                  login_link=public_url("club.dealer_login"))

@@ -64,9 +64,11 @@ def _phones_from(entries) -> list[AccountPhone]:
 
 
 def create_account(name: dict, account_type: str, details: dict,
-                   password_hash: str) -> Account | None:
+                   password_hash: str, opened: bool = False) -> Account | None:
     """Create an unopened account from the three sign-up steps and mail its activation
     link, in one transaction (the sign-up wizard commits it with the end of its draft).
+    With `opened`, for a flow whose mailed link already proved the address (the club's
+    dealer sign-up), the account is opened at once and no activation mail is sent.
 
     When the address already has an ID (or gets one meanwhile from a concurrent
     sign-up), no second account is made and no activation mail is sent: the owner of the
@@ -83,7 +85,7 @@ def create_account(name: dict, account_type: str, details: dict,
         family_name=name["family_name"], given_name=name["given_name"],
         family_kana=name.get("family_kana") or None, given_kana=name.get("given_kana") or None,
         account_type=AccountType(account_type), newsletter=bool(details.get("newsletter")),
-        terms_accepted_at=now, privacy_accepted_at=now,
+        terms_accepted_at=now, privacy_accepted_at=now, activated_at=now if opened else None,
     )
     if account.account_type is AccountType.COMMERCIAL:
         account.company = _company_from(details, Company())
@@ -103,9 +105,10 @@ def create_account(name: dict, account_type: str, details: dict,
             raise
         _tell_owner_of_existing_id(existing)
         return None
-    _send_activation(account)
+    if not opened:
+        _send_activation(account)
     audit.record("account.signup", actor_id=account.id, subject_id=account.id,
-                 account_type=account.account_type.value)
+                 account_type=account.account_type.value, opened=opened)
     return account
 
 

@@ -10,12 +10,15 @@ from flask import Blueprint
 bp = Blueprint("club", __name__)
 URL_PREFIX = "/club"
 
-# -- products and マイページ --
 from flask_babel import lazy_gettext as _l  # noqa: E402
 
-from blueprints.club import demo, mypage_views, products  # noqa: E402,F401
+from blueprints.club import (dealer_services, dealer_views, demo, mypage_views,  # noqa: E402,F401
+                             products)
 from blueprints.core import registry  # noqa: E402
+from blueprints.dealers.services import dealer_for_account  # noqa: E402
+from mail import on_mail_request  # noqa: E402
 
+# -- products and マイページ --
 registry.launcher_tile(
     registry.LauncherTile(_l("オーナーズクラブ"),
                           _l("マイページ: 登録製品・保証期限・サービス加入状況・電力データ"),
@@ -29,3 +32,14 @@ registry.on_account_deleted(products.delete_owner_products)
 # Deleting a product registered by hand cannot be undone (its registration date is what
 # grants the warranty extension): the owner does it, not a dealer acting for them.
 registry.refuse_while_acting("club.product_delete")
+
+# -- dealer sign-up --
+registry.launcher_tile(
+    registry.LauncherTile(_l("販売店情報"),
+                          _l("販売店ID・企業名・住所・電話番号の確認と変更"),
+                          "club.dealer_info", "dealers"),
+    allowed=lambda account: dealer_for_account(account) is not None, order=42)
+# Whoever acts for an owner never changes a dealer's registration.
+registry.refuse_while_acting("club.dealer_info_edit")
+# Whether the sign-up link or an "you already have an ID" mail goes out: the relay decides.
+on_mail_request(dealer_services.DEALER_SIGNUP, dealer_services.dealer_signup_requested)

@@ -90,6 +90,19 @@ def check_link(purpose: str, token: str | None) -> LinkCheck:
     if not token or len(token) > 100 or not token.isascii():
         return LinkCheck(LinkState.INVALID)
     link = db.session.scalar(select(MailLink).where(MailLink.token_hash == _hash(token)))
+    return _checked(purpose, link)
+
+
+def check_link_id(purpose: str, link_id) -> LinkCheck:
+    """`check_link` for a link whose token a request of this browser already opened: a
+    multi-page flow keeps the link's id in the session (never the raw token) and checks
+    it again on every page, so that an expiry or a use elsewhere takes effect at once."""
+    if not isinstance(link_id, int) or isinstance(link_id, bool):
+        return LinkCheck(LinkState.INVALID)
+    return _checked(purpose, db.session.get(MailLink, link_id))
+
+
+def _checked(purpose: str, link: MailLink | None) -> LinkCheck:
     if link is None or link.purpose != purpose:
         return LinkCheck(LinkState.INVALID)
     if link.used_at is not None:

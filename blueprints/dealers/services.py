@@ -83,10 +83,22 @@ def _set_contacts(dealer: Dealer, addresses: list[str]) -> None:
 
 
 def become_dealer(company: Company, phone: str, contact_emails=()) -> Dealer:
-    """Make a commercial account's company a dealer with a new 販売店ID (4001, 4002, …).
+    """Make a commercial account's company a dealer with a new 販売店ID (4001, 4002, …),
+    and commit.
 
     Idempotent: a company that already is a dealer keeps its 販売店ID and gets the given
     phone and maintenance contact addresses. Raises InvalidDealerPhone."""
+    dealer = add_dealer(company, phone, contact_emails)
+    db.session.commit()
+    return dealer
+
+
+def add_dealer(company: Company, phone: str, contact_emails=()) -> Dealer:
+    """`become_dealer` without the commit, for a caller that makes the company a dealer
+    inside a larger transaction (e.g. the club's dealer sign-up, which creates the ID,
+    its company and the dealer at once). The company must have been flushed. Each
+    attempt at a new 販売店ID runs in a savepoint, so that losing the number to a
+    concurrent registration undoes nothing else of the caller's work."""
     phone = normalize_phone(phone)
     if not isinstance(phone, str) or not is_japanese_phone(phone):
         raise InvalidDealerPhone(phone)
@@ -99,20 +111,17 @@ def become_dealer(company: Company, phone: str, contact_emails=()) -> Dealer:
             _set_contacts(dealer, addresses)
             audit.record("dealer.update", company_id=company_id,
                          dealer_code=dealer.dealer_code)
-            db.session.commit()
             return dealer
         dealer = Dealer(company_id=company_id, dealer_code=_next_dealer_code(), phone=phone,
                         contacts=[DealerContact(email=a) for a in addresses])
-        db.session.add(dealer)
         try:
-            db.session.flush()
+            with db.session.begin_nested():
+                db.session.add(dealer)
         except IntegrityError:
             # Another registration took this 販売店ID (or made this company a dealer):
             # start again; the second case then ends in the update above.
-            db.session.rollback()
             continue
         audit.record("dealer.create", company_id=company_id, dealer_code=dealer.dealer_code)
-        db.session.commit()
         return dealer
     raise RuntimeError("could not allocate a 販売店ID")
 

@@ -82,6 +82,21 @@ ROUTES = {
                                      unlinked=404, staff=200),
     f"/staff/gateways/gateways/{GATEWAY}": dict(anonymous=302, owner=404, other=404,
                                                 linked=404, unlinked=404, staff=200),
+    # -- club: dealer sign-up and the dealer info page --
+    "/club/dealer/login": dict(anonymous=200, owner=302, other=302, linked=302, unlinked=302,
+                               staff=302),
+    "/club/dealer/signup": dict(anonymous=200, owner=200, other=200, linked=200, unlinked=200,
+                                staff=200),
+    "/club/dealer/signup/link/altered": dict(anonymous=404, owner=404, other=404, linked=404,
+                                             unlinked=404, staff=404),
+    "/club/dealer/signup/form/info": dict(anonymous=404, owner=404, other=404, linked=404,
+                                          unlinked=404, staff=404),
+    "/club/dealer/signup/done": dict(anonymous=302, owner=302, other=302, linked=302,
+                                     unlinked=302, staff=302),
+    "/club/dealer/info": dict(anonymous=302, owner=403, other=403, linked=200, unlinked=200,
+                              staff=403),
+    "/club/dealer/info/edit": dict(anonymous=302, owner=403, other=403, linked=200,
+                                   unlinked=200, staff=403),
 }
 EMPLOYEE_EMAIL = "member1@dealer1.example"
 ROLES = ["anonymous", "owner", "other", "linked", "unlinked", "staff"]
