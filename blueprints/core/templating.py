@@ -19,6 +19,11 @@ def format_datetime_jst(value: datetime | None) -> str:
     return local.strftime("%Y年%m月%d日 %H:%M")
 
 
+def format_clock(value: datetime | None) -> str:
+    """`18:05` in Japan time (e.g. until when a proxy login lasts)."""
+    return value.astimezone(JST).strftime("%H:%M") if value else ""
+
+
 def format_slot_time(value: datetime | None) -> str:
     """`2026/11/23 12:05` in Japan time, as the monitoring screen shows a reading's time."""
     return value.astimezone(JST).strftime("%Y/%m/%d %H:%M") if value else ""
@@ -48,12 +53,14 @@ def format_postal(value: str | None) -> str:
 
 
 def init_app(app: Flask) -> None:
+    from blueprints.core import registry
     from forms.validators import format_phone, password_checklist
 
     app.add_template_filter(format_datetime_jst, "datetime")
     app.add_template_filter(format_postal, "postal")
     app.add_template_filter(format_phone, "phone")  # every phone shown: 090-1234-5678
     app.add_template_filter(format_slot_time, "slot_time")
+    app.add_template_filter(format_clock, "clock")
     app.add_template_filter(format_period, "period")
     app.add_template_filter(format_percent, "percent")
 
@@ -62,4 +69,7 @@ def init_app(app: Flask) -> None:
         return {
             "current_locale": lambda: str(get_locale() or "ja"),
             "password_items": lambda value: password_checklist(value or ""),
+            # Called by base.html only: partials never show a banner.
+            "page_banners": registry.page_banners,
+            "acting_for_owner": registry.acting_now,
         }
