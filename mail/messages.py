@@ -178,3 +178,14 @@ def send_gateway_alert_mail(recipient: str, locale: str, gateway, alert, recover
                gateway=gateway, alert=alert, recovered=recovered, when=when, owner=owner,
                company=company, actions=actions,
                link=public_url("monitoring.monitor", gateway_id=gateway_id))
+
+
+# -- club: proxy login --
+def send_proxy_started_mail(owner: Account, proxy) -> None:
+    """【代理ログインのお知らせ】 to the owner when a dealer's employee starts acting for
+    them: who (dealer company, employee), when, why, until when, and where to end it.
+    The subject is fixed; the names and the reason a dealer typed are only in the body."""
+    _mail_account("proxy_started", owner,
+                  lambda: _("【%(site)s】代理ログインのお知らせ", site=_site()),
+                  proxy=proxy, access_link=public_url("account.access"),
+                  history_link=public_url("club.access_history"))

@@ -9,3 +9,17 @@ from flask import Blueprint
 
 bp = Blueprint("club", __name__)
 URL_PREFIX = "/club"
+
+# -- proxy login (代理ログイン) --
+from blueprints.club import proxy, proxy_views  # noqa: E402
+from blueprints.core import registry  # noqa: E402
+
+registry.acting_check(proxy_views.acting)
+registry.page_banner(proxy_views.banner)
+registry.access_lines(proxy_views.access_lines)
+registry.on_signed_out(proxy.proxy_signed_out)
+# While acting for the owner: no new proxy login, no ending one from the owner's access
+# page, and no granting or withdrawing the owner's login permissions (お客様情報's
+# permission part and the withdraw action, built in another part of issue 11).
+registry.refuse_while_acting("club.proxy_start", "club.proxy_end",
+                             "club.customer_info_edit", "club.permission_withdraw")
