@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
-from wtforms import HiddenField, RadioField, SelectField, StringField
+from wtforms import HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import Optional
 
 from forms.account import (ConsentMixin, family_name_field, given_name_field, kana_fields,
@@ -20,6 +20,7 @@ from forms.validators import (
     Required,
     RequiredChoice,
     normalize_date,
+    normalize_one_line,
     normalize_postal_code,
     normalize_serial,
 )
@@ -143,3 +144,14 @@ def dealer_signup_confirm_form_for(values: dict) -> type[DealerSignupConfirmForm
         summary = info
 
     return _Confirm
+
+
+# -- proxy login --
+class ProxyStartForm(PageForm):
+    """代理ログイン: the reason the owner will read in the mail and the アクセス履歴."""
+
+    reason = TextAreaField(
+        _l("代理ログインの理由"), filters=[normalize_one_line],
+        validators=[Required(), NoControlCharacters(), MaxLength(200)],
+        description=_l("お客様にメールでお知らせし、アクセス履歴に残ります（200文字以内）。"),
+        render_kw={"rows": 3})

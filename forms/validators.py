@@ -152,6 +152,14 @@ def normalize_website(value):
     return value
 
 
+def normalize_one_line(value):
+    """A short free text kept on one line (a reason, a note): line breaks and tabs become
+    spaces, runs of spaces one, the ends trimmed. "点検のため\r\n 確認" → "点検のため 確認".
+    Other control characters (NUL …) stay, for NoControlCharacters to refuse."""
+    if not isinstance(value, str):
+        return value
+    return re.sub(r"[ \t\r\n\u3000]+", " ", value).strip()
+
 # -- generic checks --------------------------------------------------------------------
 class Required(DataRequired):
     """Something must be typed (spaces alone are nothing)."""

@@ -207,3 +207,14 @@ def send_dealer_welcome_mail(account: Account, dealer) -> None:
                   lambda: _("【%(site)s】会員登録ありがとうございます", site=_site()),
                   dealer=dealer, console_link=public_url("dealers.console"),
                   login_link=public_url("club.dealer_login"))
+
+
+# -- club: proxy login --
+def send_proxy_started_mail(owner: Account, proxy) -> None:
+    """【代理ログインのお知らせ】 to the owner when a dealer's employee starts acting for
+    them: who (dealer company, employee), when, why, until when, and where to end it.
+    The subject is fixed; the names and the reason a dealer typed are only in the body."""
+    _mail_account("proxy_started", owner,
+                  lambda: _("【%(site)s】代理ログインのお知らせ", site=_site()),
+                  proxy=proxy, access_link=public_url("account.access"),
+                  history_link=public_url("club.access_history"))

@@ -20,7 +20,9 @@ registry.launcher_tile(
 registry.demo_data("account", demo.seed_demo_accounts, order=10)
 # Whoever acts for the owner never changes how the owner signs in, nor deletes the ID.
 registry.refuse_while_acting("account.settings_login", "account.delete",
-                             "account.settings_employees", "account.settings_company")
+                             "account.settings_employees", "account.settings_company",
+                             "account.employee_remove", "account.employee_admin",
+                             "account.invitation_cancel")
 # Mail that a request may not decide (it would tell who has an account): the relay does.
 on_mail_request(services.PASSWORD_RESET, services.password_reset_requested)
 on_mail_request(services.ACTIVATION, services.activation_requested)

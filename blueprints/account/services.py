@@ -254,7 +254,9 @@ def sign_in(email: str, password: str, remember: bool, user_agent: str | None) -
 
 
 def sign_out(account: Account) -> None:
-    """End this browser's sign-in session: its cookie no longer opens anything."""
+    """End this browser's sign-in session: its cookie no longer opens anything. The
+    services' sign-out hooks run in the same transaction (a proxy login ends the dealer's
+    own session too)."""
     from blueprints.core.security import hash_key
     from models.account import LoginSession
 
@@ -264,6 +266,7 @@ def sign_out(account: Account) -> None:
             .where(LoginSession.key_hash == hash_key(account.login_session_key))
             .values(revoked_at=utcnow())
         )
+    registry.signed_out(account)
     audit.record("account.logout", actor_id=account.id, subject_id=account.id)
     db.session.commit()
 

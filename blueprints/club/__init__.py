@@ -13,7 +13,7 @@ URL_PREFIX = "/club"
 from flask_babel import lazy_gettext as _l  # noqa: E402
 
 from blueprints.club import (dealer_services, dealer_views, demo, mypage_views,  # noqa: E402,F401
-                             products)
+                             products, proxy, proxy_views)
 from blueprints.core import registry  # noqa: E402
 from blueprints.dealers.services import dealer_for_account  # noqa: E402
 from mail import on_mail_request  # noqa: E402
@@ -43,3 +43,14 @@ registry.launcher_tile(
 registry.refuse_while_acting("club.dealer_info_edit")
 # Whether the sign-up link or an "you already have an ID" mail goes out: the relay decides.
 on_mail_request(dealer_services.DEALER_SIGNUP, dealer_services.dealer_signup_requested)
+
+# -- proxy login (代理ログイン) --
+registry.acting_check(proxy_views.acting)
+registry.page_banner(proxy_views.banner)
+registry.access_lines(proxy_views.access_lines)
+registry.on_signed_out(proxy.proxy_signed_out)
+# While acting for the owner: no new proxy login, no ending one from the owner's access
+# page, and no granting or withdrawing the owner's login permissions (お客様情報's
+# permission part and the withdraw action, built in another part of issue 11).
+registry.refuse_while_acting("club.proxy_start", "club.proxy_end",
+                             "club.customer_info_edit", "club.permission_withdraw")

@@ -29,7 +29,9 @@ Extension points, and who calls them:
 | monitoring page panels | `monitoring_panel` | the monitoring page (`monitoring_panels_for(...)`) |
 | alert mail actions | `alert_action` | alert mails (`alert_actions_for(...)`) |
 | dealer console sections | `dealer_section` | the console's detail page (`dealer_sections_for(...)`) |
-| acting for the owner | `acting_check`, `refuse_while_acting` | every request (`refused_while_acting(endpoint)`) |
+| acting for the owner | `acting_check`, `refuse_while_acting` | every request (`refused_while_acting(endpoint)`), pages (`acting_now()`) |
+| page banners | `page_banner` | `templates/base.html`, above every page (`page_banners()`) |
+| sign-out | `on_signed_out` | the account's sign-out (`signed_out(account)`) |
 | CLI commands | `cli_command` | `register_cli` (`cli_groups()`) |
 """
 from __future__ import annotations
@@ -65,6 +67,11 @@ class AccessLine:
     scope: str
     since: Any = None
     manage_url: str | None = None
+    # The manage button's label (default 「取り消す」), and an optional second link (e.g.
+    # to a history page) with its label.
+    manage_label: Any = None
+    detail_url: str | None = None
+    detail_label: Any = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +108,8 @@ class _Registry:
     dealer_sections: dict[str, Callable] = field(default_factory=dict)
     acting: dict[str, Callable] = field(default_factory=dict)
     refused: set[str] = field(default_factory=set)
+    banners: dict[str, Callable] = field(default_factory=dict)
+    signed_out: dict[str, Callable] = field(default_factory=dict)
     cli: dict[str, dict] = field(default_factory=dict)
 
 
@@ -247,7 +256,39 @@ def refuse_while_acting(*endpoints: str) -> None:
 def refused_while_acting(endpoint: str | None) -> bool:
     if endpoint not in _registry.refused:
         return False
+    return acting_now()
+
+
+def acting_now() -> bool:
+    """Whether the current request acts for the owner (pages use it to hide what would
+    be refused, e.g. the revoke buttons of the access page)."""
     return any(check() for check in _registry.acting.values())
+
+
+# -- page banners -----------------------------------------------------------------------
+def page_banner(provider: Callable[[], Panel | None]) -> None:
+    """`provider()` answers a banner shown above every whole page of the current request
+    (e.g. 「…様として操作中」 during a proxy login), or None. It is called on every page,
+    so it must be cheap when it has nothing to say. Partials (htmx) show no banner."""
+    _registry.banners[_name(provider)] = provider
+
+
+def page_banners() -> list[Panel]:
+    return [panel for provider in _registry.banners.values()
+            if (panel := provider()) is not None]
+
+
+# -- sign-out -----------------------------------------------------------------------------
+def on_signed_out(hook: Callable[[Any], None]) -> None:
+    """`hook(account)` runs inside the transaction of a browser's sign-out (it must not
+    commit); `account.login_session_key` is the key of the session being ended (e.g. a
+    proxy login ends the dealer's own session with it)."""
+    _registry.signed_out[_name(hook)] = hook
+
+
+def signed_out(account) -> None:
+    for hook in list(_registry.signed_out.values()):
+        hook(account)
 
 
 # -- command line -----------------------------------------------------------------------

@@ -28,6 +28,11 @@ def format_date(value: date | None) -> str:
     return f"{value.year}年{value.month}月{value.day}日"
 
 
+def format_clock(value: datetime | None) -> str:
+    """`18:05` in Japan time (e.g. until when a proxy login lasts)."""
+    return value.astimezone(JST).strftime("%H:%M") if value else ""
+
+
 def format_slot_time(value: datetime | None) -> str:
     """`2026/11/23 12:05` in Japan time, as the monitoring screen shows a reading's time."""
     return value.astimezone(JST).strftime("%Y/%m/%d %H:%M") if value else ""
@@ -57,6 +62,7 @@ def format_postal(value: str | None) -> str:
 
 
 def init_app(app: Flask) -> None:
+    from blueprints.core import registry
     from forms.validators import format_phone, password_checklist
 
     app.add_template_filter(format_datetime_jst, "datetime")
@@ -64,6 +70,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(format_postal, "postal")
     app.add_template_filter(format_phone, "phone")  # every phone shown: 090-1234-5678
     app.add_template_filter(format_slot_time, "slot_time")
+    app.add_template_filter(format_clock, "clock")
     app.add_template_filter(format_period, "period")
     app.add_template_filter(format_percent, "percent")
 
@@ -72,4 +79,7 @@ def init_app(app: Flask) -> None:
         return {
             "current_locale": lambda: str(get_locale() or "ja"),
             "password_items": lambda value: password_checklist(value or ""),
+            # Called by base.html only: partials never show a banner.
+            "page_banners": registry.page_banners,
+            "acting_for_owner": registry.acting_now,
         }

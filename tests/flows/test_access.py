@@ -14,6 +14,7 @@ from blueprints.core.links import issue_link
 from blueprints.dealers.services import become_dealer, link_dealer
 from models import db, utcnow
 from models.account import Account, AccountType, CompanyRole, Role
+from models.gateway import Dealer
 from models.link import MailLink
 from tests.flows.test_dealer_links import _password_hash, make_company, make_gateway, make_owner
 from tests.helpers import login
@@ -97,6 +98,12 @@ ROUTES = {
                               staff=403),
     "/club/dealer/info/edit": dict(anonymous=302, owner=403, other=403, linked=200,
                                    unlinked=200, staff=403),
+    # -- club: proxy login (every account sees its own アクセス履歴; the start page of a
+    # forged お客様番号 is nobody's) --
+    "/club/mypage/access-history": dict(anonymous=302, owner=200, other=200, linked=200,
+                                        unlinked=200, staff=200),
+    "/club/dealer/users/0000000000/proxy": dict(anonymous=302, owner=404, other=404,
+                                                linked=404, unlinked=404, staff=404),
 }
 EMPLOYEE_EMAIL = "member1@dealer1.example"
 ROLES = ["anonymous", "owner", "other", "linked", "unlinked", "staff"]
@@ -201,3 +208,46 @@ def test_employee_pages_are_for_the_company_administrator(world, app, path):
 def world_company() -> int:
     return db.session.scalar(select(Account.company_id)
                              .where(Account.email == "admin1@dealer1.example"))
+
+
+# -- proxy login (代理ログイン): the same routes as a dealer acting for the owner --
+# What the proxy may not open at all (registry.refuse_while_acting): 403 with a page
+# saying so, before the view, even where the owner would be told 404.
+PROXY_REFUSED = {
+    f"/monitoring/gateways/{GATEWAY}/exchange", f"/monitoring/gateways/{GATEWAY}/dispose",
+    f"/dealers/my/unlink/{GATEWAY}/DEALER", "/account/settings/employees/EMPLOYEE/remove",
+    "/account/settings/employees/EMPLOYEE/admin",
+    "/account/settings/invitations/INVITATION/cancel", "/club/dealer/users/0000000000/proxy",
+    "/club/mypage/products/1/delete", "/club/dealer/info/edit",
+}
+
+
+def test_every_route_answers_a_proxy_login_as_the_owner_but_refused_actions(world, app):
+    """The linked dealer's administrator, approved by the owner, in a proxy session:
+    every route answers as for the owner, except the refused ones (403); the session is
+    still running at the end."""
+    from models.club import LoginPermission, PermissionState, ProxySession
+    from tests.conftest import csrf_from
+
+    clients, dealer_code = world
+    owner = db.session.scalar(select(Account).where(Account.email == "owner@example.com"))
+    dealer_id = db.session.scalar(select(Dealer.id).where(Dealer.dealer_code == dealer_code))
+    db.session.add(LoginPermission(owner_id=owner.id, email="admin1@dealer1.example",
+                                   dealer_id=dealer_id, state=PermissionState.APPROVED))
+    db.session.commit()
+    acting = clients["linked"]
+    url = f"/club/dealer/users/{owner.customer_number}/proxy"
+    token = csrf_from(acting.get(url).get_data(as_text=True))
+    assert acting.post(url, data={"reason": "権限の確認", "csrf_token": token}).status_code == 303
+    wrong = []
+    for path, expected in ROUTES.items():
+        want = 403 if path in PROXY_REFUSED else expected["owner"]
+        filled = _filled(path, dealer_code)
+        response = acting.get(filled)
+        if response.status_code != want:
+            wrong.append(f"proxy GET {filled} → {response.status_code}, expected {want}")
+        elif want == 403 and path in PROXY_REFUSED:
+            assert "代理ログイン中はこの操作はできません" in response.get_data(as_text=True)
+    assert wrong == []
+    db.session.expire_all()
+    assert db.session.scalar(select(ProxySession.ended_at)) is None
