@@ -178,3 +178,24 @@ def send_gateway_alert_mail(recipient: str, locale: str, gateway, alert, recover
                gateway=gateway, alert=alert, recovered=recovered, when=when, owner=owner,
                company=company, actions=actions,
                link=public_url("monitoring.monitor", gateway_id=gateway_id))
+
+
+# -- club: login permissions --
+def send_permission_request_mail(recipient: str, owner: Account, model_name: str | None,
+                                 serial: str | None, token: str) -> None:
+    """「新規メールアドレス登録用リンクにアクセスしてください」 to a dealer's member an owner
+    named: the owner's name, フリガナ, address, e-mail, system model and serial, and the
+    approval link (valid until decided). The owner's text stays out of the subject."""
+    queue_mail("club_permission_request", recipient,
+               _subject("ja", lambda: _("【%(site)s】新規メールアドレス登録用リンクにアクセスしてください",
+                                        site=_site())),
+               "club_permission_request", owner=owner, model_name=model_name, serial=serial,
+               link=public_url("club.approval", token=token))
+
+
+def send_permission_rejected_mail(owner: Account, dealer_address: str, company) -> None:
+    """「ログイン連携が拒否されました」 to the owner, naming the dealer's address."""
+    _mail_account("club_permission_rejected", owner,
+                  lambda: _("【%(site)s】ログイン連携が拒否されました", site=_site()),
+                  dealer_address=dealer_address, company=company,
+                  info_link=public_url("club.customer_info"))
