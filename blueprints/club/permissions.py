@@ -299,10 +299,10 @@ def decide(token: str | None, viewer: Account, approve: bool) -> Approval:
     answers the decision already made. A rejection mails the owner."""
     found, link = _approval(token, viewer, lock=True)
     if found.state is not ApprovalState.OPEN or not spend_link(link):
+        # Not open, or decided by a concurrent request while this one waited for the
+        # lock: answer what there is now, read afresh.
         db.session.rollback()
-        if found.state is ApprovalState.OPEN:  # spent by a concurrent decision meanwhile
-            found = approval_for(token, viewer)
-        return found
+        return approval_for(token, viewer)
     permission, now = found.permission, utcnow()
     permission.state = PermissionState.APPROVED if approve else PermissionState.REJECTED
     permission.dealer_id = dealer_of(viewer).id
