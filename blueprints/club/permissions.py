@@ -394,6 +394,7 @@ def registered_users(dealer: Dealer, query: str | None = None, page: int = 1,
         statement = statement.where(or_(Account.customer_number == half,
                                         Account.email.icontains(half, autoescape=True)))
     total = db.session.scalar(select(func.count()).select_from(statement.subquery()))
+    page = min(page, max(1, math.ceil(total / per_page)))  # past the end: the last page
     rows = db.session.execute(statement.order_by(approved.c.approved_at.desc(),
                                                  Account.id.desc())
                               .limit(per_page).offset((page - 1) * per_page))

@@ -653,6 +653,8 @@ def test_user_list_search_and_pages(app):
     assert partial.get_data(as_text=True).count("/club/dealer/users/") == 10
     assert client.get("/club/dealer/users?page=abc").status_code == 200
     assert client.get("/club/dealer/users?page=99999999999").status_code == 200
+    past_the_end = client.get("/club/dealer/users?page=9").get_data(as_text=True)
+    assert "2 / 2 ページ（全24件）" in past_the_end
     assert client.get("/club/dealer/users?q=%00").status_code == 200
 
 
