@@ -165,6 +165,10 @@ class Config:
 
     # The owners club. The dealer sign-up's 仮登録 link (seed 003: 1 hour).
     DEALER_SIGNUP_LINK_TTL = timedelta(hours=1)
+    # Login permissions: the dealer's approval link stays valid until decided (and is
+    # decided once); an owner may have at most this many permissions waiting for a dealer.
+    CLUB_APPROVAL_LINK_TTL = timedelta(days=3650)
+    CLUB_PENDING_PERMISSIONS_MAX = _env_int("CLUB_PENDING_PERMISSIONS_MAX", 5)
     # A dealer's proxy login (代理ログイン) ends by itself after this long.
     PROXY_SESSION_MINUTES = _env_int("PROXY_SESSION_MINUTES", 30)
     # A product registered within this many months of its 設置日/運転開始日 gets its

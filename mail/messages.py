@@ -218,3 +218,22 @@ def send_proxy_started_mail(owner: Account, proxy) -> None:
                   lambda: _("【%(site)s】代理ログインのお知らせ", site=_site()),
                   proxy=proxy, access_link=public_url("account.access"),
                   history_link=public_url("club.access_history"))
+# -- club: login permissions --
+def send_permission_request_mail(recipient: str, owner: Account, model_name: str | None,
+                                 serial: str | None, token: str) -> None:
+    """「新規メールアドレス登録用リンクにアクセスしてください」 to a dealer's member an owner
+    named: the owner's name, フリガナ, address, e-mail, system model and serial, and the
+    approval link (valid until decided). The owner's text stays out of the subject."""
+    queue_mail("club_permission_request", recipient,
+               _subject("ja", lambda: _("【%(site)s】新規メールアドレス登録用リンクにアクセスしてください",
+                                        site=_site())),
+               "club_permission_request", owner=owner, model_name=model_name, serial=serial,
+               link=public_url("club.approval", token=token))
+
+
+def send_permission_rejected_mail(owner: Account, dealer_address: str, company) -> None:
+    """「ログイン連携が拒否されました」 to the owner, naming the dealer's address."""
+    _mail_account("club_permission_rejected", owner,
+                  lambda: _("【%(site)s】ログイン連携が拒否されました", site=_site()),
+                  dealer_address=dealer_address, company=company,
+                  info_link=public_url("club.customer_info"))

@@ -13,7 +13,7 @@ URL_PREFIX = "/club"
 from flask_babel import lazy_gettext as _l  # noqa: E402
 
 from blueprints.club import (dealer_services, dealer_views, demo, mypage_views,  # noqa: E402,F401
-                             products, proxy, proxy_views)
+                             permission_views, permissions, products, proxy, proxy_views)
 from blueprints.core import registry  # noqa: E402
 from blueprints.dealers.services import dealer_for_account  # noqa: E402
 from mail import on_mail_request  # noqa: E402
@@ -50,7 +50,16 @@ registry.page_banner(proxy_views.banner)
 registry.access_lines(proxy_views.access_lines)
 registry.on_signed_out(proxy.proxy_signed_out)
 # While acting for the owner: no new proxy login, no ending one from the owner's access
-# page, and no granting or withdrawing the owner's login permissions (お客様情報's
-# permission part and the withdraw action, built in another part of issue 11).
-registry.refuse_while_acting("club.proxy_start", "club.proxy_end",
-                             "club.customer_info_edit", "club.permission_withdraw")
+# page (granting and withdrawing permissions are refused below).
+registry.refuse_while_acting("club.proxy_start", "club.proxy_end")
+
+# -- permissions: お客様情報, login permissions, 登録ユーザー一覧 --
+registry.launcher_tile(
+    registry.LauncherTile(_l("登録ユーザー一覧"),
+                          _l("ログインを許可されたお客様の一覧・検索・登録製品情報の確認"),
+                          "club.dealer_users", "club"),
+    allowed=lambda account: permissions.dealer_of(account) is not None, order=42)
+registry.access_lines(permissions.access_lines)
+registry.refuse_while_acting(permission_views.GRANT, "club.permission_withdraw")
+registry.demo_data("club_permissions", demo.seed_demo_permissions, order=60)
+on_mail_request(permissions.PERMISSION_REQUEST, permissions.permission_requested)

@@ -24,14 +24,13 @@ Nothing here reads the request: the views hand over the keys, endpoint and path.
 from __future__ import annotations
 
 import enum
-import re
 from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import func, or_, select, update
 
-from blueprints.club.permissions import approved_permission
+from blueprints.club.permissions import approved_owner, approved_permission
 from blueprints.core import audit
 from blueprints.core.security import hash_key, load_account, open_login_session
 from blueprints.dealers.services import dealer_for_account
@@ -41,7 +40,6 @@ from models.account import Account, Company, LoginSession
 from models.club import ProxySession
 from models.gateway import Dealer
 
-CUSTOMER_NUMBER = re.compile(r"^[0-9]{10}$")
 HISTORY_PAGE_SIZE = 20
 ACCESS_PAGE_DAYS = 90
 
@@ -77,15 +75,14 @@ def proxy_target(employee: Account, customer_number: str) -> tuple[Account, Deal
     """The owner behind a お客様番号 and the employee's dealer, when the owner approved
     that dealer; None otherwise (staff, owners, unapproved or other dealers, forged
     numbers: the caller answers 404 to all alike)."""
-    if not isinstance(customer_number, str) or not CUSTOMER_NUMBER.match(customer_number):
-        return None
     dealer = dealer_for_account(employee)
     if dealer is None or employee.is_staff:
         return None
-    owner = db.session.scalar(select(Account).where(Account.customer_number == customer_number))
-    if owner is None or owner.id == employee.id or not owner.is_active:
+    found = approved_owner(dealer, customer_number)
+    if found is None:
         return None
-    if approved_permission(owner.id, dealer.id) is None:
+    owner = found[0]
+    if owner.id == employee.id or not owner.is_active:
         return None
     return owner, dealer
 

@@ -8,7 +8,7 @@ to the dealer's own session (or is signed out when that is gone too) with a mess
 The same check answers core's `acting_check`, the banner and the audit of changes."""
 from __future__ import annotations
 
-from flask import (abort, current_app, flash, g, redirect, render_template, request, session,
+from flask import (abort, flash, g, redirect, render_template, request, session,
                    url_for)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -64,17 +64,13 @@ def banner() -> registry.Panel | None:
 
 
 def _owner_landing() -> str:
-    """The owner's マイページ (club.mypage, built in another part of issue 11; until it
-    exists on this branch, the home page)."""
-    if "club.mypage" in current_app.view_functions:
-        return url_for("club.mypage")
-    return url_for("core.index")
+    """Where a proxy login lands: the owner's マイページ (003-29)."""
+    return url_for("club.mypage")
 
 
 def _dealer_landing(customer_number: str | None) -> str:
-    """The dealer's page of that owner (club.dealer_user, another part of issue 11), or
-    the dealer console while that page does not exist."""
-    if customer_number and "club.dealer_user" in current_app.view_functions:
+    """Back from a proxy login: the dealer's page of that owner (or the console)."""
+    if customer_number:
         return url_for("club.dealer_user", customer_number=customer_number)
     return url_for("dealers.console")
 

@@ -56,20 +56,24 @@ def issue_link(
     account: Account | None = None,
     company_id: int | None = None,
     payload: dict | None = None,
+    replace: bool = True,
 ) -> str:
     """Create a link row and return the raw token (only the mail ever sees it).
 
     Earlier unused links of the same purpose and address stop working, so that
-    only the newest mail's link opens."""
+    only the newest mail's link opens. `replace=False` keeps them: for links that live
+    side by side for one address (e.g. one approval link per owner to the same dealer
+    address); the caller then ends the one it replaces itself."""
     now = utcnow()
-    for old in db.session.scalars(
-        select(MailLink).where(
-            MailLink.purpose == purpose,
-            MailLink.email == email,
-            MailLink.used_at.is_(None),
-        )
-    ):
-        old.expires_at = min(old.expires_at, now)
+    if replace:
+        for old in db.session.scalars(
+            select(MailLink).where(
+                MailLink.purpose == purpose,
+                MailLink.email == email,
+                MailLink.used_at.is_(None),
+            )
+        ):
+            old.expires_at = min(old.expires_at, now)
     token = secrets.token_urlsafe(32)
     db.session.add(
         MailLink(

@@ -10,11 +10,13 @@ import pytest
 from sqlalchemy import select
 
 from blueprints.account.services import INVITATION
+from blueprints.club.permissions import APPROVAL
 from blueprints.core.links import issue_link
 from blueprints.dealers.services import become_dealer, link_dealer
 from models import db, utcnow
 from models.account import Account, AccountType, CompanyRole, Role
 from models.gateway import Dealer
+from models.club import LoginPermission, PermissionState
 from models.link import MailLink
 from tests.flows.test_dealer_links import _password_hash, make_company, make_gateway, make_owner
 from tests.helpers import login
@@ -104,9 +106,24 @@ ROUTES = {
                                         unlinked=200, staff=200),
     "/club/dealer/users/0000000000/proxy": dict(anonymous=302, owner=404, other=404,
                                                 linked=404, unlinked=404, staff=404),
+    # -- club: お客様情報, login permissions, 登録ユーザー一覧 --
+    "/club/mypage/info": dict(anonymous=302, owner=200, other=200, linked=200, unlinked=200,
+                              staff=200),
+    "/club/mypage/info/edit": dict(anonymous=302, owner=200, other=200, linked=200,
+                                   unlinked=200, staff=200),
+    "/club/mypage/permissions/PERMISSION/withdraw": dict(
+        anonymous=302, owner=200, other=404, linked=404, unlinked=404, staff=404),
+    # The approval link mailed to the linked dealer's employee: for its company only.
+    "/club/approvals/APPROVAL": dict(anonymous=302, owner=403, other=403, linked=200,
+                                     unlinked=403, staff=403),
+    "/club/dealer/users": dict(anonymous=302, owner=403, other=403, linked=200, unlinked=200,
+                               staff=403),
+    "/club/dealer/users/CUSTOMER": dict(anonymous=302, owner=403, other=403, linked=200,
+                                        unlinked=404, staff=403),
 }
 EMPLOYEE_EMAIL = "member1@dealer1.example"
 ROLES = ["anonymous", "owner", "other", "linked", "unlinked", "staff"]
+CLUB: dict[str, str] = {}  # the world's approval token (only its hash is stored)
 
 
 @pytest.fixture
@@ -129,6 +146,17 @@ def world(app):
     issue_link(INVITATION, "invitee@example.com", timedelta(days=7),
                company_id=linked.company_id,
                payload={"family_name": "田中", "given_name": "三郎"})
+    # Club: the owner approved the linked dealer (its administrator's address) and asked
+    # its employee too (pending, with the approval link mailed to the employee).
+    db.session.add(LoginPermission(owner_id=owner.id, email="admin1@dealer1.example",
+                                   dealer_id=linked.id, state=PermissionState.APPROVED,
+                                   decided_at=utcnow()))
+    pending = LoginPermission(owner_id=owner.id, email=EMPLOYEE_EMAIL, dealer_id=linked.id)
+    db.session.add(pending)
+    db.session.flush()
+    CLUB["approval"] = issue_link(APPROVAL, EMPLOYEE_EMAIL, timedelta(days=3650), account=owner,
+                                  company_id=linked.company_id,
+                                  payload={"permission_id": pending.id}, replace=False)
     db.session.commit()
     clients = {"anonymous": app.test_client()}
     for role, email in [("owner", "owner@example.com"), ("other", "other@example.com"),
@@ -143,8 +171,12 @@ def _filled(path: str, dealer_code: str) -> str:
     """The path with the world's 販売店ID, employee and invitation in it."""
     employee = db.session.scalar(select(Account.id).where(Account.email == EMPLOYEE_EMAIL))
     invitation = db.session.scalar(select(MailLink.id).where(MailLink.purpose == INVITATION))
+    owner = db.session.scalar(select(Account).where(Account.email == "owner@example.com"))
+    permission = db.session.scalar(select(LoginPermission.id)
+                                   .where(LoginPermission.owner_id == owner.id))
     return (path.replace("DEALER", dealer_code).replace("EMPLOYEE", str(employee))
-            .replace("INVITATION", str(invitation)))
+            .replace("INVITATION", str(invitation)).replace("PERMISSION", str(permission))
+            .replace("APPROVAL", CLUB["approval"]).replace("CUSTOMER", owner.customer_number))
 
 
 def test_every_route_answers_each_role_as_it_should(world):
@@ -219,6 +251,7 @@ PROXY_REFUSED = {
     "/account/settings/employees/EMPLOYEE/admin",
     "/account/settings/invitations/INVITATION/cancel", "/club/dealer/users/0000000000/proxy",
     "/club/mypage/products/1/delete", "/club/dealer/info/edit",
+    "/club/mypage/permissions/PERMISSION/withdraw",
 }
 
 
@@ -226,15 +259,16 @@ def test_every_route_answers_a_proxy_login_as_the_owner_but_refused_actions(worl
     """The linked dealer's administrator, approved by the owner, in a proxy session:
     every route answers as for the owner, except the refused ones (403); the session is
     still running at the end."""
-    from models.club import LoginPermission, PermissionState, ProxySession
+    from models.club import ProxySession
     from tests.conftest import csrf_from
 
     clients, dealer_code = world
     owner = db.session.scalar(select(Account).where(Account.email == "owner@example.com"))
     dealer_id = db.session.scalar(select(Dealer.id).where(Dealer.dealer_code == dealer_code))
-    db.session.add(LoginPermission(owner_id=owner.id, email="admin1@dealer1.example",
-                                   dealer_id=dealer_id, state=PermissionState.APPROVED))
-    db.session.commit()
+    # The world's owner approved the linked dealer (see `world`).
+    assert db.session.scalar(select(LoginPermission.state).where(
+        LoginPermission.owner_id == owner.id,
+        LoginPermission.dealer_id == dealer_id)) == PermissionState.APPROVED
     acting = clients["linked"]
     url = f"/club/dealer/users/{owner.customer_number}/proxy"
     token = csrf_from(acting.get(url).get_data(as_text=True))
