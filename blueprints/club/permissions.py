@@ -26,6 +26,7 @@ from sqlalchemy import func, or_, select, update
 
 from blueprints.core import audit
 from blueprints.core.links import LinkState, check_link, issue_link, spend_link
+from blueprints.core.paging import Page
 from blueprints.core.registry import AccessLine
 from mail import messages, request_mail
 from models import db, utcnow
@@ -347,26 +348,6 @@ class RegisteredUser:
     approved_at: datetime
 
 
-@dataclass
-class UserPage:
-    items: list[RegisteredUser]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-
 def _approved_owners(dealer: Dealer):
     """owner id → first approval date of the owners who approved this dealer (now)."""
     return (select(LoginPermission.owner_id.label("owner_id"),
@@ -377,7 +358,7 @@ def _approved_owners(dealer: Dealer):
 
 
 def registered_users(dealer: Dealer, query: str | None = None, page: int = 1,
-                     per_page: int = PER_PAGE) -> UserPage:
+                     per_page: int = PER_PAGE) -> Page:
     """登録ユーザー一覧: the owners whose permission for this dealer is approved, newest
     approval first; `query` is an exact お客様番号 or part of the e-mail (ignoring case,
     `%` and `_` taken literally). The state is read on every call: a withdrawal takes
@@ -398,7 +379,7 @@ def registered_users(dealer: Dealer, query: str | None = None, page: int = 1,
     rows = db.session.execute(statement.order_by(approved.c.approved_at.desc(),
                                                  Account.id.desc())
                               .limit(per_page).offset((page - 1) * per_page))
-    return UserPage([RegisteredUser(owner, at) for owner, at in rows], total, page, per_page)
+    return Page([RegisteredUser(owner, at) for owner, at in rows], total, page, per_page)
 
 
 def approved_owner(dealer: Dealer, customer_number: str) -> tuple[Account, LoginPermission] | None:

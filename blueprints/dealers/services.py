@@ -7,7 +7,6 @@ both, and the dealer is told by mail of every link and unlink."""
 from __future__ import annotations
 
 import enum
-import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +18,7 @@ from sqlalchemy import Integer, case, cast, delete, exists, func, or_, select, t
 from sqlalchemy.exc import IntegrityError
 
 from blueprints.core import audit
+from blueprints.core.paging import Page
 from blueprints.core.registry import AccessLine
 from forms.validators import is_japanese_phone, normalize_email, normalize_phone
 from mail import messages
@@ -249,28 +249,8 @@ class LinkedGateway:
     linked_at: datetime
 
 
-@dataclass
-class GatewayPage:
-    items: list[LinkedGateway]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-
 def dealer_gateways(dealer: Dealer, query: str | None = None, page: int = 1,
-                    per_page: int = 20) -> GatewayPage:
+                    per_page: int = 20) -> Page:
     """The gateways entrusted to a dealer, those in alert (異常, 通信途絶) first, then
     newest link first; `query` searches the owner's e-mail, the gateway ID and the site
     name (案件), ignoring case."""
@@ -295,7 +275,7 @@ def dealer_gateways(dealer: Dealer, query: str | None = None, page: int = 1,
                            DealerLink.id.desc())
         .limit(per_page).offset((page - 1) * per_page))
     items = [LinkedGateway(gateway, owner, linked_at) for gateway, owner, linked_at in rows]
-    return GatewayPage(items, total, page, per_page)
+    return Page(items, total, page, per_page)
 
 
 # -- read-only look-ups for the pages ----------------------------------------------------

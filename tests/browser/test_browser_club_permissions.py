@@ -2,7 +2,8 @@
 dealer's address on お客様情報 (登録情報を変更する → 確認する → 変更する → 変更完了, htmx
 swaps), sees 承認待ち; the dealer's employee at desktop size (1280x800) opens the approval
 link of the mail, signs in, comes back to it, approves (banner), then finds the owner in
-登録ユーザー一覧 and opens the detail page. Every page or page state reached is checked by
+登録ユーザー一覧 and opens the detail page; the owner then withdraws the permission from
+わが家の情報を見られる人 (confirmation) and the dealer's next request is refused. Every page or page state reached is checked by
 `PageAudit.check` (axe-core WCAG 2.1 A/AA, no horizontal scroll, touch targets at the
 phone size, no console or server errors)."""
 from __future__ import annotations
@@ -111,3 +112,24 @@ def test_owner_grants_and_dealer_approves(live_server, open_page):
     expect(main(page).locator("#permissions tbody tr")).to_contain_text("許可済み")
     expect(main(page).locator("#permissions tbody tr")).to_contain_text("販売店1株式会社")
     check(page, audit, "customer-info-approved")
+
+    # -- the owner withdraws it from わが家の情報を見られる人, on the phone --
+    visit(page, audit, live.url + "/account/access")
+    line = main(page).locator("li.card", has_text="ログインを許可（許可済み）")
+    expect(line).to_contain_text("販売店1株式会社")
+    check(page, audit, "access-permission")
+    line.get_by_role("link", name="取り消す").click()
+    expect(heading(page)).to_have_text("ログインの許可の取消し")
+    check(page, audit, "permission-withdraw")
+    submit(page, audit, main(page).get_by_role("button", name="取り消す"),
+           "/club/mypage/permissions/", 303)
+    expect(page.locator(".notice-success")).to_contain_text("ログインの許可を取り消しました")
+    check(page, audit, "permission-withdrawn")
+    visit(page, audit, live.url + "/account/access")
+    expect(main(page).locator("li.card", has_text="ログインを許可")).to_have_count(0)
+
+    # The dealer's next request no longer finds the owner.
+    response = desk.goto(f"{live.url}/club/dealer/users/{number}")
+    assert response.status == 404
+    desk.goto(live.url + "/club/dealer/users")
+    expect(main(desk).locator("#users-list tbody tr")).to_have_count(0)

@@ -52,11 +52,16 @@ def test_dealer_proxy_login_with_banner_and_return_and_the_owners_pages(live_ser
 
     # The dealer: the form, a missing reason (422, message next to the field), then start.
     sign_in(dealer, dealer_audit, live, EMPLOYEE, PASSWORD)
-    visit(dealer, dealer_audit, f"{live.url}/club/dealer/users/{number}/proxy")
-    expect(heading(dealer)).to_have_text("代理ログイン")
+    # 登録ユーザー一覧 → 詳細 → the 代理ログイン form on the detail page (003-27 … 003-29).
+    visit(dealer, dealer_audit, f"{live.url}/club/dealer/users")
+    main(dealer).get_by_role("link", name="詳細").first.click()
+    dealer.wait_for_load_state()
+    expect(heading(dealer)).to_have_text("登録ユーザー詳細")
+    assert dealer.url.endswith(f"/club/dealer/users/{number}")
     check(dealer, dealer_audit, "proxy-form")
     button = main(dealer).get_by_role("button", name="代理ログイン")
-    submit(dealer, dealer_audit, button, "/club/dealer/users/", 422)
+    submit(dealer, dealer_audit, button, "/club/dealer/users/", 422)  # swapped in place
+    expect(heading(dealer)).to_have_text("登録ユーザー詳細")
     expect(dealer.locator("#reason-error")).to_have_text("入力してください")
     check(dealer, dealer_audit, "proxy-form-error")
     dealer.locator("#reason").fill("ご依頼の蓄電池設定を一緒に確認するため")
