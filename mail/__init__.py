@@ -9,9 +9,11 @@ nothing."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 from flask import current_app, render_template
 from flask_babel import force_locale
+from sqlalchemy import func, select
 
 from models import db
 from models.mail import OutboxMail, OutboxStatus
@@ -52,3 +54,13 @@ def queue_mail(kind: str, recipient: str, subject: str, template: str,
                              text_body=text, html_body=html, status=OutboxStatus.PENDING)
     db.session.add(outbox_mail)
     return outbox_mail
+
+
+def mailed_since(kind: str, recipient: str, since: datetime) -> bool:
+    """Whether a mail of `kind` went (or is going) to `recipient` after `since`: for
+    mails that anyone can make the site send to an address (e.g. "you already have an
+    ID"), so that they reach it at most once in a while."""
+    return bool(db.session.scalar(
+        select(func.count()).select_from(OutboxMail)
+        .where(OutboxMail.kind == kind, func.lower(OutboxMail.recipient) == recipient.lower(),
+               OutboxMail.created_at > since)))

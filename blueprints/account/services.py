@@ -16,7 +16,7 @@ from blueprints.core.links import LinkCheck, LinkState, check_link, issue_link, 
 from blueprints.core.security import open_login_session, revoke_login_sessions
 from blueprints.core.wizard import forget_address
 from forms.fields import address_data, store_address
-from mail import messages, request_mail
+from mail import mailed_since, messages, request_mail
 from models import db, utcnow
 from models.account import Account, AccountPhone, AccountType, Company, CompanyRole
 from models.audit import AuditEvent
@@ -117,12 +117,7 @@ def _tell_owner_of_existing_id(account: Account) -> None:
     once per ACCOUNT_EXISTS_MAIL_INTERVAL, so that repeated sign-ups cannot flood the
     address) and audit the attempt."""
     since = utcnow() - current_app.config["ACCOUNT_EXISTS_MAIL_INTERVAL"]
-    recent = db.session.scalar(
-        select(func.count()).select_from(OutboxMail)
-        .where(OutboxMail.kind == ACCOUNT_EXISTS,
-               func.lower(OutboxMail.recipient) == account.email.lower(),
-               OutboxMail.created_at > since)
-    )
+    recent = mailed_since(ACCOUNT_EXISTS, account.email, since)
     if not recent:
         messages.send_account_exists_mail(account)
     audit.record("account.signup_existing", subject_id=account.id, mailed=not recent)

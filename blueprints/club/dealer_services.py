@@ -19,13 +19,15 @@ from blueprints.core import audit
 from blueprints.core.links import LinkCheck, check_link, check_link_id, issue_link, spend_link
 from blueprints.dealers.services import add_dealer, dealer_company, dealer_for_account
 from forms.fields import address_data, store_address
-from mail import messages, request_mail
+from mail import mailed_since, messages, request_mail
 from models import db, utcnow
 from models.account import Account, AccountPhone, Company, CompanyRole
 from models.gateway import Dealer
 from models.link import MailLink
 
 DEALER_SIGNUP = "dealer_signup"  # the link's purpose and the mail request's kind
+# The mail to an address that already has an ID (messages.send_dealer_signup_existing_mail).
+DEALER_SIGNUP_EXISTING = "club_dealer_signup_existing"
 DEALER_COMPANY_KIND = "dealer"
 
 
@@ -44,8 +46,12 @@ def dealer_signup_requested(email: str) -> None:
     transaction."""
     account = find_account(email)
     if account is not None:
-        messages.send_dealer_signup_existing_mail(account)
-        audit.record("club.dealer_signup_existing", subject_id=account.id)
+        # At most once per ACCOUNT_EXISTS_MAIL_INTERVAL: anyone can type the address.
+        since = utcnow() - current_app.config["ACCOUNT_EXISTS_MAIL_INTERVAL"]
+        recent = mailed_since(DEALER_SIGNUP_EXISTING, account.email, since)
+        if not recent:
+            messages.send_dealer_signup_existing_mail(account)
+        audit.record("club.dealer_signup_existing", subject_id=account.id, mailed=not recent)
         return
     ttl = current_app.config["DEALER_SIGNUP_LINK_TTL"]
     token = issue_link(DEALER_SIGNUP, email, ttl)

@@ -193,6 +193,18 @@ def test_an_address_with_an_id_gets_the_other_mail_and_the_same_page(app):
     assert len(outbox("nobody@example.com", "club_dealer_signup")) == 1
 
 
+def test_an_address_with_an_id_is_told_at_most_once_an_interval(app):
+    """Anyone can type an address: its owner gets the "you already have an ID" mail once
+    per ACCOUNT_EXISTS_MAIL_INTERVAL however often it is asked for; the page is the same
+    every time."""
+    make_owner("owner@example.com")
+    client = app.test_client()
+    for _ in range(3):
+        assert ask(client, "owner@example.com").status_code == 200
+    assert len(outbox("owner@example.com", "club_dealer_signup_existing")) == 1
+    assert outbox("owner@example.com", "club_dealer_signup") == []
+
+
 def test_the_existing_id_mail_goes_over_smtp(smtp_app, smtp):
     from mail.relay import deliver_pending
 
