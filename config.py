@@ -188,6 +188,26 @@ class Config:
              manual_url="https://enelink.example/manuals/GW-M003.pdf"),
     )
 
+    # -- eco programme (みんなでつくるエコ活) ------------------------------------------
+    # A gateway is online for the programme with a reading within this many hours, and
+    # may join within this many years of its 運転開始日 (the application date counts).
+    ECO_ONLINE_HOURS = _env_int("ECO_ONLINE_HOURS", 24)
+    ECO_OPERATION_YEARS = _env_int("ECO_OPERATION_YEARS", 2)
+    # Wrong ゲートウェイID + PCS製造番号 pairs at the points sign-up's STEP3 count with
+    # the slip failures (SLIP_FAILURES_*), per client address and per account.
+
+    # -- points service -------------------------------------------------------------
+    # The mail-first sign-up's link (【会員登録URLのお知らせ】).
+    POINTS_SIGNUP_LINK_TTL = timedelta(hours=_env_int("POINTS_SIGNUP_LINK_HOURS", 24))
+    # Monthly accrual: points = floor(self-consumed kWh of the month × POINTS_PER_KWH).
+    POINTS_PER_KWH = _env("POINTS_PER_KWH", "1.0")
+    # What points can be exchanged for (code, name, points).
+    POINTS_EXCHANGE_ITEMS = (
+        dict(code="GIFT500", name="デジタルギフト 500円分", points=500),
+        dict(code="GIFT1000", name="デジタルギフト 1,000円分", points=1000),
+        dict(code="GIFT3000", name="デジタルギフト 3,000円分", points=3000),
+    )
+
     SEED_DEMO_DATA = _env_bool("SEED_DEMO_DATA", False)
 
     # Monitoring: a gateway without a reading for this long is 通信途絶 (and alerted);

@@ -237,3 +237,15 @@ def send_permission_rejected_mail(owner: Account, dealer_address: str, company) 
                   lambda: _("【%(site)s】ログイン連携が拒否されました", site=_site()),
                   dealer_address=dealer_address, company=company,
                   info_link=public_url("club.customer_info"))
+
+
+# >>> eco (helper A) mails
+# <<< eco
+
+
+# >>> points sign-up (helper B) mails
+# <<< points sign-up
+
+
+# >>> points ledger (helper C) mails
+# <<< points ledger

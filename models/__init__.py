@@ -62,4 +62,5 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 
-from models import account, audit, club, gateway, link, mail, telemetry, wizard  # noqa: E402,F401
+from models import (account, audit, club, eco, gateway, link, mail, points,  # noqa: E402,F401
+                    telemetry, wizard)

@@ -1,4 +1,5 @@
-"""Command-line groups: `flask --app app mail relay`, `flask --app app seed demo`, and
+"""Command-line groups: `flask --app app mail relay`, `flask --app app seed demo`,
+`flask --app app jobs run`, and
 the groups the services register (e.g. `flask --app app gateways ...`)."""
 from __future__ import annotations
 
@@ -21,6 +22,15 @@ def demo_seeding_allowed(app: Flask, forced: bool) -> bool:
 def register_cli(app: Flask) -> None:
     mail_group = AppGroup("mail", help="Outgoing mail.")
     seed_group = AppGroup("seed", help="Demo data.")
+    jobs_group = AppGroup("jobs", help="The services' periodic jobs.")
+
+    @jobs_group.command("run")
+    def run_jobs():
+        """Run every service's periodic job once (cron; `make run` runs them in-process)."""
+        failed = registry.run_periodic_jobs()
+        if failed:
+            raise click.ClickException("failed: " + ", ".join(failed))
+        click.echo("periodic jobs done")
 
     @mail_group.command("relay")
     def relay():
@@ -52,6 +62,7 @@ def register_cli(app: Flask) -> None:
 
     app.cli.add_command(mail_group)
     app.cli.add_command(seed_group)
+    app.cli.add_command(jobs_group)
     for name, entry in registry.cli_groups().items():
         group = AppGroup(name, help=entry["help"])
         for command in entry["commands"].values():

@@ -31,16 +31,21 @@ Extension points, and who calls them:
 | dealer console sections | `dealer_section` | the console's detail page (`dealer_sections_for(...)`) |
 | acting for the owner | `acting_check`, `refuse_while_acting` | every request (`refused_while_acting(endpoint)`), pages (`acting_now()`) |
 | page banners | `page_banner` | `templates/base.html`, above every page (`page_banners()`) |
+| sections of another service's page | `page_section` | that page's template (`page_sections(slot, ...)`) |
+| periodic jobs | `periodic_job` | the watch loop and `flask jobs run` (`run_periodic_jobs()`) |
 | sign-out | `on_signed_out` | the account's sign-out (`signed_out(account)`) |
 | CLI commands | `cli_command` | `register_cli` (`cli_groups()`) |
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import url_for
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,8 @@ class _Registry:
     acting: dict[str, Callable] = field(default_factory=dict)
     refused: set[str] = field(default_factory=set)
     banners: dict[str, Callable] = field(default_factory=dict)
+    sections: dict[str, dict[str, Callable]] = field(default_factory=dict)
+    jobs: dict[str, Callable] = field(default_factory=dict)
     signed_out: dict[str, Callable] = field(default_factory=dict)
     cli: dict[str, dict] = field(default_factory=dict)
 
@@ -276,6 +283,54 @@ def page_banner(provider: Callable[[], Panel | None]) -> None:
 def page_banners() -> list[Panel]:
     return [panel for provider in _registry.banners.values()
             if (panel := provider()) is not None]
+
+
+# -- sections of another service's page --------------------------------------------------
+# The slots pages offer, with the arguments their providers get. A page lists its slot
+# here and includes `page_sections(slot, ...)`; a service fills it with a Panel.
+PAGE_SLOTS = {
+    # the gateways main menu (ゲートウェイの管理): provider(account), e.g. the eco entry
+    "gateways.menu": "account",
+    # 本登録完了 (monitoring STEP3 → STEP4): provider(account, gateways), e.g. the eco
+    # programme's offer
+    "gateways.registration_complete": "account, gateways",
+}
+
+
+def page_section(slot: str, provider: Callable[..., Panel | None]) -> None:
+    """`provider(...)` answers a section for the page that offers `slot` (see
+    PAGE_SLOTS for its arguments), or None when it has nothing to show there."""
+    if slot not in PAGE_SLOTS:
+        raise KeyError(f"no page offers the slot {slot!r}")
+    _registry.sections.setdefault(slot, {})[_name(provider)] = provider
+
+
+def page_sections(slot: str, *args) -> list[Panel]:
+    return [panel for provider in _registry.sections.get(slot, {}).values()
+            if (panel := provider(*args)) is not None]
+
+
+# -- periodic jobs ------------------------------------------------------------------------
+def periodic_job(job: Callable[[], Any]) -> None:
+    """`job()` runs in an app context every round of the watch loop (in-process under
+    `make run`, every GATEWAY_WATCH_SECONDS) and on `flask --app app jobs run` (cron in
+    production). It commits its own work and must be cheap when there is nothing to do."""
+    _registry.jobs[_name(job)] = job
+
+
+def run_periodic_jobs() -> list[str]:
+    """Run every periodic job, each whatever the others did (a failure is rolled back
+    and logged); answers the names of those that failed."""
+    from models import db
+    failed = []
+    for name, job in list(_registry.jobs.items()):
+        try:
+            job()
+        except Exception:  # one job's fault must not stop the others
+            db.session.rollback()
+            log.exception("periodic job %s failed", name)
+            failed.append(name)
+    return failed
 
 
 # -- sign-out -----------------------------------------------------------------------------

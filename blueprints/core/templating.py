@@ -81,5 +81,6 @@ def init_app(app: Flask) -> None:
             "password_items": lambda value: password_checklist(value or ""),
             # Called by base.html only: partials never show a banner.
             "page_banners": registry.page_banners,
+            "page_sections": registry.page_sections,
             "acting_for_owner": registry.acting_now,
         }

@@ -13,6 +13,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from blueprints.core import registry
 from blueprints.gateways.demo import DEMO_MONITORED_IDS
 from blueprints.monitoring import alerts, simulator
 from blueprints.monitoring.telemetry import ERROR_CODE, JST
@@ -24,12 +25,14 @@ log = logging.getLogger(__name__)
 
 
 def run_watch(app: Flask, stop: threading.Event, interval: float | None = None) -> None:
-    """Check for silent gateways every GATEWAY_WATCH_SECONDS until `stop` is set."""
+    """Check for silent gateways, then run the services' periodic jobs, every
+    GATEWAY_WATCH_SECONDS until `stop` is set."""
     interval = interval or app.config["GATEWAY_WATCH_SECONDS"]
     while not stop.is_set():
         try:
             with app.app_context():
                 result = alerts.check_silence()
+                registry.run_periodic_jobs()
                 db.session.remove()
             if result.opened:
                 log.warning("gateways silent: %s", ", ".join(result.opened))
