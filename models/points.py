@@ -41,6 +41,13 @@ class PointsMember(Base):
     eco_membership_id: Mapped[int | None] = mapped_column(
         ForeignKey("eco_membership.id", ondelete="SET NULL"), index=True)
     service: Mapped[str] = mapped_column(String(20))  # STEP1: the monitoring service used
+    # STEP4 太陽光発電設備/蓄電池設置先住所 when 「お客様住所と異なる」 (all NULL: the same
+    # as the customer's address, which is the ID's own).
+    install_postal_code: Mapped[str | None] = mapped_column(String(7))
+    install_prefecture: Mapped[str | None] = mapped_column(String(10))
+    install_city: Mapped[str | None] = mapped_column(String(60))
+    install_street: Mapped[str | None] = mapped_column(String(100))
+    install_building: Mapped[str | None] = mapped_column(String(100))
     terms_accepted_at: Mapped[datetime] = mapped_column(UTCDateTime)    # 利用規約
     privacy_accepted_at: Mapped[datetime] = mapped_column(UTCDateTime)  # 個人情報の取扱
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
