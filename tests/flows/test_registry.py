@@ -206,3 +206,43 @@ def test_actions_marked_are_refused_while_acting_for_the_owner(app, client, scra
     assert client.get("/account/settings").status_code == 200  # not marked: allowed
     acting["now"] = False
     assert client.get("/account/delete").status_code == 200
+
+
+def test_gateway_menu_shows_registered_page_sections(app, client, scratch_registry, tmp_path):
+    app.jinja_loader.searchpath.append(str(tmp_path))
+    (tmp_path / "test_section.html").write_text("<p>SECTION {{ section.context.word }}</p>",
+                                                encoding="utf-8")
+    scratch_registry.page_section(
+        "gateways.menu",
+        lambda account: registry.Panel("test_section.html", {"word": account.family_name})
+        if account.email == "owner@example.com" else None)
+    owner = make_owner()
+    make_gateway(owner, "01AB12345678")
+    login(client, "owner@example.com")
+    assert f"SECTION {owner.family_name}" in client.get("/monitoring/").get_data(as_text=True)
+
+
+def test_a_page_section_needs_a_slot_some_page_offers(scratch_registry):
+    with pytest.raises(KeyError):
+        scratch_registry.page_section("nowhere.page", lambda account: None)
+
+
+def test_periodic_jobs_run_each_whatever_the_others_did(app, runner, scratch_registry):
+    calls = []
+
+    def failing():
+        calls.append("failing")
+        raise RuntimeError("boom")
+
+    def working():
+        calls.append("working")
+
+    scratch_registry.periodic_job(failing)
+    scratch_registry.periodic_job(working)
+    with app.app_context():
+        failed = registry.run_periodic_jobs()
+    assert "working" in calls and "failing" in calls
+    assert [name for name in failed if name.endswith("failing")] and \
+        not [name for name in failed if name.endswith("working")]
+    result = runner.invoke(args=["jobs", "run"])
+    assert result.exit_code != 0 and "failing" in result.output
