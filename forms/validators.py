@@ -536,14 +536,6 @@ class WholeNumber:
                                     min=f"{self.minimum:,}", max=f"{self.maximum:,}"))
 
 
-class Month:
-    """A month (YYYY-MM, see `parse_month`); the field keeps what was typed."""
-
-    def __call__(self, form, field):
-        if parse_month(field.data) is None:
-            raise StopValidation(_l("年月を「2026-05」の形で入力してください"))
-
-
 class PastDate:
     """A date (after normalize_date) between `earliest` and today in Japan: 設置日 and
     運転開始日 (from 2000-01-01, never in the future)."""
