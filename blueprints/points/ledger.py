@@ -48,7 +48,6 @@ WSUM_PER_KWH = Decimal(1000 * 3600) / Decimal(int(SLOT.total_seconds()))
 REQUEST_KEY = re.compile(r"[A-Za-z0-9_-]{22}")
 REQUEST_NOTE = "request:"
 FORFEIT_NOTE = "退会によりポイント失効"
-MAX_CORRECTION = 1_000_000
 
 
 class NotEnoughPoints(Exception):

@@ -301,12 +301,37 @@ def test_double_submit_of_an_exchange_adds_one_entry(app, client):
     give(member, 5000)
     login(client)
     response, token = _confirm(client)
-    data = {"csrf_token": token, "item": "GIFT500", "request_key": _key(response.get_data(as_text=True))}
+    data = {"csrf_token": token, "item": "GIFT500",
+            "request_key": _key(response.get_data(as_text=True))}
     first = client.post("/points/exchange/confirm", data=data)
     second = client.post("/points/exchange/confirm", data=data)
     assert first.headers["Location"] == second.headers["Location"]
     assert len(entries(member.id, EntryKind.EXCHANGE)) == 1
     assert len(outbox("owner@example.com", "points_exchange")) == 1
+
+
+def test_a_double_submit_at_once_adds_one_entry(make_app):
+    app = make_app(RATELIMIT_ENABLED=False)
+    with app.app_context():
+        member = make_member()
+        give(member, 5000)
+        member_id = member.id
+    client = app.test_client()
+    login(client)
+    response, token = _confirm(client)
+    data = {"csrf_token": token, "item": "GIFT500",
+            "request_key": _key(response.get_data(as_text=True))}
+
+    def submit(_):
+        answer = client.post("/points/exchange/confirm", data=data)
+        return answer.status_code, answer.headers.get("Location")
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(submit, range(2)))
+    assert answers[0] == answers[1] and answers[0][0] == 303
+    with app.app_context():
+        assert len(entries(member_id, EntryKind.EXCHANGE)) == 1
+        assert ledger.balance(member_id) == 4500
 
 
 def test_not_enough_points_and_unknown_items_are_refused(app, client):
@@ -385,19 +410,23 @@ def test_leave_warns_forfeits_mails_and_can_never_rejoin(app, client):
     assert "再び申し込むことはできません" in page and "640" in page and "失効" in page
     token = csrf_from(page)
     refused = client.post("/points/leave", data={"csrf_token": token})
-    assert refused.status_code == 422 and "チェックを入れてください" in refused.get_data(as_text=True)
-    assert client.post("/points/leave", data={"csrf_token": token, "confirm": "y"}).status_code == 303
+    assert refused.status_code == 422
+    assert "チェックを入れてください" in refused.get_data(as_text=True)
+    leave = {"csrf_token": token, "confirm": "y"}
+    assert client.post("/points/leave", data=leave).status_code == 303
     db.session.expire_all()
     member = db.session.get(PointsMember, member.id)
     assert member.left_at is not None
     assert ledger.balance(member.id) == 0
     assert entries(member.id)[-1].note == ledger.FORFEIT_NOTE
     [mail] = outbox("owner@example.com", "points_left")
-    assert "失効したポイント: 640" in mail.text_body and "再びお申し込みいただくことはできません" in mail.text_body
+    assert "失効したポイント: 640" in mail.text_body
+    assert "再びお申し込みいただくことはできません" in mail.text_body
     page = client.get("/points/").get_data(as_text=True)
     assert "退会しました" in page and "ポイントを交換する" not in page
     assert client.get("/points/exchange").headers["Location"] == "/points/"
-    assert client.post("/points/leave", data={"csrf_token": token, "confirm": "y"}).status_code == 303
+    leave = {"csrf_token": token, "confirm": "y"}
+    assert client.post("/points/leave", data=leave).status_code == 303
     assert len(outbox("owner@example.com", "points_left")) == 1
     # The database refuses a second membership of this ID.
     now = utcnow()
