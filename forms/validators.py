@@ -492,6 +492,50 @@ def today_in_japan() -> date:
     return datetime.now(timezone.utc).astimezone(_JST).date()
 
 
+def parse_month(value) -> date | None:
+    """A month as people type it → its first day: `2026-05`, `2026/5`, `２０２６年５月`,
+    `202605` → date(2026, 5, 1); anything else (or a year before 2000) → None."""
+    if not isinstance(value, str) or len(value) > 20:
+        return None
+    text = re.sub(r"\s", "", _halfwidth(value))
+    text = re.sub(_DASH, "-", text)
+    match = (re.fullmatch(r"(\d{4})[-/年.](\d{1,2})月?", text)
+             or re.fullmatch(r"(\d{4})(\d{2})", text))
+    if not match:
+        return None
+    year, month = int(match.group(1)), int(match.group(2))
+    if year < 2000 or not 1 <= month <= 12:
+        return None
+    return date(year, month, 1)
+
+
+def normalize_integer(value):
+    """A whole number as people type it: `－１，０００` → `-1000`, `+500` → `500`. Anything
+    else is left as typed (the validator says what to type)."""
+    if not isinstance(value, str):
+        return value
+    text = re.sub(r"[\s,，]", "", _halfwidth(value))
+    text = re.sub(f"^{_DASH}", "-", text).lstrip("+＋")
+    return text
+
+
+class WholeNumber:
+    """A whole number within [minimum, maximum], not 0 unless allowed (see
+    `normalize_integer`)."""
+
+    def __init__(self, minimum: int, maximum: int, allow_zero: bool = False):
+        self.minimum, self.maximum, self.allow_zero = minimum, maximum, allow_zero
+
+    def __call__(self, form, field):
+        text = _text(field.data)
+        if not re.fullmatch(r"-?\d{1,9}", text):
+            raise StopValidation(_l("半角数字で入力してください（例: 500、-200）"))
+        number = int(text)
+        if not self.minimum <= number <= self.maximum or (number == 0 and not self.allow_zero):
+            raise StopValidation(_l("%(min)sから%(max)sまでの0以外の数で入力してください",
+                                    min=f"{self.minimum:,}", max=f"{self.maximum:,}"))
+
+
 class PastDate:
     """A date (after normalize_date) between `earliest` and today in Japan: 設置日 and
     運転開始日 (from 2000-01-01, never in the future)."""

@@ -248,4 +248,19 @@ def send_permission_rejected_mail(owner: Account, dealer_address: str, company) 
 
 
 # >>> points ledger (helper C) mails
+def send_points_exchange_mail(account: Account, member, entry, item: dict,
+                              balance_after: int) -> None:
+    """【ポイント交換受付のお知らせ】: the item, the points taken and the balance after."""
+    _mail_account("points_exchange", account,
+                  lambda: _("【%(site)s】ポイント交換受付のお知らせ", site=_site()),
+                  member=member, entry=entry, item=item, balance_after=balance_after,
+                  mypage_link=public_url("points.mypage"))
+
+
+def send_points_left_mail(account: Account, member, forfeited: int) -> None:
+    """【ポイントサービス退会のお知らせ】: the membership ended, the points forfeited, and
+    that this ID cannot join again."""
+    _mail_account("points_left", account,
+                  lambda: _("【%(site)s】ポイントサービス退会のお知らせ", site=_site()),
+                  member=member, forfeited=forfeited)
 # <<< points ledger

@@ -13,4 +13,25 @@ URL_PREFIX = "/points"
 # <<< points sign-up
 
 # >>> points ledger (helper C) registrations
+from flask_babel import lazy_gettext as _l  # noqa: E402
+
+from blueprints.core import registry  # noqa: E402
+from blueprints.points import cli, demo, ledger, staff_views, views  # noqa: E402,F401
+
+staff_bp = staff_views.staff_bp
+registry.launcher_tile(
+    registry.LauncherTile(_l("ポイント"), _l("ポイント残高・今月の見込み・ポイント交換"),
+                          "points.mypage", "points"),
+    allowed=ledger.is_individual, order=35)
+for command in cli.COMMANDS:
+    registry.cli_command(cli.GROUP, command, help=cli.GROUP_HELP)
+registry.demo_data("points", demo.seed_demo_points_member, order=80)
+registry.monitoring_panel(ledger.monitoring_panel)
+registry.access_lines(ledger.access_lines)
+registry.on_account_deleted(ledger.pseudonymise)
+registry.on_gateway_event("exchanged", ledger.follow_exchanged_gateway)
+registry.on_gateway_event("retired", ledger.detach_from_gateways)
+registry.on_gateway_event("released", ledger.detach_from_gateways)
+# A dealer acting for the owner never spends points nor ends the membership.
+registry.refuse_while_acting("points.exchange_confirm", "points.leave")
 # <<< points ledger

@@ -121,6 +121,28 @@ ROUTES = {
     "/club/dealer/users/CUSTOMER": dict(anonymous=302, owner=403, other=403, linked=200,
                                         unlinked=404, staff=403),
 }
+# >>> points ledger (helper C): the world's owner is a points member of GATEWAY; anyone
+# else signed in is sent to the sign-up (303); staff pages are for staff only.
+_NOT_MEMBER = dict(anonymous=302, owner=200, other=303, linked=303, unlinked=303, staff=303)
+ROUTES.update({
+    "/points/": _NOT_MEMBER,
+    "/points/exchange": _NOT_MEMBER,
+    "/points/exchange/confirm?item=GIFT500": _NOT_MEMBER,
+    "/points/leave": _NOT_MEMBER,
+    # An exchange that is nobody's (ids of other members' entries are tested in
+    # tests/flows/test_points_ledger.py).
+    "/points/exchange/999999": dict(anonymous=302, owner=404, other=404, linked=404,
+                                    unlinked=404, staff=404),
+    "/staff/points/": dict(anonymous=302, owner=404, other=404, linked=404, unlinked=404,
+                           staff=200),
+    "/staff/points/members/999999": dict(anonymous=302, owner=404, other=404, linked=404,
+                                         unlinked=404, staff=404),
+    "/staff/points/report.csv?month=2026-05": dict(anonymous=302, owner=404, other=404,
+                                                   linked=404, unlinked=404, staff=200),
+})
+# <<< points ledger
+
+
 EMPLOYEE_EMAIL = "member1@dealer1.example"
 ROLES = ["anonymous", "owner", "other", "linked", "unlinked", "staff"]
 CLUB: dict[str, str] = {}  # the world's approval token (only its hash is stored)
@@ -157,6 +179,18 @@ def world(app):
     CLUB["approval"] = issue_link(APPROVAL, EMPLOYEE_EMAIL, timedelta(days=3650), account=owner,
                                   company_id=linked.company_id,
                                   payload={"permission_id": pending.id}, replace=False)
+    # >>> points ledger (helper C): the owner's gateway in the eco programme, the owner a
+    # points member of it
+    from models.eco import EcoMembership
+    from models.points import PointsMember
+    eco = EcoMembership(gateway_id=gateway.id, account_id=owner.id, gateway_code=GATEWAY,
+                        pcs_serial="PC000001")
+    db.session.add(eco)
+    db.session.flush()
+    db.session.add(PointsMember(account_id=owner.id, gateway_id=gateway.id,
+                                eco_membership_id=eco.id, service="monitoring",
+                                terms_accepted_at=utcnow(), privacy_accepted_at=utcnow()))
+    # <<< points ledger
     db.session.commit()
     clients = {"anonymous": app.test_client()}
     for role, email in [("owner", "owner@example.com"), ("other", "other@example.com"),
@@ -253,6 +287,10 @@ PROXY_REFUSED = {
     "/club/mypage/products/1/delete", "/club/dealer/info/edit",
     "/club/mypage/permissions/PERMISSION/withdraw",
 }
+# >>> points ledger (helper C): a dealer acting for the owner never spends points nor
+# ends the membership
+PROXY_REFUSED |= {"/points/exchange/confirm?item=GIFT500", "/points/leave"}
+# <<< points ledger
 
 
 def test_every_route_answers_a_proxy_login_as_the_owner_but_refused_actions(world, app):
