@@ -68,7 +68,8 @@ class PointsEntry(Base):
     month, and NULLs never collide)."""
 
     __tablename__ = "points_entry"
-    __table_args__ = (UniqueConstraint("member_id", "kind", "month"),)
+    __table_args__ = (UniqueConstraint("member_id", "kind", "month"),
+                      UniqueConstraint("request_key", "member_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(
@@ -79,6 +80,9 @@ class PointsEntry(Base):
     kwh: Mapped[Decimal | None] = mapped_column(Numeric(12, 3))     # accrual: 自家消費 kWh
     factor: Mapped[Decimal | None] = mapped_column(Numeric(8, 3))   # accrual: points per kWh
     item: Mapped[str | None] = mapped_column(String(20))  # exchange: catalogue code
+    # exchange: the key its confirmation page carried; unique per member, so a double
+    # submit (two tabs, a retry) can add one entry only
+    request_key: Mapped[str | None] = mapped_column(String(32))
     note: Mapped[str | None] = mapped_column(String(200))  # correction: the reason
     created_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("account.id", ondelete="SET NULL"))     # correction: the staff member

@@ -46,7 +46,6 @@ KWH_STEP = Decimal("0.001")
 # Watt-sums of 5-minute averages per kWh: 1000 W × 60 min / 5 min.
 WSUM_PER_KWH = Decimal(1000 * 3600) / Decimal(int(SLOT.total_seconds()))
 REQUEST_KEY = re.compile(r"[A-Za-z0-9_-]{22}")
-REQUEST_NOTE = "request:"
 FORFEIT_NOTE = "退会によりポイント失効"
 
 
@@ -278,10 +277,8 @@ def request_exchange(account, code: str, request_key: str) -> ExchangeResult | N
     if member is None or member.left_at is not None:
         return None
     _lock_member(member.id)
-    note = REQUEST_NOTE + request_key
     earlier = db.session.scalar(select(PointsEntry).where(
-        PointsEntry.member_id == member.id, PointsEntry.kind == EntryKind.EXCHANGE.value,
-        PointsEntry.note == note))
+        PointsEntry.member_id == member.id, PointsEntry.request_key == request_key))
     if earlier is not None:
         result = ExchangeResult(earlier, find_item(earlier.item) or item, balance(member.id),
                                 replayed=True)
@@ -292,7 +289,7 @@ def request_exchange(account, code: str, request_key: str) -> ExchangeResult | N
         db.session.rollback()
         raise NotEnoughPoints(current)
     entry = PointsEntry(member_id=member.id, kind=EntryKind.EXCHANGE.value,
-                        points=-item["points"], item=item["code"], note=note)
+                        points=-item["points"], item=item["code"], request_key=request_key)
     db.session.add(entry)
     audit.record("points.exchange", actor_id=account.id, subject_id=account.id,
                  member=member.id, item=item["code"], points=item["points"])

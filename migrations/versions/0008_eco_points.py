@@ -90,13 +90,15 @@ def upgrade():
     sa.Column('kwh', sa.Numeric(precision=12, scale=3), nullable=True),
     sa.Column('factor', sa.Numeric(precision=8, scale=3), nullable=True),
     sa.Column('item', sa.String(length=20), nullable=True),
+    sa.Column('request_key', sa.String(length=32), nullable=True),
     sa.Column('note', sa.String(length=200), nullable=True),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['created_by_id'], ['account.id'], name=op.f('fk_points_entry_created_by_id_account'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['member_id'], ['points_member.id'], name=op.f('fk_points_entry_member_id_points_member'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_points_entry')),
-    sa.UniqueConstraint('member_id', 'kind', 'month', name=op.f('uq_points_entry_member_id'))
+    sa.UniqueConstraint('member_id', 'kind', 'month', name=op.f('uq_points_entry_member_id')),
+    sa.UniqueConstraint('request_key', 'member_id', name=op.f('uq_points_entry_request_key'))
     )
     with op.batch_alter_table('points_entry', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_points_entry_member_id'), ['member_id'], unique=False)
