@@ -146,13 +146,23 @@ def _consent_form_of(wizard_getter):
     return build
 
 
+def _pair_check(account):
+    """STEP3's check of the pair, counted per client and account. The last step's
+    re-validation of every step does not count a guess again (nor commit, which would
+    end the draft's lock early): `join` checks the pair itself, in its transaction."""
+    def check(code: str, serial: str) -> str:
+        if (request.view_args or {}).get("step") != "pair":
+            return "ok"
+        return services.check_pair(code, serial, _requester(), account)
+    return check
+
+
 def _member_pair_form(_values):
-    return pair_form(lambda code, serial: services.check_pair(code, serial, _requester(),
-                                                              current_user))
+    return pair_form(_pair_check(current_user))
 
 
 def _new_member_pair_form(_values):
-    return pair_form(lambda code, serial: services.check_pair(code, serial, _requester(), None))
+    return pair_form(_pair_check(None))
 
 
 class PrefilledInfoForm(CustomerInfoForm):
