@@ -479,3 +479,58 @@ def test_the_info_page_needs_a_membership(client):
     assert client.get("/points/info").headers["Location"].endswith("/points/signup")
     anonymous = client.application.test_client()
     assert "/account/login" in anonymous.get("/points/info").headers["Location"]
+
+
+# -- real SMTP -----------------------------------------------------------------------------
+def test_the_mail_first_sign_up_over_real_smtp(smtp_app, smtp):
+    from mail.relay import deliver_pending
+    from tests.conftest import SmtpServer
+
+    eco_member(make_owner(email="husband@example.com"))
+    client = smtp_app.test_client()
+    assert ask(client).status_code == 200
+    deliver_pending(limit=50)
+    [mail] = smtp.to(EMAIL)
+    body = SmtpServer.text_of(mail)
+    assert "会員登録URLのお知らせ" in mail["Subject"]
+    assert "まだ登録は完了していません" in body and "24時間" in body
+    assert smtp_app.config["SUPPORT_PHONE"] in body
+    link = path_of(links_in(body)[0])
+    stored = db.session.scalar(select(MailLink).where(MailLink.email == EMAIL))
+    assert abs(stored.expires_at - stored.created_at - timedelta(hours=24)) < timedelta(minutes=1)
+    assert link.rsplit("/", 1)[1] not in stored.token_hash  # hashed, never the token
+    client.get(link)
+    assert walk(client, NEW_FORM).status_code == 303
+    deliver_pending(limit=50)
+    welcome = smtp.to(EMAIL)[-1]
+    text = SmtpServer.text_of(welcome)
+    assert "会員登録完了のお知らせ" in welcome["Subject"]
+    for part in ("笑顔 花子", GATEWAY, PCS, "/points/terms", "/points/privacy", "/points/"):
+        assert part in text
+
+
+def test_the_existing_id_mail_goes_over_smtp(smtp_app, smtp):
+    from mail.relay import deliver_pending
+    from tests.conftest import SmtpServer
+
+    make_owner("owner@example.com")
+    ask(smtp_app.test_client(), "owner@example.com")
+    deliver_pending(limit=50)
+    [mail] = smtp.to("owner@example.com")
+    body = SmtpServer.text_of(mail)
+    assert "/points/signup" in body and "/account/login" in body
+    assert not re.search(r"/points/signup/[A-Za-z0-9_-]{20,}", body)  # no sign-up link
+
+
+def test_signing_up_while_smtp_is_down_keeps_the_mail_for_later(make_app):
+    """The request path only writes the outbox: an SMTP server that is down changes
+    nothing for the person (the relay retries later)."""
+    app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=9, MAIL_TIMEOUT_SECONDS=1)
+    with app.app_context():
+        client = app.test_client()
+        response = ask(client)
+        assert response.status_code == 200
+        from mail.relay import deliver_pending
+
+        deliver_pending(limit=50)
+        assert outbox(EMAIL, "points_signup_link")
