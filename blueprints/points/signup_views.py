@@ -72,6 +72,8 @@ def _link_problem(state: LinkState, email: str | None = None):
 @bp.get("/signup/<token>")
 def signup_link(token: str):
     """The link of 【会員登録URLのお知らせ】: remember it in this browser, open STEP1."""
+    if current_user.is_authenticated:  # signed in: the ID's own wizard
+        return redirect(url_for("points.signup"))
     checked = services.check_signup_link(token)
     if not checked.ok:
         return _link_problem(checked.state, checked.link.email if checked.link else None)
@@ -115,6 +117,16 @@ def _with_opened_link(view):
     valid; only the repeated last step of a finished sign-up passes without it."""
     @wraps(view)
     def wrapped(*args, **kwargs):
+        if current_user.is_authenticated:
+            # Signed in (on this device, or after finishing here): the ID's own wizard,
+            # except for the repeated last step of this finished sign-up.
+            draft = new_member_wizard.load_draft(create=False, keep_finished=True)
+            if request.method == "POST" and draft is not None and draft.finished:
+                g.points_signup_link = None
+                return view(*args, **kwargs)
+            if htmx:
+                return "", 200, {"HX-Redirect": url_for("points.signup")}
+            return redirect(url_for("points.signup"))
         checked = services.opened_signup_link(session.get(LINK_KEY))
         if checked.ok:
             g.points_signup_link = checked.link

@@ -534,3 +534,48 @@ def test_signing_up_while_smtp_is_down_keeps_the_mail_for_later(make_app):
 
         deliver_pending(limit=50)
         assert outbox(EMAIL, "points_signup_link")
+
+
+def test_a_signed_in_person_opening_a_mailed_link_uses_the_ids_wizard(client):
+    ask(client)
+    link = signup_link()
+    signed_in_owner(client)
+    assert client.get(link).headers["Location"].endswith("/points/signup")
+    assert client.get(f"{NEW_FORM}/service").headers["Location"].endswith("/points/signup")
+    assert db.session.scalar(select(MailLink)).used_at is None
+
+
+def test_the_postal_lookup_button_fills_the_address_from_the_boxes(client):
+    owner = signed_in_owner(client)
+    eco_member(owner)
+    through_consent(client, MEMBER_FORM)
+    post(client, MEMBER_FORM, "pair", {"gateway_code": GATEWAY, "pcs_serial": PCS})
+    response = post(client, MEMBER_FORM, "info", {
+        **INFO, "address-postal_code-1": "103", "address-postal_code-2": "0026",
+        "address-prefecture": "", "address-city": "", "address-lookup": "住所を検索"})
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert 'value="中央区"' in html and 'value="103"' in html and 'value="0026"' in html
+
+
+def test_the_info_edit_confirm_page_carries_the_form(client):
+    owner = signed_in_owner(client)
+    eco_member(owner)
+    walk(client, MEMBER_FORM)
+    token = csrf_from(client.get("/points/info/edit").get_data(as_text=True))
+    confirm = client.post("/points/info/edit", data={
+        **INFO, "given_name": "次郎", "site_address_choice": "other",
+        "site_address-postal_code-1": "103", "site_address-postal_code-2": "0026",
+        "site_address-prefecture": "東京都", "site_address-city": "中央区",
+        "site_address-street": "日本橋兜町3-2", "csrf_token": token, "step": "entry"})
+    html = confirm.get_data(as_text=True)
+    hidden = dict(re.findall(r'<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"',
+                             html))
+    hidden.update(re.findall(r'<input[^>]*id="step"[^>]*name="(step)"[^>]*value="([^"]*)"', html))
+    assert hidden.get("step") == "confirm" and hidden["site_address-postal_code-1"] == "103"
+    done = client.post("/points/info/edit", data=hidden)
+    assert done.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Account, owner.id).given_name == "次郎"
+    member = db.session.scalar(select(PointsMember))
+    assert (member.install_postal_code, member.install_street) == ("1030026", "日本橋兜町3-2")
