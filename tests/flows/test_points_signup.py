@@ -579,3 +579,30 @@ def test_the_info_edit_confirm_page_carries_the_form(client):
     assert db.session.get(Account, owner.id).given_name == "次郎"
     member = db.session.scalar(select(PointsMember))
     assert (member.install_postal_code, member.install_street) == ("1030026", "日本橋兜町3-2")
+
+
+@pytest.mark.parametrize("value", ["", "other-service", "enelink\x00", "x" * 5000])
+def test_step1_needs_one_of_the_services(client, value):
+    signed_in_owner(client)
+    response = post(client, MEMBER_FORM, "service", {"service": value})
+    assert response.status_code == 422 and "field-error" in response.get_data(as_text=True)
+
+
+def test_the_address_page_with_htmx_swaps_its_card(client):
+    response = ask(client, htmx=True)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "会員登録用メール送信完了" in html
+    assert "<html" not in html
+    bad = ask(client, "nope", htmx=True)
+    assert bad.status_code == 422 and "<html" not in bad.get_data(as_text=True)
+
+
+def test_a_double_submit_of_the_mail_first_last_step_makes_one_id(client):
+    eco_member(make_owner(email="husband@example.com"))
+    ask(client)
+    client.get(signup_link())
+    first = walk(client, NEW_FORM)
+    token = csrf_from(client.get("/points/signup/done").get_data(as_text=True))
+    again = client.post(f"{NEW_FORM}/confirm", data={"csrf_token": token})
+    assert first.headers["Location"] == again.headers["Location"]
+    assert count(Account, Account.email == EMAIL) == 1 and count(PointsMember) == 1
