@@ -5,7 +5,9 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import Form, SelectField, StringField, SubmitField
 from wtforms.fields import FieldList, FormField
+from wtforms.utils import unset_value
 from wtforms.validators import Optional
+from werkzeug.datastructures import MultiDict
 
 from forms.validators import (
     PREFECTURES,
@@ -132,6 +134,80 @@ class PhoneEntryForm(Form):
     kind = SelectField(_l("電話の種類"), choices=PHONE_KINDS, default="mobile",
                        validators=[OneOf()], validate_choice=False)
     number = phone_field()
+
+
+
+class BoxesField(StringField):
+    """A value typed in several boxes, as paper forms ask it: 郵便番号 3+4, 電話番号 in
+    three. The boxes are posted as `<name>-1`, `<name>-2` …; joined with hyphens they are
+    one value that the field's filters normalise and its validators check, exactly as if
+    it had been typed in one box (a post of `<name>` alone works too). `split(value)`
+    gives a valid stored value's boxes back for display; anything else is shown as typed."""
+
+    def __init__(self, label=None, validators=None, sizes: tuple[int, ...] = (3, 4),
+                 split=None, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.box_sizes = sizes
+        self._split = split
+        self.typed_boxes: list[str] | None = None
+
+    def box_name(self, number: int) -> str:
+        return f"{self.name}-{number}"
+
+    def process(self, formdata, data=unset_value, extra_filters=None):
+        self.typed_boxes = None
+        if formdata is not None:
+            names = [self.box_name(i) for i in range(1, len(self.box_sizes) + 1)]
+            if any(name in formdata for name in names):
+                self.typed_boxes = [str(formdata.get(name, ""))[:100] for name in names]
+                parts = [box.strip(" \u3000") for box in self.typed_boxes]
+                formdata = MultiDict([(self.name, "-".join(parts) if any(parts) else "")])
+        super().process(formdata, data, extra_filters)
+
+    def boxes(self) -> list[str]:
+        """What each box shows: the stored value split, or what was typed."""
+        if not self.errors and isinstance(self.data, str) and self.data and self._split:
+            parts = self._split(self.data)
+            if parts and len(parts) == len(self.box_sizes):
+                return parts
+        if self.typed_boxes is not None:
+            return self.typed_boxes
+        return [self.data or ""] + [""] * (len(self.box_sizes) - 1)
+
+
+def _postal_boxes(value: str) -> list[str] | None:
+    return [value[:3], value[3:]] if len(value) == 7 and value.isdigit() else None
+
+
+def _phone_boxes(value: str) -> list[str] | None:
+    parts = format_phone(value).split("-")
+    return parts if len(parts) == 3 and is_japanese_phone(value) else None
+
+
+def postal_boxes_field() -> BoxesField:
+    """郵便番号 in two boxes, 3 + 4 half-width digits (full-width and 〒 are converted)."""
+    return BoxesField(_l("郵便番号"), filters=[normalize_postal_code],
+                      validators=[Required(), PostalCode()], sizes=(3, 4), split=_postal_boxes,
+                      render_kw={**NUMERIC, "autocomplete": "postal-code"},
+                      description=_l("半角数字（3桁・4桁）"))
+
+
+def phone_boxes_field(label=None, description=None) -> BoxesField:
+    """A required Japanese phone number in three boxes (市外局番・市内局番・加入者番号)."""
+    return BoxesField(label if label is not None else _l("電話番号"), filters=[normalize_phone],
+                      validators=[Required(), PhoneNumber()], sizes=(5, 4, 4),
+                      split=_phone_boxes, render_kw={"inputmode": "tel", "autocomplete": "tel"},
+                      description=description or _l("半角数字（例: 090・1234・5678）"))
+
+
+class BoxedAddressForm(AddressForm):
+    """The address block with its 郵便番号 in 3 + 4 boxes."""
+
+    postal_code = postal_boxes_field()
+
+
+def boxed_address_field(label=None) -> FormField:
+    return FormField(BoxedAddressForm, label=label, separator="-")
 
 
 ADDRESS_PARTS = ("postal_code", "prefecture", "city", "street", "building")

@@ -244,6 +244,44 @@ def send_permission_rejected_mail(owner: Account, dealer_address: str, company) 
 
 
 # >>> points sign-up (helper B) mails
+def _points_home_url() -> str:
+    """The member page /points/ (helper C's `points.mypage`; after the merge this is
+    public_url("points.mypage"))."""
+    from flask import current_app
+
+    config = current_app.config
+    return f"{config['PREFERRED_URL_SCHEME']}://{config['PUBLIC_HOST']}/points/"
+
+
+def send_points_signup_mail(email: str, token: str, expires_at: datetime) -> None:
+    """【会員登録URLのお知らせ】 (001-29): the link to STEP1 of the points sign-up
+    (POINTS_SIGNUP_LINK_TTL, single use); not registered yet."""
+    queue_mail("points_signup_link", email,
+               _subject("ja", lambda: _("【%(site)s ポイント】会員登録URLのお知らせ", site=_site())),
+               "points_signup_link", email=email,
+               link=public_url("points.signup_link", token=token), expires_at=expires_at,
+               signup_link=public_url("points.signup"))
+
+
+def send_points_signup_existing_mail(account: Account) -> None:
+    """The address asked for the points sign-up already has an ID: no sign-up link; sign
+    in and continue at /points/signup."""
+    _mail_account("points_signup_existing", account,
+                  lambda: _("【%(site)s ポイント】会員登録のお手続きについて", site=_site()),
+                  login_link=public_url("account.login", next="/points/signup"),
+                  signup_link=public_url("points.signup"),
+                  reset_link=public_url("account.password_reset"))
+
+
+def send_points_welcome_mail(account: Account, membership) -> None:
+    """【会員登録完了のお知らせ】 (001-44): 氏名, ゲートウェイID, PCS製造番号, the two
+    documents agreed to, the member page, the contact."""
+    _mail_account("points_signup_complete", account,
+                  lambda: _("【%(site)s ポイント】会員登録完了のお知らせ", site=_site()),
+                  gateway_code=membership.gateway_code, pcs_serial=membership.pcs_serial,
+                  terms_link=public_url("points.terms"),
+                  privacy_link=public_url("points.privacy"),
+                  mypage_link=_points_home_url())
 # <<< points sign-up
 
 

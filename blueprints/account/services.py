@@ -332,6 +332,13 @@ def change_password(account: Account, current_password: str, new_password: str) 
 def update_personal_info(account: Account, data: dict) -> None:
     """個人情報: name and its フリガナ, phones, department/position, language, and the
     address of a personal account (a commercial account's address is its company's)."""
+    apply_personal_info(account, data)
+    db.session.commit()
+
+
+def apply_personal_info(account: Account, data: dict) -> None:
+    """`update_personal_info` without the commit, for a flow that changes the ID together
+    with its own records in one transaction (the points sign-up's お客様情報)."""
     account.family_name = data["family_name"]
     account.given_name = data["given_name"]
     account.family_kana = data.get("family_kana") or None
@@ -344,7 +351,6 @@ def update_personal_info(account: Account, data: dict) -> None:
     account.phones = _phones_from(data["phones"])
     audit.record("account.update", actor_id=account.id, subject_id=account.id,
                  section="personal")
-    db.session.commit()
 
 
 def update_company(account: Account, data: dict) -> None:

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from blueprints.account.services import find_account, hash_password, verify_password
 from blueprints.core import audit
+from blueprints.core.attempts import Guess, Requester, check_guess
 from blueprints.core.links import LinkCheck, LinkState, check_link, issue_link, spend_link
 from blueprints.core.security import open_login_session
 from forms.fields import store_address
@@ -32,7 +33,7 @@ from models.account import (
     Company,
     CompanyRole,
 )
-from models.gateway import Gateway, GatewayStatus, SlipAttempt
+from models.gateway import Gateway, GatewayStatus
 
 REGISTRATION_LINK = "monitoring_registration"
 def _link_ttl() -> timedelta:
@@ -56,81 +57,22 @@ class RegistrationError(Exception):
 
 
 # -- slips -----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class SlipRequester:
-    """Who checks a slip password: the client address and, when signed in, the account.
-    Wrong passwords are counted against both (config SLIP_FAILURES_*), never against
-    the gateway, so that nobody can lock a gateway for the holder of its slip."""
-
-    client: str | None
-    account_id: int | None = None
-
-
-class SlipGuess(enum.Enum):
-    RIGHT = "right"
-    WRONG = "wrong"
-    LIMITED = "limited"  # the requester failed too often lately: not checked at all
+# Who checks a slip password, and what came of it: the counting of guesses is core's
+# (blueprints/core/attempts.py), shared with the points sign-up's ゲートウェイID + PCS pair.
+SlipRequester = Requester
+SlipGuess = Guess
 
 
 def check_slip_password(requester: SlipRequester, password_hash: str | None,
                         password: str, gateway_id: str) -> SlipGuess:
     """Check a slip password against its gateway's hash (None: the ID is unknown, and a
-    dummy hash takes as long). Commits; the caller's rollback cannot undo a failure.
+    dummy hash takes as long). Counted per client and account (`check_guess`); commits,
+    so the caller's rollback cannot undo a failure."""
+    def is_right() -> bool:
+        return verify_password(password_hash or _DUMMY_SLIP_HASH, password or "") \
+            and password_hash is not None
 
-    The check is counted before the (slow) verification and forgotten when it was
-    right: concurrent wrong guesses all count, right ones never do."""
-    config = current_app.config
-    now = utcnow()
-    since = now - timedelta(minutes=config["SLIP_FAILURE_WINDOW_MINUTES"])
-    db.session.execute(delete(SlipAttempt).where(SlipAttempt.at < since))
-    _one_check_at_a_time(requester)
-    attempt = SlipAttempt(at=now, client=requester.client, account_id=requester.account_id)
-    db.session.add(attempt)
-    db.session.flush()
-    attempt_id = attempt.id
-    if _over_limit(requester, since):
-        db.session.execute(delete(SlipAttempt).where(SlipAttempt.id == attempt_id))
-        audit.record("gateway.slip_limited", actor_id=requester.account_id, gateway=gateway_id)
-        db.session.commit()
-        return SlipGuess.LIMITED
-    db.session.commit()  # no transaction stays open during the deliberately slow check
-    if verify_password(password_hash or _DUMMY_SLIP_HASH, password or "") \
-            and password_hash is not None:
-        db.session.execute(delete(SlipAttempt).where(SlipAttempt.id == attempt_id))
-        db.session.commit()
-        return SlipGuess.RIGHT
-    audit.record("gateway.slip_failed", actor_id=requester.account_id, gateway=gateway_id)
-    db.session.commit()
-    return SlipGuess.WRONG
-
-
-def _one_check_at_a_time(requester: SlipRequester) -> None:
-    """Counting a check and comparing the count with the limit is one step per requester:
-    concurrent guesses from one client or account queue here (until commit), so exactly
-    the allowed number is checked. SQLite already runs one writing transaction at a time;
-    PostgreSQL takes transaction-scoped advisory locks, in a fixed order."""
-    if db.engine.dialect.name != "postgresql":
-        return
-    keys = []
-    if requester.client is not None:
-        keys.append(f"slip-client:{requester.client}")
-    if requester.account_id is not None:
-        keys.append(f"slip-account:{requester.account_id}")
-    for key in keys:
-        db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
-
-
-def _over_limit(requester: SlipRequester, since) -> bool:
-    """More checks in the window (this one included) than the requester may fail."""
-    config = current_app.config
-    recent = select(func.count()).select_from(SlipAttempt).where(SlipAttempt.at >= since)
-    if requester.client is not None and db.session.scalar(
-            recent.where(SlipAttempt.client == requester.client)) \
-            > config["SLIP_FAILURES_PER_ADDRESS"]:
-        return True
-    return requester.account_id is not None and db.session.scalar(
-        recent.where(SlipAttempt.account_id == requester.account_id)) \
-        > config["SLIP_FAILURES_PER_ACCOUNT"]
+    return check_guess(requester, is_right, "gateway.slip", gateway=gateway_id)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,14 @@ bp = Blueprint("points", __name__)
 URL_PREFIX = "/points"
 
 # >>> points sign-up (helper B) registrations
+from blueprints.core import registry  # noqa: E402
+from blueprints.points import signup, signup_views  # noqa: E402,F401
+from mail import on_mail_request  # noqa: E402
+
+# Whether the sign-up link or a "sign in and continue" mail goes out: the relay decides.
+on_mail_request(signup.SIGNUP, signup.signup_requested)
+# Joining the points service and changing お客様情報 are the owner's own acts.
+registry.refuse_while_acting("points.signup_form", "points.info_edit")
 # <<< points sign-up
 
 # >>> points ledger (helper C) registrations

@@ -120,6 +120,32 @@ ROUTES = {
                                staff=403),
     "/club/dealer/users/CUSTOMER": dict(anonymous=302, owner=403, other=403, linked=200,
                                         unlinked=404, staff=403),
+    # >>> points sign-up (helper B)
+    # Anonymous visitors give an address; signed-in IDs go to the wizard, which refuses
+    # commercial IDs (403); the mail-first wizard needs an opened link (404 without);
+    # お客様情報 is for members (the others are sent to the sign-up).
+    "/points/signup": dict(anonymous=200, owner=303, other=303, linked=303, unlinked=303,
+                           staff=303),
+    "/points/signup/form/service": dict(anonymous=302, owner=200, other=200, linked=403,
+                                        unlinked=403, staff=200),
+    "/points/signup/form/pair": dict(anonymous=302, owner=303, other=303, linked=403,
+                                     unlinked=403, staff=303),
+    # A mailed link (or its wizard) opened while signed in: the ID's own sign-up.
+    "/points/signup/new/service": dict(anonymous=404, owner=302, other=302, linked=302,
+                                       unlinked=302, staff=302),
+    "/points/signup/not-a-token": dict(anonymous=404, owner=302, other=302, linked=302,
+                                       unlinked=302, staff=302),
+    "/points/signup/done": dict(anonymous=302, owner=302, other=302, linked=302,
+                                unlinked=302, staff=302),
+    "/points/terms": dict(anonymous=200, owner=200, other=200, linked=200, unlinked=200,
+                          staff=200),
+    "/points/privacy": dict(anonymous=200, owner=200, other=200, linked=200, unlinked=200,
+                            staff=200),
+    "/points/info": dict(anonymous=302, owner=302, other=302, linked=302, unlinked=302,
+                         staff=302),
+    "/points/info/edit": dict(anonymous=302, owner=302, other=302, linked=302, unlinked=302,
+                              staff=302),
+    # <<< points sign-up
 }
 # >>> points ledger (helper C): the world's owner is a points member of GATEWAY; anyone
 # else signed in is sent to the sign-up (303); staff pages are for staff only.
@@ -286,6 +312,9 @@ PROXY_REFUSED = {
     "/account/settings/invitations/INVITATION/cancel", "/club/dealer/users/0000000000/proxy",
     "/club/mypage/products/1/delete", "/club/dealer/info/edit",
     "/club/mypage/permissions/PERMISSION/withdraw",
+    # >>> points sign-up (helper B)
+    "/points/signup/form/service", "/points/signup/form/pair", "/points/info/edit",
+    # <<< points sign-up
 }
 # >>> points ledger (helper C): a dealer acting for the owner never spends points nor
 # ends the membership
