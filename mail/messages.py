@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -244,15 +245,6 @@ def send_permission_rejected_mail(owner: Account, dealer_address: str, company) 
 
 
 # >>> points sign-up (helper B) mails
-def _points_home_url() -> str:
-    """The member page /points/ (helper C's `points.mypage`; after the merge this is
-    public_url("points.mypage"))."""
-    from flask import current_app
-
-    config = current_app.config
-    return f"{config['PREFERRED_URL_SCHEME']}://{config['PUBLIC_HOST']}/points/"
-
-
 def send_points_signup_mail(email: str, token: str, expires_at: datetime) -> None:
     """【会員登録URLのお知らせ】 (001-29): the link to STEP1 of the points sign-up
     (POINTS_SIGNUP_LINK_TTL, single use); not registered yet."""
@@ -268,7 +260,8 @@ def send_points_signup_existing_mail(account: Account) -> None:
     in and continue at /points/signup."""
     _mail_account("points_signup_existing", account,
                   lambda: _("【%(site)s ポイント】会員登録のお手続きについて", site=_site()),
-                  login_link=public_url("account.login", next="/points/signup"),
+                  login_link=public_url("account.login",
+                                        next=urlsplit(public_url("points.signup")).path),
                   signup_link=public_url("points.signup"),
                   reset_link=public_url("account.password_reset"))
 
@@ -281,7 +274,7 @@ def send_points_welcome_mail(account: Account, membership) -> None:
                   gateway_code=membership.gateway_code, pcs_serial=membership.pcs_serial,
                   terms_link=public_url("points.terms"),
                   privacy_link=public_url("points.privacy"),
-                  mypage_link=_points_home_url())
+                  mypage_link=public_url("points.mypage"))
 # <<< points sign-up
 
 

@@ -36,7 +36,6 @@ from forms.points_signup import (CustomerInfoForm, InfoEditForm, NewMemberInfoFo
 MAIL_LIMIT = configured_limit("MAIL_SENDING_LIMIT")
 LINK_KEY = "points:signup_link"
 DONE_KEY = "points:signup_done"
-MYPAGE = "/points/"  # helper C's points.mypage: url_for after the merge
 
 
 def _partial_wanted() -> bool:
@@ -87,7 +86,7 @@ def signup_link(token: str):
 # -- who may use the wizards -----------------------------------------------------------------
 def _refused(reason: services.Refusal):
     if reason is services.Refusal.MEMBER:
-        return redirect(MYPAGE)
+        return redirect(url_for("points.mypage"))
     return make_response(render_template("points/signup_refused.html", reason=reason.value),
                          403)
 
@@ -250,7 +249,7 @@ def signup_done():
     if not isinstance(done, dict):
         return redirect(url_for("points.signup"))
     return render_template("points/signup_done.html", outcome=done.get("outcome"),
-                           name=done.get("name"), mypage=MYPAGE)
+                           name=done.get("name"), mypage=url_for("points.mypage"))
 
 
 # -- the two documents ---------------------------------------------------------------------------

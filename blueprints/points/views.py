@@ -11,12 +11,9 @@ from flask_login import current_user, login_required
 from blueprints.points import bp, ledger
 from forms.points import ExchangeChoiceForm, ExchangeConfirmForm, LeaveForm
 
-SIGNUP_PATH = "/points/signup"  # the sign-up's page (another part of this service)
-
-
 def _not_a_member():
     flash(_("ポイントサービスの会員ではありません。会員登録をお願いします。"), "info")
-    return redirect(SIGNUP_PATH, code=303)
+    return redirect(url_for("points.signup"), code=303)
 
 
 def _running_member():
