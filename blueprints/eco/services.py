@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from blueprints.core import audit
 from blueprints.core.links import public_path
 from blueprints.eco import eligibility
+from blueprints.gateways import catalogue
 from blueprints.gateways.management import owned_gateway
 from blueprints.gateways.registration import owned_gateways
 from mail import messages
@@ -273,6 +274,7 @@ def send_guidance(now: datetime | None = None) -> int:
     now = now or utcnow()
     today = now.astimezone(JST).date()
     cutoff = now - timedelta(hours=current_app.config["ECO_ONLINE_HOURS"])
+    catalogue.ensure_catalogue()
     candidates = list(db.session.execute(
         select(Gateway, Account)
         .join(Account, Account.id == Gateway.owner_id)

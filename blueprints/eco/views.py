@@ -86,8 +86,9 @@ def apply(gateway_id: str):
     shown = services.gateway_state(current_user, gateway_id) or abort(404)
     if (back := _terms_first()) is not None:
         return back
-    if shown.membership is not None:
-        return redirect(url_for("eco.gateways"))
+    if shown.membership is not None:  # applied meanwhile (another tab, a double submit)
+        flash(_("このゲートウェイはすでに申込済みです。"), "info")
+        return _go("eco.gateways")
     form = ApplyForm()
     context = dict(form=form, shown=shown, serial=services.first_pcs_serial(shown.gateway),
                    State=services.State)
