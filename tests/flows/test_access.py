@@ -120,6 +120,20 @@ ROUTES = {
                                staff=403),
     "/club/dealer/users/CUSTOMER": dict(anonymous=302, owner=403, other=403, linked=200,
                                         unlinked=404, staff=403),
+    # >>> eco (helper A): nobody in the world accepted the 会員規約 yet, so the list and
+    # the owner's own apply page send to the terms; a gateway not yours is 404 first.
+    "/eco/": dict(anonymous=302, owner=200, other=200, linked=200, unlinked=200, staff=200),
+    "/eco/declined": dict(anonymous=302, owner=200, other=200, linked=200, unlinked=200,
+                          staff=200),
+    "/eco/gateways": dict(anonymous=302, owner=302, other=302, linked=302, unlinked=302,
+                          staff=302),
+    f"/eco/gateways/{GATEWAY}/apply": dict(anonymous=302, owner=302, other=404, linked=404,
+                                           unlinked=404, staff=404),
+    f"/eco/gateways/{GATEWAY}/applied": dict(anonymous=302, owner=404, other=404, linked=404,
+                                             unlinked=404, staff=404),
+    f"/eco/gateways/{GATEWAY}/cancel": dict(anonymous=302, owner=404, other=404, linked=404,
+                                            unlinked=404, staff=404),
+    # <<< eco
 }
 EMPLOYEE_EMAIL = "member1@dealer1.example"
 ROLES = ["anonymous", "owner", "other", "linked", "unlinked", "staff"]
@@ -253,6 +267,9 @@ PROXY_REFUSED = {
     "/club/mypage/products/1/delete", "/club/dealer/info/edit",
     "/club/mypage/permissions/PERMISSION/withdraw",
 }
+# >>> eco (helper A): the owner signs the declarations and cancels, never a proxy.
+PROXY_REFUSED |= {f"/eco/gateways/{GATEWAY}/apply", f"/eco/gateways/{GATEWAY}/cancel"}
+# <<< eco
 
 
 def test_every_route_answers_a_proxy_login_as_the_owner_but_refused_actions(world, app):

@@ -475,3 +475,41 @@ def test_demo_seed_makes_the_demo_gateway_a_member_once(app, runner, monkeypatch
     assert membership.ended_at is None
     assert db.session.scalar(select(func.count()).select_from(AccountConsent).where(
         AccountConsent.document == services.TERMS)) == 1
+
+
+# -- a dealer acting for the owner (代理ログイン) ----------------------------------------------
+def test_a_proxy_login_never_agrees_applies_or_cancels(app):
+    """The dealer's employee acting for the owner sees the eco pages but cannot accept
+    the 会員規約, sign the declarations or cancel: 403 with the refusal page, no change."""
+    from blueprints.dealers.services import become_dealer
+    from tests.flows.test_club_proxy import acting_client, make_employee, permit, token_of
+    from tests.flows.test_dealer_links import make_company, make_gateway, make_owner
+
+    # The world of tests/flows/test_club_proxy.py: the owner approved dealer 1's employee.
+    owner = make_owner()
+    make_gateway(owner, GW)
+    dealer = become_dealer(make_company(1), "0312345678")
+    make_employee(dealer.company_id)
+    permit(owner, dealer)
+    world = {"owner": owner, "number": owner.customer_number}
+    owner = world["owner"]
+    make_eligible(fresh(GW))
+    acting = acting_client(app, world)
+    assert acting.get("/eco/").status_code == 200
+    token = token_of(acting, "/eco/")
+    refused = acting.post("/eco/terms", data={"csrf_token": token, "agree": "1"})
+    assert refused.status_code == 403
+    assert "代理ログイン中はこの操作はできません" in refused.get_data(as_text=True)
+    assert db.session.scalar(select(AccountConsent.id)) is None
+    # The owner agreed themselves; the proxy still cannot apply.
+    services.accept_terms(owner)
+    assert acting.get(apply_url()).status_code == 403
+    assert acting.post(apply_url(), data={**DECLARED, "step": "confirm",
+                                          "csrf_token": token}).status_code == 403
+    assert memberships() == []
+    assert services.apply(owner, GW, True, True).result is services.ApplyResult.APPLIED
+    assert acting.post(f"/eco/gateways/{GW}/cancel",
+                       data={"csrf_token": token}).status_code == 403
+    assert memberships()[0].ended_at is None
+    # The access page lists the membership read-only (no 解約 while acting).
+    assert "みんなでつくるエコ活サークル" in acting.get("/account/access").get_data(as_text=True)
