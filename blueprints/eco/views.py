@@ -93,6 +93,9 @@ def apply(gateway_id: str):
     context = dict(form=form, shown=shown, serial=services.first_pcs_serial(shown.gateway),
                    State=services.State)
     if request.method == "POST" and "back" not in request.form and form.validate_on_submit():
+        if not shown.eligibility.measurable_ok:  # a condition fails: no confirmation step
+            form.step.data = "entry"
+            return _page("eco/apply.html", "eco/_apply_form.html", 409, **context)
         if form.step.data != "confirm":
             form.step.data = "confirm"
             return _page("eco/apply_confirm.html", "eco/_apply_confirm.html", **context)

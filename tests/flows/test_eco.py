@@ -227,6 +227,8 @@ def test_a_commercial_account_is_refused_with_the_reason(app):
     page = client.get(apply_url()).get_data(as_text=True)
     assert "法人名" in page and "申込を確定する" not in page
     token = csrf_from(page)
+    entry = client.post(apply_url(), data={**DECLARED, "csrf_token": token})
+    assert entry.status_code == 409 and "申込を確定する" not in entry.get_data(as_text=True)
     refused = client.post(apply_url(), data={**DECLARED, "step": "confirm", "csrf_token": token})
     assert refused.status_code == 409 and "法人名" in refused.get_data(as_text=True)
     assert memberships() == [] and outbox(kind="eco_applied") == []
@@ -513,3 +515,25 @@ def test_a_proxy_login_never_agrees_applies_or_cancels(app):
     assert memberships()[0].ended_at is None
     # The access page lists the membership read-only (no 解約 while acting).
     assert "みんなでつくるエコ活サークル" in acting.get("/account/access").get_data(as_text=True)
+
+
+def test_the_apply_service_checks_every_condition_itself(owner):
+    """Below the view: the service refuses what the rules refuse (declarations included)."""
+    account, _client = owner
+    gateway = make_eligible(owned_gateway(account))
+    assert services.apply(account, GW, True, True).result is services.ApplyResult.NO_TERMS
+    services.accept_terms(account)
+    for declared, failing in (((False, True), "no_private_generator"),
+                              ((True, False), "no_other_scheme")):
+        refused = services.apply(account, GW, *declared)
+        assert refused.result is services.ApplyResult.NOT_ELIGIBLE
+        assert [c.key for c in refused.eligibility.failed] == [failing]
+    gateway = fresh(GW)
+    gateway.last_reading_at = utcnow() - timedelta(days=2)
+    db.session.commit()
+    silent = services.apply(account, GW, True, True)
+    assert silent.result is services.ApplyResult.NOT_ELIGIBLE
+    assert [c.key for c in silent.eligibility.failed] == ["online"]
+    assert services.apply(account, "ZZZZZZZZZZZZ", True, True).result is \
+        services.ApplyResult.NOT_FOUND
+    assert memberships() == [] and outbox(kind="eco_applied") == []
