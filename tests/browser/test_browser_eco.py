@@ -13,7 +13,8 @@ from sqlalchemy import select
 from models import db
 from models.eco import EcoMembership
 from models.gateway import PcsUnit
-from tests.browser.test_browser_pages import Person, check, heading, in_db, main, sign_in, submit, visit
+from tests.browser.test_browser_pages import (Person, check, heading, in_db, main, sign_in,
+                                             submit, visit)
 from tests.flows.test_dealer_links import make_gateway, make_owner
 from tests.flows.test_eco import make_eligible
 from tests.helpers import PASSWORD

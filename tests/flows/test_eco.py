@@ -127,7 +127,8 @@ def test_the_whole_flow_with_plain_posts(owner):
     assert back.status_code == 200 and "確認する" in back.get_data(as_text=True)
     assert memberships() == []
     done = client.post(apply_url(), data={**DECLARED, "step": "confirm", "csrf_token": token})
-    assert done.status_code == 303 and done.headers["Location"].endswith(f"/eco/gateways/{GW}/applied")
+    assert done.status_code == 303
+    assert done.headers["Location"].endswith(f"/eco/gateways/{GW}/applied")
 
     [membership] = memberships()
     assert (membership.gateway_code, membership.pcs_serial, membership.account_id) == (
