@@ -37,7 +37,10 @@ def _page(template: str, partial: str, status: int = 200, **context):
 @login_required
 def index():
     """「みんなでつくるエコ活サークル」に申込するための各種条件 and the 会員規約."""
-    return render_template("eco/terms.html", form=TermsForm(),
+    # From the STEP4 offer of 本登録完了 the page offers 前に戻る to it (002-28).
+    back = url_for("gateways.registration_complete") \
+        if request.args.get("from") == "registration" else None
+    return render_template("eco/terms.html", form=TermsForm(), back=back,
                            accepted=services.has_accepted_terms(current_user))
 
 
@@ -48,7 +51,7 @@ def terms():
     the service cannot be used."""
     form = TermsForm()
     if not form.validate_on_submit():
-        return render_template("eco/terms.html", form=form, accepted=False), 400
+        return render_template("eco/terms.html", form=form, accepted=False, back=None), 400
     if "agree" not in request.form:
         return redirect(url_for("eco.declined"), code=303)
     services.accept_terms(current_user)

@@ -426,7 +426,13 @@ def test_step4_offer_for_an_eco_eligible_model_of_an_individual(owner):
     owned_gateway(account)  # not reported yet: the offer still shows
     page = client.get("/monitoring/register/complete").get_data(as_text=True)
     assert "引き続き「みんなでつくるエコ活サークル」へお申し込みください" in page
-    assert "「みんなでつくるエコ活サークル」申込へ" in page and 'href="/eco/"' in page
+    assert "「みんなでつくるエコ活サークル」申込へ" in page
+    assert 'href="/eco/?from=registration"' in page
+    # 002-28: from there the terms offer 前に戻る to 本登録完了 as well.
+    terms = client.get("/eco/?from=registration").get_data(as_text=True)
+    assert 'href="/monitoring/register/complete"' in terms and "前に戻る" in terms
+    assert 'href="/monitoring/register/complete"' not in client.get("/eco/").get_data(
+        as_text=True)
 
 
 def test_step4_offer_hidden_for_other_models_members_and_companies(app, owner):
