@@ -26,7 +26,7 @@ def registration_offer(account, gateways) -> Panel | None:
     if account.is_commercial or not gateways:
         return None
     facts = eligibility.facts_for(list(gateways), today_in_japan())
-    running = services._running_by_gateway([g.id for g in gateways])
+    running = services.running_by_gateway([g.id for g in gateways])
     candidates = [g for g in gateways if facts[g.id].eco_model and g.id not in running]
     if not candidates:
         return None

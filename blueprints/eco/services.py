@@ -81,7 +81,8 @@ class GatewayState:
         return State.OPEN if self.eligibility.measurable_ok else State.INELIGIBLE
 
 
-def _running_by_gateway(gateway_pks: list[int]) -> dict[int, EcoMembership]:
+def running_by_gateway(gateway_pks: list[int]) -> dict[int, EcoMembership]:
+    """The running membership of each of these gateways that has one, by gateway pk."""
     if not gateway_pks:
         return {}
     return {m.gateway_id: m for m in db.session.scalars(
@@ -93,7 +94,7 @@ def gateway_states(account: Account) -> list[GatewayState]:
     """申込状態の照会: each of the owner's gateways with its membership or eligibility."""
     gateways = owned_gateways(account)
     checks = eligibility.check_many(gateways, account)
-    running = _running_by_gateway([g.id for g in gateways])
+    running = running_by_gateway([g.id for g in gateways])
     return [GatewayState(g, running.get(g.id), checks[g.id]) for g in gateways]
 
 
@@ -103,7 +104,7 @@ def gateway_state(account: Account, gateway_id: str) -> GatewayState | None:
     gateway = owned_gateway(account, gateway_id)
     if gateway is None:
         return None
-    return GatewayState(gateway, _running_by_gateway([gateway.id]).get(gateway.id),
+    return GatewayState(gateway, running_by_gateway([gateway.id]).get(gateway.id),
                         eligibility.check(gateway, account))
 
 
@@ -150,7 +151,7 @@ def apply(account: Account, gateway_id: str, no_private_generator: bool,
     if not has_accepted_terms(account):
         db.session.rollback()
         return Application(ApplyResult.NO_TERMS)
-    running = _running_by_gateway([gateway.id]).get(gateway.id)
+    running = running_by_gateway([gateway.id]).get(gateway.id)
     if running is not None:
         db.session.rollback()
         return Application(ApplyResult.ALREADY, running)
@@ -170,7 +171,7 @@ def apply(account: Account, gateway_id: str, no_private_generator: bool,
     except IntegrityError:
         db.session.rollback()
         return Application(ApplyResult.ALREADY,
-                           _running_by_gateway([gateway.id]).get(gateway.id))
+                           running_by_gateway([gateway.id]).get(gateway.id))
     messages.send_eco_applied_mail(account, membership, points_signup_url())
     audit.record("eco.apply", actor_id=account.id, subject_id=account.id,
                  gateway_id=gateway.gateway_id, pcs_serial=membership.pcs_serial)
@@ -183,7 +184,7 @@ def running_membership(account: Account, gateway_id: str) -> EcoMembership | Non
     gateway = owned_gateway(account, gateway_id)
     if gateway is None:
         return None
-    membership = _running_by_gateway([gateway.id]).get(gateway.id)
+    membership = running_by_gateway([gateway.id]).get(gateway.id)
     if membership is None or membership.account_id != account.id:
         return None
     return membership
