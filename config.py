@@ -195,6 +195,14 @@ class Config:
     ECO_OPERATION_YEARS = _env_int("ECO_OPERATION_YEARS", 2)
     # Wrong ゲートウェイID + PCS製造番号 pairs at the points sign-up's STEP3 count with
     # the slip failures (SLIP_FAILURES_*), per client address and per account.
+    # >>> eco
+    # Who answers questions about the programme (seed 001-46), shown on the eco pages and
+    # in its mails, and the page describing the programme (【参考情報】 of the mails).
+    ECO_CONTACT_NAME = _env("ECO_CONTACT_NAME", "みんなでつくるエコ活サークル お問い合わせ相談窓口")
+    ECO_CONTACT_PHONE = _env("ECO_CONTACT_PHONE", "0120-000-825")
+    ECO_CONTACT_HOURS = _env("ECO_CONTACT_HOURS", "平日 9:00〜17:00（土日祝、当社休日を除く）")
+    ECO_INFO_URL = _env("ECO_INFO_URL", "https://enelink.example/eco/")
+    # <<< eco
 
     # -- points service -------------------------------------------------------------
     # The mail-first sign-up's link (【会員登録URLのお知らせ】).

@@ -241,6 +241,32 @@ def send_permission_rejected_mail(owner: Account, dealer_address: str, company) 
 
 
 # >>> eco (helper A) mails
+def send_eco_guidance_mail(account: Account, gateway) -> None:
+    """【みんなでつくるエコ活サークル お申込みのご案内】 (seed 001-02): only to owners whose
+    gateway meets every measurable condition; what the programme is and where to apply."""
+    _mail_account("eco_guidance", account,
+                  lambda: _("【みんなでつくるエコ活サークル お申込みのご案内】%(site)s", site=_site()),
+                  gateway=gateway, eco_link=public_url("eco.index"),
+                  login_link=public_url("account.login"))
+
+
+def send_eco_applied_mail(account: Account, membership, points_signup_url: str) -> None:
+    """【みんなでつくるエコ活サークル お申込み完了のお知らせ】 (seed 001-23): 申込完了日時,
+    ゲートウェイID, パワーコンディショナ製造番号 and the points sign-up URL."""
+    _mail_account("eco_applied", account,
+                  lambda: _("【みんなでつくるエコ活サークル お申込み完了のお知らせ】%(site)s",
+                            site=_site()),
+                  membership=membership, points_signup_url=points_signup_url,
+                  eco_link=public_url("eco.gateways"))
+
+
+def send_eco_cancelled_mail(account: Account, membership) -> None:
+    """【みんなでつくるエコ活サークル 解約完了のお知らせ】 (seed 001-24): which gateway, since
+    and until when, and that it may apply again."""
+    _mail_account("eco_cancelled", account,
+                  lambda: _("【みんなでつくるエコ活サークル 解約完了のお知らせ】%(site)s",
+                            site=_site()),
+                  membership=membership, eco_link=public_url("eco.gateways"))
 # <<< eco
 
 

@@ -9,4 +9,20 @@ bp = Blueprint("eco", __name__)
 URL_PREFIX = "/eco"
 
 # >>> eco (helper A) registrations
+from blueprints.core import registry  # noqa: E402
+from blueprints.eco import cli, demo, panels, services, views  # noqa: E402,F401
+
+registry.page_section("gateways.menu", panels.menu_entry)
+registry.page_section("gateways.registration_complete", panels.registration_offer)
+registry.access_lines(panels.access_lines)
+registry.periodic_job(services.send_guidance)
+registry.cli_command("eco", cli.guide_command, help="The eco programme (みんなでつくるエコ活).")
+registry.on_gateway_event("exchanged", services.move_to_new_gateway)
+registry.on_gateway_event("retired", services.end_disposed)
+registry.on_gateway_event("released", services.end_released)
+registry.on_account_deleted(services.end_for_deleted_account)
+registry.demo_data("eco", demo.seed_demo_eco, order=70)
+# The owner signs the declarations and the 会員規約, and cancels, themselves: never a
+# dealer acting for them.
+registry.refuse_while_acting("eco.terms", "eco.apply", "eco.cancel")
 # <<< eco

@@ -147,6 +147,22 @@ ROUTES = {
     "/points/info/edit": dict(anonymous=302, owner=200, other=302, linked=302, unlinked=302,
                               staff=302),
     # <<< points sign-up
+    # >>> eco (helper A): nobody in the world accepted the 会員規約 yet, so the list and
+    # the owner's own apply page send to the terms; a gateway not yours is 404 first. The
+    # owner's gateway is in the programme (the points block of `world`): its completion and
+    # 解約 pages are the owner's.
+    "/eco/": dict(anonymous=302, owner=200, other=200, linked=200, unlinked=200, staff=200),
+    "/eco/declined": dict(anonymous=302, owner=200, other=200, linked=200, unlinked=200,
+                          staff=200),
+    "/eco/gateways": dict(anonymous=302, owner=302, other=302, linked=302, unlinked=302,
+                          staff=302),
+    f"/eco/gateways/{GATEWAY}/apply": dict(anonymous=302, owner=302, other=404, linked=404,
+                                           unlinked=404, staff=404),
+    f"/eco/gateways/{GATEWAY}/applied": dict(anonymous=302, owner=200, other=404, linked=404,
+                                             unlinked=404, staff=404),
+    f"/eco/gateways/{GATEWAY}/cancel": dict(anonymous=302, owner=200, other=404, linked=404,
+                                            unlinked=404, staff=404),
+    # <<< eco
 }
 # >>> points ledger (helper C): the world's owner is a points member of GATEWAY; anyone
 # else signed in is sent to the sign-up (303); staff pages are for staff only.
@@ -321,6 +337,9 @@ PROXY_REFUSED = {
 # ends the membership
 PROXY_REFUSED |= {"/points/exchange/confirm?item=GIFT500", "/points/leave"}
 # <<< points ledger
+# >>> eco (helper A): the owner signs the declarations and cancels, never a proxy.
+PROXY_REFUSED |= {f"/eco/gateways/{GATEWAY}/apply", f"/eco/gateways/{GATEWAY}/cancel"}
+# <<< eco
 
 
 def test_every_route_answers_a_proxy_login_as_the_owner_but_refused_actions(world, app):
