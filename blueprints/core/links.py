@@ -49,13 +49,6 @@ def public_url(endpoint: str, **values) -> str:
     return f"{scheme}://{current_app.config['PUBLIC_HOST']}{path}"
 
 
-def public_path(path: str) -> str:
-    """An absolute URL of a fixed path on the configured public host (for a page of a
-    service this one must not import, e.g. the points sign-up named by the SPEC)."""
-    scheme = current_app.config["PREFERRED_URL_SCHEME"]
-    return f"{scheme}://{current_app.config['PUBLIC_HOST']}{path}"
-
-
 def issue_link(
     purpose: str,
     email: str,

@@ -18,7 +18,7 @@ from sqlalchemy import and_, exists, select, update
 from sqlalchemy.exc import IntegrityError
 
 from blueprints.core import audit
-from blueprints.core.links import public_path
+from blueprints.core.links import public_url
 from blueprints.eco import eligibility
 from blueprints.gateways import catalogue
 from blueprints.gateways.management import owned_gateway
@@ -30,13 +30,11 @@ from models.eco import EcoEnd, EcoGuidance, EcoMembership
 from models.gateway import Gateway, GatewayStatus, PcsUnit, SystemModel
 
 TERMS = "eco_terms"  # AccountConsent.document of the 会員規約
-# The points sign-up lives in the points service (SPEC path); the lead switches this to
-# url_for once both are merged.
-POINTS_SIGNUP_PATH = "/points/signup"
 
 
 def points_signup_url() -> str:
-    return public_path(POINTS_SIGNUP_PATH)
+    """The points sign-up (the points service's page; named, never imported)."""
+    return public_url("points.signup")
 
 
 # -- 会員規約 ----------------------------------------------------------------------------

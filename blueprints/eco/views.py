@@ -129,7 +129,7 @@ def applied(gateway_id: str):
     sign-up, メインメニューに戻る."""
     membership = services.running_membership(current_user, gateway_id) or abort(404)
     return render_template("eco/applied.html", membership=membership,
-                           points_signup=services.POINTS_SIGNUP_PATH)
+                           points_signup=url_for("points.signup"))
 
 
 @bp.route("/gateways/<gateway_id>/cancel", methods=["GET", "POST"])
