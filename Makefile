@@ -52,14 +52,14 @@ instance:
 migrate: install instance
 	ENELINK_ENV=development $(FLASK) db upgrade
 
-# Demo accounts, slips and a monitored gateway with (up to) a month of simulated history.
+# Demo accounts, slips and a monitored gateway with (up to) a month of simulated history,
+# and the points of that history's finished months (idempotent).
 seed: migrate
 	ENELINK_ENV=development $(FLASK) seed demo
 	ENELINK_ENV=development $(FLASK) gateways simulate --days 30
-
-# The points of the simulated history's finished months are accrued (idempotent).
-run: seed
 	ENELINK_ENV=development $(FLASK) points accrue --history
+
+run: seed
 	@echo "Enelink on http://127.0.0.1:5000  (mail: http://127.0.0.1:5000/dev/mail)"
 	ENELINK_ENV=development $(FLASK) run --host 127.0.0.1 --port 5000
 
