@@ -38,10 +38,11 @@ def seed_demo_points_member() -> list[str]:
     if db.session.scalar(select(PointsMember.id).where(PointsMember.account_id == owner.id)):
         db.session.commit()
         return ["Demo points member: owner@example.com (already)"]
+    joined = eco.applied_at + timedelta(minutes=20)  # right after the eco completion page
     db.session.add(PointsMember(account_id=owner.id, gateway_id=gateway.id,
                                 eco_membership_id=eco.id, service="monitoring",
-                                terms_accepted_at=since, privacy_accepted_at=since,
-                                joined_at=since))
+                                terms_accepted_at=joined, privacy_accepted_at=joined,
+                                joined_at=joined))
     db.session.commit()
     return [f"Demo points member: owner@example.com with {DEMO_GATEWAY_ID} "
             "(accruals: `flask points accrue --history`)"]
