@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import select
 
-from blueprints.account.services import create_account, find_account
+from blueprints.account.services import create_account
 from blueprints.core import audit
-from blueprints.core.links import LinkCheck, check_link, check_link_id, issue_link, spend_link
+from blueprints.core.links import (LinkCheck, check_link, check_link_id, link_or_sign_in_mail,
+                                   spend_link)
 from blueprints.dealers.services import add_dealer, dealer_company, dealer_for_account
 from forms.fields import address_data, store_address
-from mail import mailed_since, messages, request_mail
-from models import db, utcnow
+from mail import messages, request_mail
+from models import db
 from models.account import Account, AccountPhone, Company, CompanyRole
 from models.gateway import Dealer
 from models.link import MailLink
@@ -44,19 +45,9 @@ def dealer_signup_requested(email: str) -> None:
     link; the owner of an existing ID gets a mail saying to sign in and register the
     company as a dealer from there (never the sign-up link). Runs in the relay's
     transaction."""
-    account = find_account(email)
-    if account is not None:
-        # At most once per ACCOUNT_EXISTS_MAIL_INTERVAL: anyone can type the address.
-        since = utcnow() - current_app.config["ACCOUNT_EXISTS_MAIL_INTERVAL"]
-        recent = mailed_since(DEALER_SIGNUP_EXISTING, account.email, since)
-        if not recent:
-            messages.send_dealer_signup_existing_mail(account)
-        audit.record("club.dealer_signup_existing", subject_id=account.id, mailed=not recent)
-        return
-    ttl = current_app.config["DEALER_SIGNUP_LINK_TTL"]
-    token = issue_link(DEALER_SIGNUP, email, ttl)
-    messages.send_dealer_signup_mail(email, token, utcnow() + ttl)
-    audit.record("club.dealer_signup_link_sent")
+    link_or_sign_in_mail(email, DEALER_SIGNUP, current_app.config["DEALER_SIGNUP_LINK_TTL"],
+                         DEALER_SIGNUP_EXISTING, messages.send_dealer_signup_mail,
+                         messages.send_dealer_signup_existing_mail, "club.dealer_signup")
 
 
 def check_signup_link(token: str) -> LinkCheck:

@@ -22,6 +22,7 @@ from blueprints.account.services import hash_password
 from blueprints.club import bp
 from blueprints.club import dealer_services as services
 from blueprints.core.links import LinkState
+from blueprints.core.pages import partial_wanted
 from blueprints.core.security import configured_limit
 from blueprints.core.wizard import Step, Wizard
 from forms.account import EmailOnlyForm, LoginForm
@@ -31,10 +32,6 @@ from forms.club import (DealerInfoEditForm, dealer_signup_confirm_form_for,
 MAIL_LIMIT = configured_limit("MAIL_SENDING_LIMIT")
 LINK_KEY = "club:dealer_signup_link"
 DONE_KEY = "club:dealer_signup_done"
-
-
-def _partial_wanted() -> bool:
-    return bool(htmx) and not htmx.history_restore_request
 
 
 # -- the console's sign-in page (003-01, 003-25) ----------------------------------------
@@ -57,10 +54,10 @@ def dealer_signup():
     form = EmailOnlyForm()
     if form.validate_on_submit():
         services.request_dealer_signup(form.email.data)
-        template = ("club/_dealer_signup_sent.html" if _partial_wanted()
+        template = ("club/_dealer_signup_sent.html" if partial_wanted()
                     else "club/dealer_signup_sent.html")
         return render_template(template, email=form.email.data)
-    template = ("club/_dealer_signup_form.html" if _partial_wanted()
+    template = ("club/_dealer_signup_form.html" if partial_wanted()
                 else "club/dealer_signup.html")
     status = 422 if request.method == "POST" else 200
     return render_template(template, form=form), status

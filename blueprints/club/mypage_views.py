@@ -6,30 +6,14 @@ HTMX: the product form and the subscription steps post with `hx-post`; a partial
 JavaScript the same URLs post, redirect and get."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from app import htmx
 from blueprints.club import bp, products
+from blueprints.core.pages import go_to, page_or_partial
 from forms.club import ProductDeleteForm, ProductForm, SubscriptionForm
 from forms.validators import lookup_postal_code, normalize_postal_code, today_in_japan
-
-
-def _partial_wanted() -> bool:
-    return bool(htmx) and not htmx.history_restore_request
-
-
-def _go(endpoint: str, **values):
-    """Post/redirect/get; for htmx a full navigation to the same place."""
-    target = url_for(endpoint, **values)
-    if htmx:
-        return "", 200, {"HX-Redirect": target}
-    return redirect(target, code=303)
-
-
-def _page(template: str, partial: str, status: int = 200, **context):
-    return render_template(partial if _partial_wanted() else template, **context), status
 
 
 @bp.get("/mypage")
@@ -73,7 +57,7 @@ def product_new():
         product = products.register_product(current_user, form.product_data())
         if product is not None:
             flash(_("製品を登録しました"), "success")
-            return _go("club.mypage", _anchor=f"product-{product.id}")
+            return go_to("club.mypage", _anchor=f"product-{product.id}")
         form.model_id.errors = [_("一覧から選択してください")]
     return _form_page(form, None)
 
@@ -101,7 +85,7 @@ def product_edit(product_id: int):
         if not products.update_product(current_user, product_id, form.product_data()):
             abort(404)
         flash(_("登録製品を保存しました"), "success")
-        return _go("club.mypage", _anchor=f"product-{product_id}")
+        return go_to("club.mypage", _anchor=f"product-{product_id}")
     return _form_page(form, shown)
 
 
@@ -117,7 +101,7 @@ def _form_page(form: ProductForm, shown):
     status = 422 if request.method == "POST" and "lookup" not in request.form else 200
     if status == 422 and not form.errors:
         status = 200
-    return _page("club/product_form.html", "club/_product_form.html", status, form=form,
+    return page_or_partial("club/product_form.html", "club/_product_form.html", status, form=form,
                  product=shown, area=_postal_area(form.postal_code.data),
                  looked_up="lookup" in request.form)
 
@@ -134,7 +118,7 @@ def product_delete(product_id: int):
         if not products.delete_product(current_user, product_id):
             abort(404)
         flash(_("登録製品を削除しました"), "success")
-        return _go("club.mypage")
+        return go_to("club.mypage")
     return render_template("club/product_delete.html", form=form,
                            product=products.shown_product(current_user, product)), \
         422 if form.errors else 200
@@ -157,15 +141,15 @@ def subscription(product_id: int, service: str):
         wanted = form.state.data == "in"
         if form.step.data != "confirm":
             form.step.data = "confirm"
-            return _page("club/subscription_confirm.html", "club/_subscription_confirm.html",
+            return page_or_partial("club/subscription_confirm.html", "club/_subscription_confirm.html",
                          wanted=wanted, **context)
         result = products.change_subscription(current_user, product_id, service, wanted)
         if result is products.SubscriptionChange.NOT_FOUND:
             abort(404)
-        return _go("club.subscription_done", product_id=product_id, service=service)
+        return go_to("club.subscription_done", product_id=product_id, service=service)
     form.step.data = "entry"
     status = 422 if form.errors else 200
-    return _page("club/subscription.html", "club/_subscription_form.html", status, **context)
+    return page_or_partial("club/subscription.html", "club/_subscription_form.html", status, **context)
 
 
 @bp.get("/mypage/products/<int:product_id>/services/<service>/done")

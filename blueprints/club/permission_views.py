@@ -9,19 +9,16 @@ from flask import abort, flash, make_response, redirect, render_template, reques
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from app import htmx, limiter
+from app import limiter
 from blueprints.club import bp, customer, permissions
 from blueprints.club.products import owner_products
 from blueprints.core import registry
+from blueprints.core.pages import partial_wanted
 from blueprints.core.security import configured_limit
 from forms.club import DealerUserSearchForm, DecisionForm, WithdrawForm, customer_info_form_for
 
 MAIL_LIMIT = configured_limit("MAIL_SENDING_LIMIT")
 GRANT = "club.permission_grant"  # refused while acting for the owner (not an endpoint)
-
-
-def _partial_wanted() -> bool:
-    return bool(htmx) and not htmx.history_restore_request
 
 
 def _granting() -> bool:
@@ -54,7 +51,7 @@ def customer_info_edit():
     form_class = customer_info_form_for(current_user, granting)
     form = form_class(data=None if request.method == "POST"
                       else customer.customer_form_data(current_user))
-    partial = _partial_wanted()
+    partial = partial_wanted()
     if request.method == "POST" and form.run_sub_action():
         return _edit_page(form, granting, partial)
     if request.method == "POST" and "back" not in request.form and form.validate_on_submit():
@@ -127,7 +124,7 @@ def approval(token: str):
     if found.state is permissions.ApprovalState.PROBLEM:
         return render_template("club/approval_problem.html", state=found.link_state.value), 410
     status = 422 if request.method == "POST" and form.errors else 200
-    template = "club/_approval.html" if _partial_wanted() else "club/approval.html"
+    template = "club/_approval.html" if partial_wanted() else "club/approval.html"
     return render_template(template, found=found, form=form, token=token,
                            ApprovalState=permissions.ApprovalState), status
 
@@ -153,7 +150,7 @@ def dealer_users():
     search = DealerUserSearchForm(request.args)
     query = search.q.data if search.validate() and search.q.data else None
     page = permissions.registered_users(dealer, query, _page_number())
-    template = "club/dealer/_users_list.html" if _partial_wanted() else "club/dealer/users.html"
+    template = "club/dealer/_users_list.html" if partial_wanted() else "club/dealer/users.html"
     return render_template(template, search=search, query=query, page=page)
 
 

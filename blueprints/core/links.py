@@ -5,12 +5,15 @@ from __future__ import annotations
 import enum
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app, has_request_context, url_for
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from blueprints.core import audit
+from mail import mailed_since
 from models import db, utcnow
 from models.account import Account
 from models.link import MailLink
@@ -124,3 +127,26 @@ def spend_link(link: MailLink) -> bool:
         .values(used_at=utcnow())
     )
     return result.rowcount == 1
+
+
+def link_or_sign_in_mail(email: str, purpose: str, ttl: timedelta, existing_kind: str,
+                         send_link: Callable[[str, str, datetime], None],
+                         send_sign_in: Callable[[Account], None], audit_as: str) -> None:
+    """The relay's decision for a mail-first flow (a page that asks only an address and
+    says the same for every one): an address without an ID gets `send_link(email, token,
+    expires_at)` with a fresh link of `purpose`; the owner of an ID gets `send_sign_in(account)`
+    instead (sign in and go on from there), at most once per ACCOUNT_EXISTS_MAIL_INTERVAL,
+    because anyone can type the address. Runs in the relay's transaction; audited as
+    `<audit_as>_existing` / `<audit_as>_link_sent`."""
+    account = db.session.scalar(select(Account).where(
+        func.lower(Account.email) == email.lower())) if email else None
+    if account is not None:
+        since = utcnow() - current_app.config["ACCOUNT_EXISTS_MAIL_INTERVAL"]
+        recent = mailed_since(existing_kind, account.email, since)
+        if not recent:
+            send_sign_in(account)
+        audit.record(f"{audit_as}_existing", subject_id=account.id, mailed=not recent)
+        return
+    token = issue_link(purpose, email, ttl)
+    send_link(email, token, utcnow() + ttl)
+    audit.record(f"{audit_as}_link_sent")

@@ -9,8 +9,9 @@ from flask import (abort, flash, make_response, redirect, render_template, reque
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from app import htmx, limiter
+from app import limiter
 from blueprints.core import registry
+from blueprints.core.pages import partial_wanted
 from blueprints.core.security import configured_limit
 from blueprints.dealers import bp, services
 from forms.dealers import (ConsoleSearchForm, DealerLinkForm, DealerRegistrationForm,
@@ -29,10 +30,6 @@ def _problem_message(result: services.LinkResult) -> str:
         return _("1台のゲートウェイに登録できる販売店は%(max)d社までです",
                  max=services.MAX_DEALERS_PER_GATEWAY)
     return _("販売店IDまたは電話番号が正しくありません")
-
-
-def _partial_wanted() -> bool:
-    return bool(htmx) and not htmx.history_restore_request
 
 
 def _search_query(form) -> str | None:
@@ -113,7 +110,7 @@ def my_unlink_search():
     """保守を任せている販売店様を解除するゲートウェイの検索 (ID or site name)."""
     search = GatewaySearchForm(request.args)
     gateways = services.owner_gateways(current_user, _search_query(search))
-    template = ("dealers/_owner_gateway_list.html" if _partial_wanted()
+    template = ("dealers/_owner_gateway_list.html" if partial_wanted()
                 else "dealers/unlink_search.html")
     return render_template(template, search=search, gateways=gateways)
 
@@ -204,7 +201,7 @@ def console():
     search = ConsoleSearchForm(request.args)
     query = _search_query(search)
     page = services.dealer_gateways(dealer, query, _page_number(), CONSOLE_PER_PAGE)
-    template = "dealers/_console_list.html" if _partial_wanted() else "dealers/console.html"
+    template = "dealers/_console_list.html" if partial_wanted() else "dealers/console.html"
     return render_template(template, search=search, query=query, page=page, dealer=dealer,
                            company=services.dealer_company(dealer),
                            states=registry.gateway_states([item.gateway for item in page.items]))

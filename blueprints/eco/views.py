@@ -11,26 +11,9 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from app import htmx
+from blueprints.core.pages import go_to, page_or_partial
 from blueprints.eco import bp, services
 from forms.eco import ApplyForm, CancelForm, TermsForm
-
-
-def _partial_wanted() -> bool:
-    return bool(htmx) and not htmx.history_restore_request
-
-
-def _go(endpoint: str, **values):
-    """Post/redirect/get; for htmx a full navigation to the same place."""
-    target = url_for(endpoint, **values)
-    if htmx:
-        return "", 200, {"HX-Redirect": target}
-    return redirect(target, code=303)
-
-
-def _page(template: str, partial: str, status: int = 200, **context):
-    response = render_template(partial if _partial_wanted() else template, **context)
-    return response, status, {"Vary": "HX-Request"}
 
 
 @bp.get("/")
@@ -91,35 +74,35 @@ def apply(gateway_id: str):
         return back
     if shown.membership is not None:  # applied meanwhile (another tab, a double submit)
         flash(_("このゲートウェイはすでに申込済みです。"), "info")
-        return _go("eco.gateways")
+        return go_to("eco.gateways")
     form = ApplyForm()
     context = dict(form=form, shown=shown, serial=services.first_pcs_serial(shown.gateway),
                    State=services.State)
     if request.method == "POST" and "back" not in request.form and form.validate_on_submit():
         if not shown.eligibility.measurable_ok:  # a condition fails: no confirmation step
             form.step.data = "entry"
-            return _page("eco/apply.html", "eco/_apply_form.html", 409, **context)
+            return page_or_partial("eco/apply.html", "eco/_apply_form.html", 409, **context)
         if form.step.data != "confirm":
             form.step.data = "confirm"
-            return _page("eco/apply_confirm.html", "eco/_apply_confirm.html", **context)
+            return page_or_partial("eco/apply_confirm.html", "eco/_apply_confirm.html", **context)
         done = services.apply(current_user, gateway_id, form.no_private_generator.data,
                               form.no_other_scheme.data)
         if done.result is services.ApplyResult.NOT_FOUND:
             abort(404)
         if done.result is services.ApplyResult.NO_TERMS:
-            return _go("eco.index")
+            return go_to("eco.index")
         if done.result is services.ApplyResult.ALREADY:
             flash(_("このゲートウェイはすでに申込済みです。"), "info")
-            return _go("eco.gateways")
+            return go_to("eco.gateways")
         if done.result is services.ApplyResult.NOT_ELIGIBLE:
             shown = services.gateway_state(current_user, gateway_id) or abort(404)
             context.update(shown=shown)
             form.step.data = "entry"
-            return _page("eco/apply.html", "eco/_apply_form.html", 409, **context)
-        return _go("eco.applied", gateway_id=done.membership.gateway_code)
+            return page_or_partial("eco/apply.html", "eco/_apply_form.html", 409, **context)
+        return go_to("eco.applied", gateway_id=done.membership.gateway_code)
     form.step.data = "entry"
     status = 422 if form.errors else 200
-    return _page("eco/apply.html", "eco/_apply_form.html", status, **context)
+    return page_or_partial("eco/apply.html", "eco/_apply_form.html", status, **context)
 
 
 @bp.get("/gateways/<gateway_id>/applied")
@@ -142,6 +125,6 @@ def cancel(gateway_id: str):
         if services.cancel(current_user, gateway_id):
             flash(_("「みんなでつくるエコ活サークル」を解約しました。確認のメールをお送りしました。"),
                   "success")
-        return _go("eco.gateways")
-    return _page("eco/cancel.html", "eco/_cancel_form.html",
+        return go_to("eco.gateways")
+    return page_or_partial("eco/cancel.html", "eco/_cancel_form.html",
                  400 if request.method == "POST" else 200, form=form, membership=membership)

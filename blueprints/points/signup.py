@@ -31,14 +31,15 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from blueprints.account.services import apply_personal_info, create_account, find_account
+from blueprints.account.services import apply_personal_info, create_account
 from blueprints.core import audit
 from blueprints.core.attempts import Guess, Requester, check_guess
-from blueprints.core.links import LinkCheck, check_link, check_link_id, issue_link, spend_link
+from blueprints.core.links import (LinkCheck, check_link, check_link_id, link_or_sign_in_mail,
+                                   spend_link)
 from blueprints.core.security import open_login_session
 from blueprints.core.wizard import WizardError
 from forms.fields import ADDRESS_PARTS, address_data
-from mail import mailed_since, messages, request_mail
+from mail import messages, request_mail
 from models import db, utcnow
 from models.account import Account, AccountType
 from models.eco import EcoMembership
@@ -85,18 +86,9 @@ def signup_requested(email: str) -> None:
     【会員登録URLのお知らせ】 with a link valid POINTS_SIGNUP_LINK_TTL; the owner of an ID
     gets a mail to sign in and continue at /points/signup (at most once per
     ACCOUNT_EXISTS_MAIL_INTERVAL: anyone can type the address)."""
-    account = find_account(email)
-    if account is not None:
-        since = utcnow() - current_app.config["ACCOUNT_EXISTS_MAIL_INTERVAL"]
-        recent = mailed_since(SIGNUP_EXISTING, account.email, since)
-        if not recent:
-            messages.send_points_signup_existing_mail(account)
-        audit.record("points.signup_existing", subject_id=account.id, mailed=not recent)
-        return
-    ttl = current_app.config["POINTS_SIGNUP_LINK_TTL"]
-    token = issue_link(SIGNUP, email, ttl)
-    messages.send_points_signup_mail(email, token, utcnow() + ttl)
-    audit.record("points.signup_link_sent")
+    link_or_sign_in_mail(email, SIGNUP, current_app.config["POINTS_SIGNUP_LINK_TTL"],
+                         SIGNUP_EXISTING, messages.send_points_signup_mail,
+                         messages.send_points_signup_existing_mail, "points.signup")
 
 
 def check_signup_link(token: str) -> LinkCheck:

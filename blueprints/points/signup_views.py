@@ -25,6 +25,7 @@ from app import htmx, limiter
 from blueprints.account.services import hash_password
 from blueprints.core.attempts import Requester
 from blueprints.core.links import LinkState
+from blueprints.core.pages import partial_wanted
 from blueprints.core.security import configured_limit
 from blueprints.core.wizard import Step, Wizard
 from blueprints.points import bp
@@ -38,10 +39,6 @@ LINK_KEY = "points:signup_link"
 DONE_KEY = "points:signup_done"
 
 
-def _partial_wanted() -> bool:
-    return bool(htmx) and not htmx.history_restore_request
-
-
 # -- /points/signup: the wizard, or the address --------------------------------------------
 @bp.route("/signup", methods=["GET", "POST"])
 @limiter.limit(MAIL_LIMIT, methods=["POST"])
@@ -53,9 +50,9 @@ def signup():
     form = SignupEmailForm()
     if form.validate_on_submit():
         services.request_signup(form.email.data)
-        template = "points/_signup_sent.html" if _partial_wanted() else "points/signup_sent.html"
+        template = "points/_signup_sent.html" if partial_wanted() else "points/signup_sent.html"
         return render_template(template, email=form.email.data)
-    template = "points/_signup_email.html" if _partial_wanted() else "points/signup.html"
+    template = "points/_signup_email.html" if partial_wanted() else "points/signup.html"
     status = 422 if request.method == "POST" else 200
     return render_template(template, form=form), status
 
