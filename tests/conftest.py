@@ -1,6 +1,11 @@
 """Shared fixtures: an app on a migrated database (SQLite, or PostgreSQL when
 TEST_DATABASE_URL is set), emptied after every test; a test client with CSRF helpers;
-a real SMTP server on loopback."""
+a real SMTP server on loopback.
+
+Under pytest-xdist (`-n 2`) each worker is a process of its own with its own database:
+SQLite in the worker's own temporary folder, PostgreSQL in `<TEST_DATABASE_URL's
+database>_<worker>` (e.g. test_gw0), created when missing. Nothing else is shared
+between workers but loopback ports, which are chosen so as not to collide."""
 from __future__ import annotations
 
 import contextvars
@@ -12,31 +17,78 @@ from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
+import errno
+import weakref
+
 import pytest
 from aiosmtpd.controller import Controller
 from flask import has_app_context
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 
 from app import create_app
-from config import TestConfig
+from config import TestConfig, normalize_database_url
 from models import db
 
 CSRF_PATTERN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 LINK_PATTERN = re.compile(r"https?://[^\s<>\"']+")
 
 
+def xdist_worker() -> str | None:
+    """The pytest-xdist worker running this process ("gw0", "gw1" …), None without -n."""
+    return os.environ.get("PYTEST_XDIST_WORKER") or None
+
+
 def database_url(tmp_path_factory) -> str:
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
-        return url
+        return worker_database_url(url, xdist_worker())
+    # tmp_path_factory's folder is already the worker's own under xdist (popen-gw0 …).
     return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.sqlite3")
+
+
+def worker_database_url(url: str, worker: str | None) -> str:
+    """The database of one xdist worker: `<database>_<worker>` on the same server
+    (PostgreSQL), or `<name>_<worker><suffix>` beside the file (SQLite); in-memory
+    SQLite is per process anyway. Without a worker, `url` itself."""
+    if not worker:
+        return url
+    parsed = make_url(normalize_database_url(url))
+    if not parsed.database or parsed.database == ":memory:":
+        return url
+    if parsed.get_backend_name() == "sqlite":
+        stem, dot, suffix = parsed.database.rpartition(".")
+        database = f"{stem}_{worker}.{suffix}" if dot else f"{suffix}_{worker}"
+    else:
+        database = f"{parsed.database}_{worker}"
+    return parsed.set(database=database).render_as_string(hide_password=False)
+
+
+def create_postgres_database(url: str, base_url: str) -> None:
+    """Create `url`'s database when it is missing, connected to `base_url`'s (which the
+    suite's own runs without xdist use, so it exists and we may connect to it)."""
+    name = make_url(url).database
+    engine = create_engine(normalize_database_url(base_url), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            exists = connection.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name})
+            if not exists:
+                quoted = connection.dialect.identifier_preparer.quote(name)
+                connection.execute(text(f"CREATE DATABASE {quoted}"))
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(scope="session")
 def db_url(tmp_path_factory):
-    """A database migrated once per test session with the project's own migrations."""
+    """A database migrated once per test session (per xdist worker) with the project's
+    own migrations."""
     url = database_url(tmp_path_factory)
+    base_url = os.environ.get("TEST_DATABASE_URL")
+    if base_url and url != base_url and make_url(
+            normalize_database_url(url)).get_backend_name() == "postgresql":
+        create_postgres_database(url, base_url)
     app = create_app({**_config(url)})
     with app.app_context():
         from flask_migrate import upgrade
@@ -139,9 +191,20 @@ def path_of(url: str) -> str:
 
 
 def free_port() -> int:
+    """A port free on 127.0.0.1 just now (another process may take it before it is
+    used: bind with `SmtpServer.start`'s retry, or bind port 0 directly)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def hold_port(port: int) -> socket.socket:
+    """Keep `port` bound but not listening: a connection to it is refused (the server
+    is down), and no other process (another xdist worker) can start a server there."""
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.bind(("127.0.0.1", port))
+    return holder
 
 
 # -- SMTP ----------------------------------------------------------------------------------
@@ -153,6 +216,7 @@ class SmtpServer:
     messages: list[EmailMessage] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     port: int = 0
+    holder: socket.socket | None = None  # the port, kept while stopped (see stop)
 
     async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
         message = message_from_bytes(envelope.content, policy=policy.default)
@@ -161,15 +225,51 @@ class SmtpServer:
         return "250 OK"
 
     def start(self) -> None:
-        self.port = self.port or free_port()
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-        self.port = self.controller.port
+        """Serve on `port` (set when restarted after `stop`), or on a free port: another
+        process (an xdist worker) may bind the one probed first, so try another then."""
+        if self.port:
+            self._release()
+            self._serve(self.port)
+            return
+        for attempt in range(20):
+            port = free_port()
+            try:
+                self._serve(port)
+            except OSError as error:
+                if error.errno != errno.EADDRINUSE or attempt == 19:
+                    raise
+                continue
+            self.port = port
+            return
+
+    def _serve(self, port: int) -> None:
+        controller = Controller(self, hostname="127.0.0.1", port=port)
+        try:
+            controller.start()
+        except BaseException:
+            if not controller.loop.is_running():
+                controller.loop.close()
+            raise
+        self.controller = controller
 
     def stop(self) -> None:
+        """Stop serving but keep the port: tests stop the server to see mail wait, then
+        start it again on the same port, which no other worker must take meanwhile."""
         if self.controller is not None:
             self.controller.stop()
             self.controller = None
+            self.holder = hold_port(self.port)
+            weakref.finalize(self, self.holder.close)
+
+    def close(self) -> None:
+        """Stop for good and free the port."""
+        self.stop()
+        self._release()
+
+    def _release(self) -> None:
+        if self.holder is not None:
+            self.holder.close()
+            self.holder = None
 
     def to(self, address: str) -> list[EmailMessage]:
         with self.lock:
@@ -185,7 +285,7 @@ def smtp():
     server = SmtpServer()
     server.start()
     yield server
-    server.stop()
+    server.close()
 
 
 @pytest.fixture
