@@ -18,7 +18,10 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 import errno
-import weakref
+import itertools
+import random
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -190,21 +193,57 @@ def path_of(url: str) -> str:
     return "/" + url.split("://", 1)[1].split("/", 1)[1]
 
 
+# -- ports ---------------------------------------------------------------------------
+# Servers the tests start (SMTP) take their ports from a block of this xdist worker's
+# own below the kernel's ephemeral range, walked forward from a random point: no other
+# worker, no `bind(0)` and no outgoing connection can get one of them, and a test that
+# stops its server and starts it again on the same port (to watch mail wait) finds the
+# port still free. Ports in use by anything else are skipped.
+PORTS_FROM = 20000
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def port_block(worker: str | None, workers: int, ephemeral_from: int) -> range:
+    """The ports of `worker` ("gw0" …) out of `workers`: one slice each of
+    PORTS_FROM..ephemeral_from."""
+    index = int(worker[2:]) if worker and worker[2:].isdigit() else 0
+    workers = max(workers, index + 1)
+    # An unusual ephemeral range starting low: overlap it rather than have no block.
+    size = (max(ephemeral_from, PORTS_FROM + 1000 * workers) - PORTS_FROM) // workers
+    return range(PORTS_FROM + index * size, PORTS_FROM + (index + 1) * size)
+
+
+def _ephemeral_from() -> int:
+    try:
+        return int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
+def _port_walk() -> Iterator[int]:
+    block = port_block(xdist_worker(),
+                       int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1), _ephemeral_from())
+    first = random.SystemRandom().randrange(len(block))
+    for offset in itertools.count():
+        yield block[(first + offset) % len(block)]
+
+
+_PORTS = _port_walk()
+_PORTS_LOCK = threading.Lock()
+
+
 def free_port() -> int:
-    """A port free on 127.0.0.1 just now (another process may take it before it is
-    used: bind with `SmtpServer.start`'s retry, or bind port 0 directly)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def hold_port(port: int) -> socket.socket:
-    """Keep `port` bound but not listening: a connection to it is refused (the server
-    is down), and no other process (another xdist worker) can start a server there."""
-    holder = socket.socket()
-    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    holder.bind(("127.0.0.1", port))
-    return holder
+    """A free port of this worker's own, never handed out before in this run."""
+    with _PORTS_LOCK:
+        for _attempt in range(1000):
+            port = next(_PORTS)
+            with socket.socket() as probe:
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError:
+                    continue  # another program's
+                return port
+    raise RuntimeError("no free port in this worker's block")
 
 
 # -- SMTP ----------------------------------------------------------------------------------
@@ -216,7 +255,6 @@ class SmtpServer:
     messages: list[EmailMessage] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     port: int = 0
-    holder: socket.socket | None = None  # the port, kept while stopped (see stop)
 
     async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
         message = message_from_bytes(envelope.content, policy=policy.default)
@@ -225,10 +263,9 @@ class SmtpServer:
         return "250 OK"
 
     def start(self) -> None:
-        """Serve on `port` (set when restarted after `stop`), or on a free port: another
-        process (an xdist worker) may bind the one probed first, so try another then."""
+        """Serve on `port` (set when restarted after `stop`), or on a free port; should
+        something else bind that one first, on another."""
         if self.port:
-            self._release()
             self._serve(self.port)
             return
         for attempt in range(20):
@@ -253,23 +290,9 @@ class SmtpServer:
         self.controller = controller
 
     def stop(self) -> None:
-        """Stop serving but keep the port: tests stop the server to see mail wait, then
-        start it again on the same port, which no other worker must take meanwhile."""
         if self.controller is not None:
             self.controller.stop()
             self.controller = None
-            self.holder = hold_port(self.port)
-            weakref.finalize(self, self.holder.close)
-
-    def close(self) -> None:
-        """Stop for good and free the port."""
-        self.stop()
-        self._release()
-
-    def _release(self) -> None:
-        if self.holder is not None:
-            self.holder.close()
-            self.holder = None
 
     def to(self, address: str) -> list[EmailMessage]:
         with self.lock:
@@ -285,7 +308,7 @@ def smtp():
     server = SmtpServer()
     server.start()
     yield server
-    server.close()
+    server.stop()
 
 
 @pytest.fixture
