@@ -7,6 +7,14 @@ FLASK := $(BIN)/flask --app app
 APT_PACKAGES := chromium fonts-noto-cjk
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 
+# Test workers (pytest-xdist): one per core, at most 4 (each worker runs its own Chromium
+# and its own database); on one core, or with `make test TEST_WORKERS=0`, one process.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; \
+                 [ $$n -lt 2 ] && n=0; echo $$n)
+# worksteal: an idle worker takes queued tests from a busy one, so a few slow browser
+# tests at the end do not leave a core idle.
+PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist worksteal
+
 .PHONY: run test test-sqlite test-postgres install system-deps browser-deps translations messages migrate seed bench clean
 
 $(BIN)/activate:
@@ -63,18 +71,23 @@ run: seed
 	@echo "Enelink on http://127.0.0.1:5000  (mail: http://127.0.0.1:5000/dev/mail)"
 	ENELINK_ENV=development $(FLASK) run --host 127.0.0.1 --port 5000
 
+# Both databases run even when the first fails (one CI run shows every failure); the
+# exit status is non-zero when either failed.
 test: install system-deps browser-deps
-	$(MAKE) --no-print-directory test-sqlite
-	@if [ -n "$$TEST_DATABASE_URL" ]; then $(MAKE) --no-print-directory test-postgres; \
-	 else echo "TEST_DATABASE_URL not set: PostgreSQL run skipped"; fi
+	@status=0; \
+	$(MAKE) --no-print-directory test-sqlite || status=1; \
+	if [ -n "$$TEST_DATABASE_URL" ]; then $(MAKE) --no-print-directory test-postgres || status=1; \
+	else echo "TEST_DATABASE_URL not set: PostgreSQL run skipped"; fi; \
+	exit $$status
 
+# Under xdist each worker has its own database: see tests/conftest.py.
 test-sqlite:
-	@echo "== tests on SQLite =="
-	env -u TEST_DATABASE_URL CI=$${CI:-} $(BIN)/python -m pytest -q -p no:cacheprovider
+	@echo "== tests on SQLite ($(TEST_WORKERS) workers) =="
+	env -u TEST_DATABASE_URL CI=$${CI:-} $(PYTEST)
 
 test-postgres:
-	@echo "== tests on PostgreSQL ($$TEST_DATABASE_URL) =="
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	@echo "== tests on PostgreSQL ($$TEST_DATABASE_URL, $(TEST_WORKERS) workers) =="
+	$(PYTEST)
 
 # Hot paths against /healthz measured in the same run (only the ratios mean something), then
 # the monitoring page with 1 day and with 1 year of readings side by side and the gateway

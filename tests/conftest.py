@@ -1,6 +1,11 @@
 """Shared fixtures: an app on a migrated database (SQLite, or PostgreSQL when
 TEST_DATABASE_URL is set), emptied after every test; a test client with CSRF helpers;
-a real SMTP server on loopback."""
+a real SMTP server on loopback.
+
+Under pytest-xdist (`-n 2`) each worker is a process of its own with its own database:
+SQLite in the worker's own temporary folder, PostgreSQL in `<TEST_DATABASE_URL's
+database>_<worker>` (e.g. test_gw0), created when missing. Nothing else is shared
+between workers but loopback ports, which are chosen so as not to collide."""
 from __future__ import annotations
 
 import contextvars
@@ -12,31 +17,81 @@ from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
+import errno
+import itertools
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from aiosmtpd.controller import Controller
 from flask import has_app_context
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 
 from app import create_app
-from config import TestConfig
+from config import TestConfig, normalize_database_url
 from models import db
 
 CSRF_PATTERN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 LINK_PATTERN = re.compile(r"https?://[^\s<>\"']+")
 
 
+def xdist_worker() -> str | None:
+    """The pytest-xdist worker running this process ("gw0", "gw1" …), None without -n."""
+    return os.environ.get("PYTEST_XDIST_WORKER") or None
+
+
 def database_url(tmp_path_factory) -> str:
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
-        return url
+        return worker_database_url(url, xdist_worker())
+    # tmp_path_factory's folder is already the worker's own under xdist (popen-gw0 …).
     return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.sqlite3")
+
+
+def worker_database_url(url: str, worker: str | None) -> str:
+    """The database of one xdist worker: `<database>_<worker>` on the same server
+    (PostgreSQL), or `<name>_<worker><suffix>` beside the file (SQLite); in-memory
+    SQLite is per process anyway. Without a worker, `url` itself."""
+    if not worker:
+        return url
+    parsed = make_url(normalize_database_url(url))
+    if not parsed.database or parsed.database == ":memory:":
+        return url
+    if parsed.get_backend_name() == "sqlite":
+        stem, dot, suffix = parsed.database.rpartition(".")
+        database = f"{stem}_{worker}.{suffix}" if dot else f"{suffix}_{worker}"
+    else:
+        database = f"{parsed.database}_{worker}"
+    return parsed.set(database=database).render_as_string(hide_password=False)
+
+
+def create_postgres_database(url: str, base_url: str) -> None:
+    """Create `url`'s database when it is missing, connected to `base_url`'s (which the
+    suite's own runs without xdist use, so it exists and we may connect to it)."""
+    name = make_url(url).database
+    engine = create_engine(normalize_database_url(base_url), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            exists = connection.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name})
+            if not exists:
+                quoted = connection.dialect.identifier_preparer.quote(name)
+                connection.execute(text(f"CREATE DATABASE {quoted}"))
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(scope="session")
 def db_url(tmp_path_factory):
-    """A database migrated once per test session with the project's own migrations."""
+    """A database migrated once per test session (per xdist worker) with the project's
+    own migrations."""
     url = database_url(tmp_path_factory)
+    base_url = os.environ.get("TEST_DATABASE_URL")
+    if base_url and url != base_url and make_url(
+            normalize_database_url(url)).get_backend_name() == "postgresql":
+        create_postgres_database(url, base_url)
     app = create_app({**_config(url)})
     with app.app_context():
         from flask_migrate import upgrade
@@ -138,10 +193,57 @@ def path_of(url: str) -> str:
     return "/" + url.split("://", 1)[1].split("/", 1)[1]
 
 
+# -- ports ---------------------------------------------------------------------------
+# Servers the tests start (SMTP) take their ports from a block of this xdist worker's
+# own below the kernel's ephemeral range, walked forward from a random point: no other
+# worker, no `bind(0)` and no outgoing connection can get one of them, and a test that
+# stops its server and starts it again on the same port (to watch mail wait) finds the
+# port still free. Ports in use by anything else are skipped.
+PORTS_FROM = 20000
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def port_block(worker: str | None, workers: int, ephemeral_from: int) -> range:
+    """The ports of `worker` ("gw0" …) out of `workers`: one slice each of
+    PORTS_FROM..ephemeral_from."""
+    index = int(worker[2:]) if worker and worker[2:].isdigit() else 0
+    workers = max(workers, index + 1)
+    # An unusual ephemeral range starting low: overlap it rather than have no block.
+    size = (max(ephemeral_from, PORTS_FROM + 1000 * workers) - PORTS_FROM) // workers
+    return range(PORTS_FROM + index * size, PORTS_FROM + (index + 1) * size)
+
+
+def _ephemeral_from() -> int:
+    try:
+        return int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
+def _port_walk() -> Iterator[int]:
+    block = port_block(xdist_worker(),
+                       int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1), _ephemeral_from())
+    first = random.SystemRandom().randrange(len(block))
+    for offset in itertools.count():
+        yield block[(first + offset) % len(block)]
+
+
+_PORTS = _port_walk()
+_PORTS_LOCK = threading.Lock()
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A free port of this worker's own, never handed out before in this run."""
+    with _PORTS_LOCK:
+        for _attempt in range(1000):
+            port = next(_PORTS)
+            with socket.socket() as probe:
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError:
+                    continue  # another program's
+                return port
+    raise RuntimeError("no free port in this worker's block")
 
 
 # -- SMTP ----------------------------------------------------------------------------------
@@ -161,10 +263,31 @@ class SmtpServer:
         return "250 OK"
 
     def start(self) -> None:
-        self.port = self.port or free_port()
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-        self.port = self.controller.port
+        """Serve on `port` (set when restarted after `stop`), or on a free port; should
+        something else bind that one first, on another."""
+        if self.port:
+            self._serve(self.port)
+            return
+        for attempt in range(20):
+            port = free_port()
+            try:
+                self._serve(port)
+            except OSError as error:
+                if error.errno != errno.EADDRINUSE or attempt == 19:
+                    raise
+                continue
+            self.port = port
+            return
+
+    def _serve(self, port: int) -> None:
+        controller = Controller(self, hostname="127.0.0.1", port=port)
+        try:
+            controller.start()
+        except BaseException:
+            if not controller.loop.is_running():
+                controller.loop.close()
+            raise
+        self.controller = controller
 
     def stop(self) -> None:
         if self.controller is not None:
