@@ -2,9 +2,10 @@
 readings as a gateway sends them."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from blueprints.monitoring.telemetry import JST
 from models import db, utcnow
@@ -121,3 +122,19 @@ def add_units(gateway, count: int = 1) -> None:
         db.session.add(PcsUnit(gateway_id=gateway.id, unit_no=unit_no, model="PCS-5K",
                                serial=f"T{gateway.id:03d}{unit_no:04d}"[:8]))
     db.session.commit()
+
+
+@contextmanager
+def statements():
+    """The SQL statements run meanwhile (their text, not their parameters)."""
+    seen: list[str] = []
+
+    def listener(_conn, _cursor, statement, _parameters, _context, _executemany):
+        seen.append(statement)
+
+    db.session.commit()
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from threading import Barrier
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from blueprints.core import registry
 from blueprints.eco import services
@@ -22,7 +22,7 @@ from tests.flows.test_eco import (DECLARED, GW, OWNER, SERIAL, agree, apply, app
                                   make_eligible, signed_in)
 from tests.flows.test_gateway_manage import fresh, owned_gateway
 from tests.flows.test_slips import make_account
-from tests.helpers import login, outbox
+from tests.helpers import login, outbox, statements
 
 WORKERS = 6
 
@@ -137,19 +137,10 @@ def test_a_new_owner_of_the_same_gateway_gets_their_own_guidance(app):
 
 def test_the_number_of_queries_does_not_grow_with_the_gateways_checked(app):
     """Gateways checked but not mailed (no battery today) cost nothing per gateway."""
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
     def queries_for_a_run() -> int:
-        statements.clear()
-        event.listen(db.engine, "before_cursor_execute", count)
-        try:
+        with statements() as seen:
             assert services.send_guidance() == 0
-        finally:
-            event.remove(db.engine, "before_cursor_execute", count)
-        return len(statements)
+        return len(seen)
 
     for n in range(2):
         make_eligible(owned_gateway(make_account(f"a{n}@example.com"), numbered(n)), battery=0)

@@ -5,9 +5,8 @@ work (the same SQL statements) for both; the relay decides what is mailed."""
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from mail.relay import deliver_pending
 from models import db
@@ -22,6 +21,7 @@ from tests.helpers import (
     post_step,
     sign_up,
     signed_up_and_active,
+    statements,
 )
 
 KNOWN, UNKNOWN = "taro@example.com", "hanako@example.com"
@@ -121,22 +121,6 @@ def test_sign_up_with_an_unopened_address_sends_no_second_activation(app):
 
 
 # -- the same work for every address ---------------------------------------------------------
-@contextmanager
-def statements():
-    """The SQL statements run meanwhile (their text, not their parameters)."""
-    seen: list[str] = []
-
-    def listener(_conn, _cursor, statement, _parameters, _context, _executemany):
-        seen.append(statement)
-
-    db.session.commit()
-    event.listen(db.engine, "before_cursor_execute", listener)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", listener)
-
-
 def _statements_of_post(client, url: str, token: str, email: str) -> tuple[int, str, list[str]]:
     with statements() as seen:
         response = client.post(url, data={"email": email, "csrf_token": token})

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -29,7 +28,7 @@ from models.points import EntryKind, PointsEntry, PointsMember
 from models.telemetry import MonthlyEnergy
 from tests.conftest import csrf_from
 from tests.flows.test_dealer_links import make_gateway, make_owner
-from tests.helpers import PASSWORD, outbox
+from tests.helpers import PASSWORD, outbox, statements
 from tests.helpers import login as _login
 
 GATEWAY = "01AB12345678"
@@ -94,21 +93,6 @@ def make_staff(email="staff@example.com") -> Account:
     staff.role = Role.STAFF
     db.session.commit()
     return staff
-
-
-@contextmanager
-def statements():
-    seen: list[str] = []
-
-    def listener(_conn, _cursor, statement, _parameters, _context, _executemany):
-        seen.append(statement)
-
-    db.session.commit()
-    event.listen(db.engine, "before_cursor_execute", listener)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", listener)
 
 
 # -- the monthly accrual -----------------------------------------------------------------
