@@ -49,6 +49,19 @@ def model_for_code(code: str | None) -> SystemModel | None:
     return db.session.scalar(select(SystemModel).where(SystemModel.code == code))
 
 
+def manuals_for(codes) -> list[SystemModel]:
+    """The catalogue entries with a manual (商品マニュアル) among these model codes, in
+    code order: one query whatever the number of gateways."""
+    codes = sorted({code for code in codes if code})
+    if not codes:
+        return []
+    ensure_catalogue()
+    return list(db.session.scalars(
+        select(SystemModel).where(SystemModel.code.in_(codes),
+                                  SystemModel.manual_url.is_not(None))
+        .order_by(SystemModel.code)))
+
+
 def model_by_id(model_id) -> SystemModel | None:
     try:
         model_id = int(model_id)

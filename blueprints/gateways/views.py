@@ -11,7 +11,7 @@ from app import limiter
 from blueprints.core import registry
 from blueprints.core.links import LinkState
 from blueprints.core.security import configured_limit
-from blueprints.gateways import bp, registration as services
+from blueprints.gateways import bp, catalogue, registration as services
 from blueprints.gateways.registration_wizard import (
     DONE_SESSION_KEY,
     campaign_first,
@@ -114,10 +114,12 @@ def registration_complete():
 @bp.get("/")
 @login_required
 def menu():
-    """Main menu (ゲートウェイの管理): the owner's gateways and what can be done."""
+    """Main menu (ゲートウェイの管理): 「〇〇 様」, the 商品マニュアル of the owner's
+    models, the owner's gateways and what can be done."""
     gateways = services.owned_gateways(current_user)
     return render_template("gateways/menu.html", gateways=gateways,
-                           states=registry.gateway_states(gateways))
+                           states=registry.gateway_states(gateways),
+                           manuals=catalogue.manuals_for(g.model for g in gateways))
 
 
 @bp.route("/gateways/add", methods=["GET", "POST"])

@@ -401,3 +401,13 @@ def test_the_page_speaks_english_when_the_account_does(owner_client, owner_gatew
     assert "正常動作中" not in page
     rows = list(csv.reader(io.StringIO(text_of(owner_client.get(CSV_URL)).lstrip("\ufeff"))))
     assert rows[0][:2] == ["Date and time", "Generation(kW)"] and rows[1][-1] == "Charging"
+
+
+def test_menu_greets_the_owner_and_links_the_manuals_of_their_models(owner_client,
+                                                                     owner_gateway):
+    """001-07: the management site's 「〇〇 様」 and 商品マニュアル (from the catalogue)."""
+    owner, gateway = owner_gateway
+    menu = text_of(owner_client.get("/monitoring/"))
+    assert f"{owner.family_name} {owner.given_name} 様" in menu
+    assert f'href="https://enelink.example/manuals/{gateway.model}.pdf"' in menu
+    assert "GW-M003.pdf" not in menu  # only the models this owner has
