@@ -51,11 +51,12 @@ def model_for_code(code: str | None) -> SystemModel | None:
 
 def manuals_for(codes) -> list[SystemModel]:
     """The catalogue entries with a manual (商品マニュアル) among these model codes, in
-    code order: one query whatever the number of gateways."""
+    code order: one query whatever the number of gateways. Read only: it never fills an
+    empty catalogue (a GET's fill would be rolled back, and on PostgreSQL would spend the
+    sequence's numbers); an empty catalogue simply has no manuals yet."""
     codes = sorted({code for code in codes if code})
     if not codes:
         return []
-    ensure_catalogue()
     return list(db.session.scalars(
         select(SystemModel).where(SystemModel.code.in_(codes),
                                   SystemModel.manual_url.is_not(None))

@@ -7,15 +7,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from blueprints.account.services import INVITATION
 from blueprints.club.permissions import APPROVAL
 from blueprints.core.links import issue_link
 from blueprints.dealers.services import become_dealer, link_dealer
+from blueprints.gateways.catalogue import ensure_catalogue
 from models import db, utcnow
 from models.account import Account, AccountType, CompanyRole, Role
-from models.gateway import Dealer
+from models.gateway import Dealer, SystemModel
 from models.club import LoginPermission, PermissionState
 from models.link import MailLink
 from tests.flows.test_dealer_links import _password_hash, make_company, make_gateway, make_owner
@@ -81,7 +82,7 @@ ROUTES = {
                                    unlinked=404, staff=200),
     "/staff/gateways/models/new": dict(anonymous=302, owner=404, other=404, linked=404,
                                        unlinked=404, staff=200),
-    "/staff/gateways/models/1": dict(anonymous=302, owner=404, other=404, linked=404,
+    "/staff/gateways/models/SYSTEMMODEL": dict(anonymous=302, owner=404, other=404, linked=404,
                                      unlinked=404, staff=200),
     f"/staff/gateways/gateways/{GATEWAY}": dict(anonymous=302, owner=404, other=404,
                                                 linked=404, unlinked=404, staff=200),
@@ -245,7 +246,12 @@ def world(app):
 
 
 def _filled(path: str, dealer_code: str) -> str:
-    """The path with the world's 販売店ID, employee and invitation in it."""
+    """The path with the world's 販売店ID, employee, invitation and catalogue model in it
+    (ids are whatever the database gave: PostgreSQL's sequences go on across tests)."""
+    if "SYSTEMMODEL" in path:
+        ensure_catalogue()
+        model = db.session.scalar(select(func.min(SystemModel.id)))
+        path = path.replace("SYSTEMMODEL", str(model))
     employee = db.session.scalar(select(Account.id).where(Account.email == EMPLOYEE_EMAIL))
     invitation = db.session.scalar(select(MailLink.id).where(MailLink.purpose == INVITATION))
     owner = db.session.scalar(select(Account).where(Account.email == "owner@example.com"))

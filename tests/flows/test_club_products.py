@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from blueprints.account.services import delete_account
 from blueprints.club import products
 from blueprints.core import registry
+from blueprints.gateways.catalogue import model_for_code
 from blueprints.gateways.management import dispose_gateway
 from models import JST, db, utcnow
 from models.account import Role
@@ -135,8 +136,9 @@ def test_staff_set_a_gateways_operation_start(app, staff):
 def test_catalogue_pages_are_staff_only(app, staff):
     make_owner()
     owner = _signed_in(app)
+    model = model_for_code("GW-M001")
     for path in ("/staff/gateways/models", "/staff/gateways/models/new",
-                 "/staff/gateways/models/1"):
+                 f"/staff/gateways/models/{model.id}"):
         assert owner.get(path).status_code == 404
         assert app.test_client().get(path).status_code == 302
     assert _post(owner, "/staff/gateways/models/new", {"code": "GW-M011", "name": "x"},

@@ -406,7 +406,13 @@ def test_the_page_speaks_english_when_the_account_does(owner_client, owner_gatew
 def test_menu_greets_the_owner_and_links_the_manuals_of_their_models(owner_client,
                                                                      owner_gateway):
     """001-07: the management site's 「〇〇 様」 and 商品マニュアル (from the catalogue)."""
+    from blueprints.gateways.catalogue import ensure_catalogue
+
     owner, gateway = owner_gateway
+    menu = text_of(owner_client.get("/monitoring/"))
+    assert "商品マニュアル" not in menu  # the page never fills an empty catalogue itself
+    ensure_catalogue()
+    db.session.commit()
     menu = text_of(owner_client.get("/monitoring/"))
     assert f"{owner.family_name} {owner.given_name} 様" in menu
     assert f'href="https://enelink.example/manuals/{gateway.model}.pdf"' in menu
