@@ -74,7 +74,8 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
 # The services, in the order their launcher tiles and hooks were written for. Each is a
 # package under blueprints/ with a `bp` (and optionally a `staff_bp`) and a URL_PREFIX; it
 # registers what the shell needs with blueprints.core.registry when imported.
-SERVICES = ("account", "gateways", "monitoring", "dealers", "club", "eco", "points", "api")
+SERVICES = ("account", "gateways", "monitoring", "dealers", "club", "eco", "points", "support",
+            "api")
 
 
 def _register_services(app: Flask) -> None:

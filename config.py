@@ -216,6 +216,52 @@ class Config:
         dict(code="GIFT3000", name="デジタルギフト 3,000円分", points=3000),
     )
 
+    # -- support center ---------------------------------------------------------------
+    # Attachments: at most this many per submission (seed 000: 10), each at most
+    # SUPPORT_FILE_MAX_BYTES, all of a case's files together at most SUPPORT_CASE_MAX_BYTES.
+    SUPPORT_FILES_PER_POST = _env_int("SUPPORT_FILES_PER_POST", 10)
+    SUPPORT_FILE_MAX_BYTES = _env_int("SUPPORT_FILE_MAX_BYTES", 10 * 1024 * 1024)
+    SUPPORT_CASE_MAX_BYTES = _env_int("SUPPORT_CASE_MAX_BYTES", 50 * 1024 * 1024)
+    # Where files are kept: "db" (the database; every web machine can serve them) or
+    # "fs" (SUPPORT_FILE_DIR, which must then be shared by every web machine).
+    SUPPORT_FILE_STORE = _env("SUPPORT_FILE_STORE", "db")
+    SUPPORT_FILE_DIR = _env("SUPPORT_FILE_DIR", str(BASE_DIR / "instance" / "support-files"))
+    # 機器タイプ of the case form.
+    SUPPORT_DEVICE_TYPES = ("ゲートウェイ", "パワーコンディショナ", "蓄電池", "太陽光パネル",
+                            "分電盤・計測ユニット", "モニター・アプリ", "その他")
+    # サポート内容 and its 詳細 as first seeded (staff edit them at /staff/support/categories).
+    SUPPORT_CATEGORIES = (
+        ("故障・エラー", ("エラー表示・警告", "運転停止", "異音・異臭・発熱", "その他の故障")),
+        ("モニタリング・通信", ("データが表示されない", "通信途絶", "ゲートウェイの設定", "アプリ・画面の操作")),
+        ("蓄電池の動作", ("充電・放電しない", "運転モード・設定", "停電時の動作")),
+        ("機器の交換・修理", ("機器の交換依頼", "修理・点検の依頼", "保証の確認")),
+        ("手続き・その他", ("登録情報の変更", "エコ活・ポイント", "その他のお問い合わせ")),
+    )
+    # Phone support (seed 000 注意事項): requested by SUPPORT_PHONE_CUTOFF (Japan time)
+    # at least SUPPORT_PHONE_LEAD_DAYS business days before the slot; slots on business
+    # days between SUPPORT_PHONE_OPENS and SUPPORT_PHONE_CLOSES (the last slot starts
+    # SUPPORT_PHONE_SLOT_MINUTES before closing). Weekends, Japanese public holidays and
+    # SUPPORT_CLOSED_DAYS ("MM-DD", the year-end closing) are not business days.
+    SUPPORT_PHONE_CUTOFF = _env("SUPPORT_PHONE_CUTOFF", "16:00")
+    SUPPORT_PHONE_LEAD_DAYS = _env_int("SUPPORT_PHONE_LEAD_DAYS", 2)
+    SUPPORT_PHONE_OPENS = _env("SUPPORT_PHONE_OPENS", "09:00")
+    SUPPORT_PHONE_CLOSES = _env("SUPPORT_PHONE_CLOSES", "17:30")
+    SUPPORT_PHONE_SLOT_MINUTES = _env_int("SUPPORT_PHONE_SLOT_MINUTES", 30)
+    SUPPORT_PHONE_BOOKING_DAYS = _env_int("SUPPORT_PHONE_BOOKING_DAYS", 20)
+    SUPPORT_CLOSED_DAYS = tuple(
+        day.strip() for day in (_env("SUPPORT_CLOSED_DAYS",
+                                     "12-29,12-30,12-31,01-01,01-02,01-03") or "").split(",")
+        if day.strip())
+    # Device unlock codes (PUK) a linked dealer may ask for: valid this long, once.
+    SUPPORT_UNLOCK_CODE_TTL = timedelta(hours=_env_int("SUPPORT_UNLOCK_CODE_HOURS", 24))
+    SUPPORT_UNLOCK_CODES_PER_DAY = _env_int("SUPPORT_UNLOCK_CODES_PER_DAY", 20)
+    # The knowledge-base search box: requests per client address.
+    SUPPORT_SEARCH_LIMIT = _env("SUPPORT_SEARCH_LIMIT", "60 per minute; 600 per hour")
+    # The largest body of a request that carries files (a case form or a reply with its
+    # attachments); every other request stays at 2 MB. A reverse proxy in front must allow
+    # at least this much (nginx: client_max_body_size 52m); above it the app answers 413.
+    SUPPORT_UPLOAD_MAX_BYTES = _env_int("SUPPORT_UPLOAD_MAX_BYTES", 52 * 1024 * 1024)
+
     SEED_DEMO_DATA = _env_bool("SEED_DEMO_DATA", False)
 
     # Monitoring: a gateway without a reading for this long is 通信途絶 (and alerted);

@@ -321,3 +321,23 @@ def send_points_left_mail(account: Account, member, forfeited: int) -> None:
                   lambda: _("【%(site)s】ポイントサービス退会のお知らせ", site=_site()),
                   member=member, forfeited=forfeited)
 # <<< points ledger
+
+
+# >>> support cases (foundation) mails
+def send_support_case_filed_mail(account: Account, case) -> None:
+    """【ケース受付のお知らせ】 (seed 000-47/48): the case number and subject, and the link to
+    the case (sign-in needed). Nothing else of the case goes by mail."""
+    _mail_account("support_case_filed", account,
+                  lambda: _("【%(site)s】ケース受付のお知らせ（ケース番号 %(number)s）",
+                            site=_site(), number=case.number),
+                  case=case, case_link=public_url("support.case", number=case.number))
+
+
+def send_support_reply_mail(account: Account, case) -> None:
+    """【サポートからの回答のお知らせ】 (seed 000-49): support answered; the case number, its
+    subject and the link (sign-in needed), never the answer itself."""
+    _mail_account("support_reply", account,
+                  lambda: _("【%(site)s】サポートからの回答のお知らせ（ケース番号 %(number)s）",
+                            site=_site(), number=case.number),
+                  case=case, case_link=public_url("support.case", number=case.number))
+# <<< support cases
