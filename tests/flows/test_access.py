@@ -190,6 +190,7 @@ ROUTES.update({
 EMPLOYEE_EMAIL = "member1@dealer1.example"
 ROLES = ["anonymous", "owner", "other", "linked", "unlinked", "staff"]
 CLUB: dict[str, str] = {}  # the world's approval token (only its hash is stored)
+SUPPORT: dict[str, str] = {}  # the world's case numbers (random: see `world`)
 
 
 @pytest.fixture
@@ -236,6 +237,20 @@ def world(app):
                                 terms_accepted_at=utcnow(), privacy_accepted_at=utcnow()))
     # <<< points ledger
     db.session.commit()
+    # >>> support (foundation): a case of the owner about GATEWAY, and a case of the
+    # linked dealer's administrator, which its company's employee sees as well
+    from blueprints.support import cases
+    cases.ensure_default_categories()
+    category = cases.active_categories()[0]
+    for email, key in (("owner@example.com", "OWNERCASE"), ("admin1@dealer1.example",
+                                                             "COMPANYCASE")):
+        filer = db.session.scalar(select(Account).where(Account.email == email))
+        case, _created = cases.file_case(filer, cases.CaseFields(
+            subject="蓄電池が充電しない", body="昨日から充電されません。", site_name="自宅",
+            category_id=category.id, gateway_id=gateway.id if key == "OWNERCASE" else None),
+            [], None)
+        SUPPORT[key] = case.number
+    # <<< support
     clients = {"anonymous": app.test_client()}
     for role, email in [("owner", "owner@example.com"), ("other", "other@example.com"),
                         ("linked", "admin1@dealer1.example"),
@@ -259,7 +274,9 @@ def _filled(path: str, dealer_code: str) -> str:
                                    .where(LoginPermission.owner_id == owner.id))
     return (path.replace("DEALER", dealer_code).replace("EMPLOYEE", str(employee))
             .replace("INVITATION", str(invitation)).replace("PERMISSION", str(permission))
-            .replace("APPROVAL", CLUB["approval"]).replace("CUSTOMER", owner.customer_number))
+            .replace("APPROVAL", CLUB["approval"]).replace("CUSTOMER", owner.customer_number)
+            .replace("OWNERCASE", SUPPORT["OWNERCASE"])
+            .replace("COMPANYCASE", SUPPORT["COMPANYCASE"]))
 
 
 def test_every_route_answers_each_role_as_it_should(world):
