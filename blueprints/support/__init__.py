@@ -20,3 +20,12 @@ URL_PREFIX = "/support"
 
 # >>> support phone (helper D) registrations
 # <<< support phone
+
+# >>> support alerts (lead): 「サポートに相談」 in the error mail and on the monitoring page
+from blueprints.core import registry  # noqa: E402
+from blueprints.support import alerts  # noqa: E402
+
+registry.alert_action(alerts.alert_mail_action)
+registry.monitoring_panel(alerts.monitoring_panel)
+# <<< support alerts
+
