@@ -94,10 +94,10 @@ def my_cases():
 
 
 def _case_page(view, form, status: int = 200, problem: str | None = None,
-               files_error: str | None = None):
+               files_error: str | None = None, oob_state: bool = False):
     return page_or_partial("support/case.html", "support/_thread.html", status, view=view,
                            case=view.case, form=form, problem=problem, files_error=files_error,
-                           state_label=cases.state_label, **_limits())
+                           state_label=cases.state_label, oob_state=oob_state, **_limits())
 
 
 @bp.get("/cases/<number>")
@@ -142,8 +142,10 @@ def case_reply(number: str):
                           problem=_("このケースはクローズされています。新しいケースを作成してください"))
     if partial_wanted():
         view = customer.case_view(current_user, number) or abort(404)
+        # The reply may have reopened the case: its state in the header follows (oob).
         return _case_page(view, ReplyForm(formdata=None,
-                                          data={"request_key": web.new_form_key()}))
+                                          data={"request_key": web.new_form_key()}),
+                          oob_state=True)
     return go_to("support.case", number=number)
 
 

@@ -591,6 +591,8 @@ def test_a_reply_with_htmx_swaps_the_thread_and_a_fresh_form(owner_client, answe
     assert response.status_code == 200
     assert partial.lstrip().startswith('<section id="conversation"')
     assert "追加の情報です" in partial and "<html" not in partial
+    # The header's state follows: the reply reopened the case (お客様回答待ち → 対応中).
+    assert re.search(r'id="case-state"[^>]*hx-swap-oob="true">対応中<', partial)
     new_key = KEY_PATTERN.search(partial).group(1)
     assert new_key != key
     assert "追加の情報です" not in partial.split('id="reply-form"')[1]  # the form is empty
