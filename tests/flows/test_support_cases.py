@@ -722,3 +722,28 @@ def test_demo_data_gives_the_demo_owner_an_answered_case(app):
     case = db.session.scalar(select(SupportCase).where(SupportCase.account_id == owner.id))
     assert [m.from_staff for m in case.messages] == [False, True]
     assert _count(SupportCase) == 1
+
+
+def test_a_dealer_and_staff_file_cases_by_typing_the_site(app):
+    """Commercial accounts and staff own no gateway: the site is typed (その他 is chosen
+    for them) and the case is theirs (a company's for the dealer)."""
+    admin, _employee = company_world()
+    staff = make_owner("staff@example.com", "高橋", "美咲")
+    staff.role = "staff"
+    db.session.commit()
+    for email, company_id in (("admin1@dealer1.example", admin.company_id),
+                              ("staff@example.com", None)):
+        client = app.test_client()
+        assert login(client, email).status_code == 303
+        html = client.get(NEW).get_data(as_text=True)
+        assert '<option selected value="other">' in html
+        response = post_case(client, case_data(site="other", site_other="お客様宅", serial="other",
+                                               serial_other="DM999"))
+        assert response.status_code == 303
+        case = db.session.scalar(select(SupportCase).order_by(SupportCase.id.desc()))
+        assert (case.site_name, case.company_id, case.serial) == ("お客様宅", company_id, "DM999")
+
+
+def test_a_long_search_query_prefills_the_first_100_characters(owner_client):
+    html = owner_client.get(f"{NEW}?q={'停' * 150}").get_data(as_text=True)
+    assert f'value="{"停" * 100}"' in html
