@@ -16,7 +16,7 @@ from blueprints.support import cases
 from mail.relay import deliver_pending
 from models import db, utcnow
 from models.account import Account, AccountType, CompanyRole
-from models.gateway import GatewayStatus, PcsUnit
+from models.gateway import PcsUnit
 from models.mail import OutboxMail, OutboxStatus
 from models.support import CaseState, SupportCase, SupportCategory, SupportMessage
 from models.telemetry import GatewayAlert, Reading
