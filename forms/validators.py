@@ -645,3 +645,41 @@ class PasswordPolicy:
 
 
 __all__ = [name for name in dir() if not name.startswith("_")] + ["ValidationError"]
+
+
+# >>> support cases (helper A)
+# A case's 製造番号 (one representative unit, seed 000): what is printed on a nameplate,
+# half-width letters, digits and hyphens after normalize_serial, at most 20 characters
+# (no minimum: an older unit's may be short).
+CASE_SERIAL_MAX = 20
+
+
+class CaseSerial:
+    """`ｄｍ－０００１０１` → `DM-000101` (normalize_serial) is accepted; `製造123`, `A B`
+    after normalising, or 21 characters are not."""
+
+    def __call__(self, form, field):
+        value = _text(field.data)
+        if value and not (len(value) <= CASE_SERIAL_MAX and _SERIAL.fullmatch(value)):
+            raise StopValidation(_l(
+                "製造番号は半角英数字とハイフンで%(max)d文字以内で入力してください（例: DM000101）",
+                max=CASE_SERIAL_MAX))
+
+
+def normalize_text_block(value):
+    """A free text of several lines (お問い合わせ内容, a comment): line ends become `\\n`,
+    the whole trimmed, NFC. Other control characters stay, for TextBlock to refuse."""
+    if not isinstance(value, str):
+        return value
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return unicodedata.normalize("NFC", value.strip(" \u3000\t\n"))
+
+
+class TextBlock:
+    """Several lines of text: line breaks and tabs are fine, NUL bytes, escape sequences
+    and bidi overrides are not."""
+
+    def __call__(self, form, field):
+        if has_control_characters(_text(field.data).replace("\n", "").replace("\t", "")):
+            raise StopValidation(_l("使用できない文字（制御文字など）が含まれています"))
+# <<< support cases

@@ -10,6 +10,20 @@ bp = Blueprint("support", __name__)
 URL_PREFIX = "/support"
 
 # >>> support cases (helper A) registrations
+from blueprints.core import registry  # noqa: E402
+from blueprints.support import customer_views, demo  # noqa: E402,F401
+
+from blueprints.support import web  # noqa: E402
+
+# Attachments larger than the app's 2 MB body limit: the limit is raised before CSRF
+# reads the form (see web.accept_uploads_early), for the customer's and staff's posts.
+bp.record_once(web.install_upload_limit)
+registry.demo_data("support-cases", demo.seed_demo_case, order=90)
+# A dealer acting for the owner neither files a case nor replies in the owner's name.
+registry.refuse_while_acting("support.new_case", "support.case_reply")
+# Deleting an account needs nothing here: its cases stay for the operator's record (the
+# database sets `account_id` NULL; the pages show 「削除されたアカウント」), and a company's
+# members keep seeing the company's cases. So no on_account_deleted hook is registered.
 # <<< support cases
 
 # >>> support staff desk (helper B) registrations

@@ -31,3 +31,44 @@ document.addEventListener("change", function (event) {
 });
 document.addEventListener("DOMContentLoaded", function () { showSiteAddresses(document); });
 document.addEventListener("htmx:load", function (event) { showSiteAddresses(event.detail.elt); });
+
+// >>> support cases (helper A)
+// Attachments (support center): check the number and the size of the chosen files before
+// anything is sent, say what is wrong in the field's error element and keep the submit
+// button disabled until it is fixed. The server checks everything again (and answers 413
+// above its body limit); without JavaScript it is the only check.
+function checkFileInput(input) {
+  var maxBytes = parseInt(input.getAttribute("data-max-bytes"), 10);
+  var maxFiles = parseInt(input.getAttribute("data-max-files"), 10);
+  var message = "";
+  var files = input.files || [];
+  if (maxFiles && files.length > maxFiles) {
+    message = input.getAttribute("data-too-many") || "";
+  } else {
+    for (var i = 0; i < files.length; i++) {
+      if (maxBytes && files[i].size > maxBytes) {
+        message = (input.getAttribute("data-too-large") || "").replace("{name}", files[i].name);
+        break;
+      }
+    }
+  }
+  var error = document.getElementById(input.id + "-error");
+  if (error) {
+    error.textContent = message;
+    error.hidden = !message;
+  }
+  input.setAttribute("aria-invalid", message ? "true" : "false");
+  var field = input.closest(".field");
+  if (field) { field.classList.toggle("has-error", !!message); }
+  if (input.form) {
+    Array.prototype.forEach.call(input.form.querySelectorAll("button[type=submit]:not([name=refresh])"),
+      function (button) { button.disabled = !!message; });
+  }
+}
+document.addEventListener("change", function (event) {
+  var input = event.target;
+  if (input.matches && input.matches("input[type=file][data-max-bytes][data-max-files]")) {
+    checkFileInput(input);
+  }
+});
+// <<< support cases

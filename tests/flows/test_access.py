@@ -185,6 +185,31 @@ ROUTES.update({
                                                    linked=404, unlinked=404, staff=200),
 })
 # <<< points ledger
+# >>> support cases (helper A): every signed-in account files cases and has マイケース; a
+# case page (its completion page, its files) is its filer's, or for a company's case the
+# company members' ("linked" is the administrator of the company that filed
+# COMPANYCASE); anyone else, staff included (they use the desk), gets 404. The 詳細 swap
+# without htmx sends the browser to the form.
+_SIGNED_IN = dict(anonymous=302, owner=200, other=200, linked=200, unlinked=200, staff=200)
+_OWNERS_CASE = dict(anonymous=302, owner=200, other=404, linked=404, unlinked=404, staff=404)
+_COMPANYS_CASE = dict(anonymous=302, owner=404, other=404, linked=200, unlinked=404, staff=404)
+_NOBODYS = dict(anonymous=302, owner=404, other=404, linked=404, unlinked=404, staff=404)
+ROUTES.update({
+    "/support/cases/new": _SIGNED_IN,
+    f"/support/cases/new?gateway={GATEWAY}&q=充電しない": _SIGNED_IN,
+    "/support/cases/new/details?part=detail&category=1": dict(
+        anonymous=302, owner=303, other=303, linked=303, unlinked=303, staff=303),
+    "/support/cases": _SIGNED_IN,
+    "/support/cases?state=active&page=2": _SIGNED_IN,
+    "/support/cases/OWNERCASE": _OWNERS_CASE,
+    "/support/cases/OWNERCASE/filed": _OWNERS_CASE,
+    "/support/cases/COMPANYCASE": _COMPANYS_CASE,
+    "/support/cases/COMPANYCASE/filed": _COMPANYS_CASE,
+    "/support/cases/OWNERCASE/files/999999": _NOBODYS,
+    "/support/cases/400000000": _NOBODYS,
+    "/support/cases/not-a-number": _NOBODYS,
+})
+# <<< support cases
 
 
 EMPLOYEE_EMAIL = "member1@dealer1.example"
@@ -363,6 +388,41 @@ PROXY_REFUSED |= {"/points/exchange/confirm?item=GIFT500", "/points/leave"}
 # >>> eco (helper A): the owner signs the declarations and cancels, never a proxy.
 PROXY_REFUSED |= {f"/eco/gateways/{GATEWAY}/apply", f"/eco/gateways/{GATEWAY}/cancel"}
 # <<< eco
+# >>> support cases (helper A): a dealer acting for the owner files no case in the
+# owner's name (replies, a POST, are refused the same way)
+PROXY_REFUSED |= {"/support/cases/new", f"/support/cases/new?gateway={GATEWAY}&q=充電しない"}
+
+
+def test_the_companys_employee_sees_the_companys_case_and_nothing_else(world, app):
+    member = app.test_client()
+    assert login(member, EMPLOYEE_EMAIL).status_code == 303
+    listing = member.get("/support/cases").get_data(as_text=True)
+    assert SUPPORT["COMPANYCASE"] in listing and SUPPORT["OWNERCASE"] not in listing
+    assert "起票者" in listing
+    assert member.get(f"/support/cases/{SUPPORT['COMPANYCASE']}").status_code == 200
+    assert member.get(f"/support/cases/{SUPPORT['OWNERCASE']}").status_code == 404
+
+
+def test_a_proxy_cannot_reply_in_the_owners_name(world, app):
+    from models.support import SupportMessage
+    from tests.conftest import csrf_from
+
+    clients, _dealer_code = world
+    owner = db.session.scalar(select(Account).where(Account.email == "owner@example.com"))
+    acting = clients["linked"]
+    url = f"/club/dealer/users/{owner.customer_number}/proxy"
+    token = csrf_from(acting.get(url).get_data(as_text=True))
+    assert acting.post(url, data={"reason": "確認", "csrf_token": token}).status_code == 303
+    case_url = f"/support/cases/{SUPPORT['OWNERCASE']}"
+    page = acting.get(case_url)
+    assert page.status_code == 200
+    assert 'id="reply-form"' not in page.get_data(as_text=True)  # not offered…
+    response = acting.post(f"{case_url}/reply", data={  # …and refused
+        "csrf_token": csrf_from(page.get_data(as_text=True)), "comment": "代理の返信"})
+    assert response.status_code == 403
+    assert db.session.scalar(select(func.count()).select_from(SupportMessage)
+                             .where(SupportMessage.body == "代理の返信")) == 0
+# <<< support cases
 
 
 def test_every_route_answers_a_proxy_login_as_the_owner_but_refused_actions(world, app):
