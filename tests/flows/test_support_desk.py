@@ -931,3 +931,20 @@ def test_a_double_submitted_article_is_one_article_and_a_taken_title_a_message(a
         **data, "title": "充電されないとき"})
     assert response.status_code == 422
     assert db.session.scalar(select(func.count()).select_from(KbArticle)) == 2
+
+
+def test_a_reply_may_carry_files_larger_than_an_ordinary_request(app):
+    """Every request but one with files stays at 2 MB; a 3 MB log goes through."""
+    owner = make_customer()
+    make_staff()
+    case = file_case(owner)
+    client = staff_client(app)
+    big = b"2026-05-01 12:00:00 PCS1 E-101 grid voltage high\n" * 66_000
+    assert len(big) > 3 * 1024 * 1024
+    assert post_reply(client, case.number, files=[("pcs.log", big)]).status_code == 303
+    assert db.session.scalar(select(SupportFile.size)) == len(big)
+    token = csrf_from(client.get("/staff/support/articles/new").get_data(as_text=True))
+    response = client.post("/staff/support/articles/new", data={
+        "csrf_token": token, "title": "大きな記事", "body": "あ" * 1024 * 1024,
+        "category": "none"})
+    assert response.status_code == 413
