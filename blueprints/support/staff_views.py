@@ -82,9 +82,10 @@ def _reply_form(formdata=None) -> StaffReplyForm:
 
 
 def _note_form(formdata=None) -> NoteForm:
+    # Prefixed: the reply form on the same page has fields of the same names.
     if formdata is not None:
-        return NoteForm(formdata=formdata)
-    return NoteForm(formdata=None, request_key=web.new_form_key())
+        return NoteForm(formdata=formdata, prefix="note")
+    return NoteForm(formdata=None, prefix="note", request_key=web.new_form_key())
 
 
 def _state_form(case, formdata=None) -> StateForm:
@@ -252,12 +253,14 @@ def _save_category(prefix: str, save):
 
 @staff_bp.post("/categories")
 def category_add():
+    """A new サポート内容 (offered on the case form at once)."""
     return _save_category("new-category", lambda form: desk.add_category(
         current_user, form.name.data, int(form.position.data)))
 
 
 @staff_bp.post("/categories/<int:category_id>")
 def category_update(category_id: int):
+    """Rename, move or (de)activate a サポート内容."""
     return _save_category(f"category-{category_id}", lambda form: desk.update_category(
         current_user, category_id, form.name.data, int(form.position.data),
         bool(form.active.data)))
@@ -265,12 +268,14 @@ def category_update(category_id: int):
 
 @staff_bp.post("/categories/<int:category_id>/details")
 def detail_add(category_id: int):
+    """A new 詳細 of a サポート内容."""
     return _save_category(f"new-detail-{category_id}", lambda form: desk.add_detail(
         current_user, category_id, form.name.data, int(form.position.data)))
 
 
 @staff_bp.post("/categories/details/<int:detail_id>")
 def detail_update(detail_id: int):
+    """Rename, move or (de)activate a 詳細."""
     return _save_category(f"detail-{detail_id}", lambda form: desk.update_detail(
         current_user, detail_id, form.name.data, int(form.position.data),
         bool(form.active.data)))

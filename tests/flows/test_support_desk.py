@@ -140,10 +140,11 @@ def case_page(client, number: str) -> str:
 def form_values(html: str, form_id: str) -> dict:
     """The hidden csrf_token and request_key of one form of the page."""
     form = re.search(rf'<form[^>]*id="{form_id}".*?</form>', html, re.S).group(0)
-    values = {"csrf_token": csrf_from(form)}
-    key = re.search(r'name="request_key"[^>]*value="([^"]+)"', form)
+    token = re.search(r'name="((?:\w+-)?csrf_token)"[^>]*value="([^"]+)"', form)
+    values = {token.group(1): token.group(2)}
+    key = re.search(r'name="((?:\w+-)?request_key)"[^>]*value="([^"]+)"', form)
     if key:
-        values["request_key"] = key.group(1)
+        values[key.group(1)] = key.group(2)
     return values
 
 
@@ -159,9 +160,9 @@ def post_reply(client, number, body="点検の日程をご連絡します。", n
 
 def post_note(client, number, body="お客様に電話で確認済み。", files=(), values=None):
     values = values or form_values(case_page(client, number), "note-form")
-    data = {**values, "body": body}
+    data = {**values, "note-body": body}
     if files:
-        data["files"] = [(io.BytesIO(content), name) for name, content in files]
+        data["note-files"] = [(io.BytesIO(content), name) for name, content in files]
     return client.post(f"/staff/support/cases/{number}/note", data=data,
                        content_type="multipart/form-data")
 
@@ -948,3 +949,31 @@ def test_a_reply_may_carry_files_larger_than_an_ordinary_request(app):
         "csrf_token": token, "title": "大きな記事", "body": "あ" * 1024 * 1024,
         "category": "none"})
     assert response.status_code == 413
+
+
+def test_the_same_reply_sent_twice_at_once_is_one_reply_and_one_mail(smtp_app, smtp):
+    """Two tabs (or a double click on a slow line) post the same form at the same moment."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    owner = make_customer()
+    make_staff()
+    case = file_case(owner)
+    new_mail(smtp)
+    clients = [staff_client(smtp_app), staff_client(smtp_app)]
+    page = case_page(clients[0], case.number)
+    key = form_values(page, "reply-form")["request_key"]
+    values = [{"csrf_token": form_values(case_page(client, case.number),
+                                         "reply-form")["csrf_token"], "request_key": key}
+              for client in clients]
+    number = case.number
+    db.session.commit()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(
+            lambda index: post_reply(clients[index], number, body="同時に送信",
+                                     values=values[index]).status_code, range(2)))
+    assert answers == [303, 303]
+    db.session.expire_all()
+    assert [m.body for m in db.session.scalars(select(SupportMessage).where(
+        SupportMessage.from_staff))] == ["同時に送信"]
+    assert len(new_mail(smtp)) == 1
+    assert len(audits("support.staff_replied")) == 1
