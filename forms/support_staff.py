@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, HiddenField, MultipleFileField, SelectField, StringField,
                      SubmitField, TextAreaField)
+from wtforms.validators import StopValidation
 
 from forms.validators import (ListPosition, MaxLength, MultilineText, NoControlCharacters,
                               OneOf, Required, RequiredChoice, normalize_integer,
@@ -51,11 +52,11 @@ class QueueFilterForm(FlaskForm):
 
     def validate_category(self, field):
         if field.data and field.data not in {value for value, _label in field.choices}:
-            raise_choice()
+            raise StopValidation(_l("一覧から選択してください"))
 
     def validate_age(self, field):
         if (field.data or "") not in dict(AGE_FILTERS):
-            raise_choice()
+            raise StopValidation(_l("一覧から選択してください"))
 
     def filter_values(self) -> dict:
         """The filters to apply (desk.QueueFilters' fields): a field with an error
@@ -69,12 +70,6 @@ class QueueFilterForm(FlaskForm):
                     category_id=int(category) if category else None,
                     age_days=int(age) if age else None, assignee=good(self.assignee, "all"),
                     q=good(self.q, ""))
-
-
-def raise_choice():
-    from wtforms.validators import StopValidation
-
-    raise StopValidation(_l("一覧から選択してください"))
 
 
 def _body_field(label):

@@ -796,8 +796,12 @@ def test_bad_category_input_is_refused_with_a_message(app, name, position, messa
         "csrf_token": token, "new-category-name": name, "new-category-position": position})
     html = response.get_data(as_text=True)
     assert response.status_code == 422 and message in html
-    assert re.search(r'id="new-category-name"[^>]*value="' + re.escape(name[:10]), html) or \
-        name in ("", ) or "\x00" in name
+    assert re.search(r'id="new-category-(name|position)-field".*?class="field-error"', html, re.S)
+    if name and "\x00" not in name:  # what was typed is kept
+        assert re.search(r'id="new-category-name"[^>]*value="' + re.escape(name) + '"', html)
+    if position:
+        assert re.search(r'id="new-category-position"[^>]*value="' + re.escape(position) + '"',
+                         html)
     assert db.session.scalar(select(func.count()).select_from(SupportCategory)) == before
 
 
