@@ -644,6 +644,35 @@ class PasswordPolicy:
                 "よく使われるパスワードに似ているため使えません。推測されにくい言葉を組み合わせてください"))
 
 
+# >>> support desk (helper B): multi-line texts (a reply, an article) and list positions
+def normalize_multiline(value):
+    """A text of several lines as typed: line ends become "\\n" (Windows' and old Macs'
+    too), trailing spaces of each line and blank lines at both ends go, NFC. Other
+    control characters (NUL …) stay, for MultilineText to refuse."""
+    if not isinstance(value, str):
+        return value
+    value = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
+    return "\n".join(line.rstrip(" \t\u3000") for line in value.split("\n")).strip("\n")
+
+
+class MultilineText:
+    """Line breaks and tabs are fine; NUL bytes, escape sequences, bidi overrides and
+    other invisible characters are not."""
+
+    def __call__(self, form, field):
+        if has_control_characters(_text(field.data).replace("\n", "").replace("\t", "")):
+            raise StopValidation(_l("使用できない文字（制御文字など）が含まれています"))
+
+
+class ListPosition:
+    """An order number of a list (表示順): a whole number 0-9999 (`normalize_integer`)."""
+
+    def __call__(self, form, field):
+        if not re.fullmatch(r"\d{1,4}", _text(field.data)):
+            raise StopValidation(_l("0から9999までの半角数字で入力してください"))
+# <<< support desk
+
+
 __all__ = [name for name in dir() if not name.startswith("_")] + ["ValidationError"]
 
 

@@ -27,6 +27,18 @@ registry.refuse_while_acting("support.new_case", "support.case_reply")
 # <<< support cases
 
 # >>> support staff desk (helper B) registrations
+from flask_babel import lazy_gettext as _l  # noqa: E402
+
+from blueprints.core import registry  # noqa: E402
+from blueprints.support import staff_views  # noqa: E402
+
+staff_bp = staff_views.staff_bp
+# Staff reach their pages from the launcher, as the slips and the catalogue.
+registry.launcher_tile(
+    registry.LauncherTile(_l("サポートデスク"),
+                          _l("お客様のケースへの回答・社内メモ・担当、サポート内容とナレッジ記事の管理"),
+                          "support_staff.queue", "support-desk"),
+    allowed=lambda account: account.is_staff, order=92)
 # <<< support staff desk
 
 # >>> support self-help (helper C) registrations

@@ -210,6 +210,25 @@ ROUTES.update({
     "/support/cases/not-a-number": _NOBODYS,
 })
 # <<< support cases
+# >>> support desk (helper B): the staff desk is for staff only; the world's cases are in
+# the queue and open for staff; a file id that is not the case's is 404 for staff too.
+_STAFF_ONLY = dict(anonymous=302, owner=404, other=404, linked=404, unlinked=404, staff=200)
+ROUTES.update({
+    "/staff/support/": _STAFF_ONLY,
+    "/staff/support/?state=all&q=OWNERCASE": _STAFF_ONLY,
+    "/staff/support/cases/OWNERCASE": _STAFF_ONLY,
+    "/staff/support/cases/COMPANYCASE": _STAFF_ONLY,
+    "/staff/support/cases/OWNERCASE/files/999999": dict(
+        anonymous=302, owner=404, other=404, linked=404, unlinked=404, staff=404),
+    "/staff/support/cases/400000000": dict(anonymous=302, owner=404, other=404, linked=404,
+                                           unlinked=404, staff=404),
+    "/staff/support/categories": _STAFF_ONLY,
+    "/staff/support/articles": _STAFF_ONLY,
+    "/staff/support/articles/new": _STAFF_ONLY,
+    "/staff/support/articles/999999": dict(anonymous=302, owner=404, other=404, linked=404,
+                                           unlinked=404, staff=404),
+})
+# <<< support desk
 
 
 EMPLOYEE_EMAIL = "member1@dealer1.example"
