@@ -210,7 +210,8 @@ def test_the_snippet_is_cut_around_the_first_hit(owner_client):
 
 
 @pytest.mark.parametrize("query", ["%", "_", "\\", "100%", "a_c", "%%%", '"', '"停電"', "停電 OR",
-                                   "NEAR(停電", "*", "停電*", "^停電", "col:停電", "'; DROP TABLE x"])
+                                   "NEAR(停電", "*", "停電*", "^停電", "col:停電", "'; DROP TABLE x",
+                                   '"""', '停電"""', "AND OR NOT", "停電 -蓄電池"])
 def test_pattern_and_query_syntax_characters_are_literal(owner_client, query):
     percent = add_article("充電率100%の表示", "満充電で 100% と表示されます。")
     add_article("充電率の表示", "満充電で100と表示されます。ABC と abc")
