@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 
 from app import limiter
 from blueprints.core.pages import page_or_partial
-from blueprints.support import bp, kb
+from blueprints.support import bp, kb, unlock
 from forms.support_kb import KbSearchForm
 
 # Where 製品登録 goes: the club's registered products when that service is installed,
@@ -28,6 +28,11 @@ def product_registration_url() -> str:
     return url_for("core.index")
 
 
+def _is_dealer() -> bool:
+    """Whether セルフヘルプ offers the viewer the unlock codes (dealers' employees only)."""
+    return unlock.dealer_of(current_user) is not None
+
+
 def _search_limit() -> str:
     return current_app.config["SUPPORT_SEARCH_LIMIT"]
 
@@ -39,7 +44,7 @@ def home():
     new case and the phone-support rule."""
     return render_template("support/home.html", form=KbSearchForm(formdata=None),
                            newest=kb.newest_articles(),
-                           product_url=product_registration_url())
+                           product_url=product_registration_url(), dealer=_is_dealer())
 
 
 @bp.get("/search")
@@ -52,10 +57,10 @@ def search():
     form = KbSearchForm(request.args)
     if not form.validate():
         return page_or_partial("support/search.html", "support/_results.html", 422,
-                               form=form, result=None)
+                               form=form, result=None, dealer=_is_dealer())
     result = kb.search(form.q.data)
     return page_or_partial("support/search.html", "support/_results.html", form=form,
-                           result=result)
+                           result=result, dealer=_is_dealer())
 
 
 @bp.get("/kb/<int:article_id>")

@@ -423,3 +423,15 @@ def test_the_history_runs_the_same_statements_however_many_codes(world):
         html = client.get("/support/unlock-codes").get_data(as_text=True)
     assert html.count("<tr>") == 1 + 7 and with_one.status_code == 200
     assert len(many) == len(few)
+
+
+def test_self_help_offers_the_unlock_codes_to_dealers_only(world):
+    clients = world["clients"]
+    for role in ("linked", "employee", "unlinked"):
+        for path in ("/support/", "/support/search"):
+            html = clients[role].get(path).get_data(as_text=True)
+            assert 'id="unlock-link"' in html and 'href="/support/unlock-codes"' in html, role
+    for role in ("owner", "staff"):
+        for path in ("/support/", "/support/search"):
+            html = clients[role].get(path).get_data(as_text=True)
+            assert 'id="unlock-link"' not in html and "/support/unlock-codes" not in html, role
