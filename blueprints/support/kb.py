@@ -58,6 +58,7 @@ class SearchResult:
     query: str
     terms: list[str]
     hits: list[Hit]
+    total: int = 0  # articles that matched (counted up to CANDIDATES)
 
     @property
     def newest(self) -> bool:
@@ -138,7 +139,8 @@ def search(query: str | None) -> SearchResult:
     # Stable sort: the rows come newest first, so equal scores stay newest first.
     scored.sort(key=lambda item: -item[0])
     return SearchResult(query or "", terms, [_hit(article, category, terms, score)
-                                             for score, article, category in scored[:RESULTS]])
+                                             for score, article, category in scored[:RESULTS]],
+                        len(scored))
 
 
 def _hit(article: KbArticle, category: str | None, terms: list[str], score: int) -> Hit:

@@ -339,12 +339,19 @@ def test_searching_runs_the_same_statements_however_many_articles(owner_client):
     for n in range(3):
         add_article(f"停電の記事{n}", "停電時の動作について。", category="蓄電池の動作")
     with statements() as few:
-        assert len(found(search(owner_client, "停電 動作"))) == 3
+        response = search(owner_client, "停電 動作")
+        assert len(found(response)) == 3
+    assert "検索結果（3件）" in response.get_data(as_text=True)
+    assert 'id="kb-more"' not in response.get_data(as_text=True)
     for n in range(3, 40):
         add_article(f"停電の記事{n}", "停電時の動作について。", category="蓄電池の動作")
     with statements() as many:
-        assert len(found(search(owner_client, "停電 動作"))) == kb.RESULTS
+        response = search(owner_client, "停電 動作")
+        assert len(found(response)) == kb.RESULTS
     assert len(many) == len(few)
+    html = response.get_data(as_text=True)
+    assert "検索結果（40件）" in html and 'id="kb-more"' in html
+    assert "関連の高い20件を表示しています" in html
 
 
 def test_at_most_the_candidates_are_ranked(owner_client, monkeypatch):
