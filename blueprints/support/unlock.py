@@ -179,6 +179,15 @@ def issue_code(dealer_account: Account, gateway: Gateway, unit: PcsUnit,
     return display(code)
 
 
+def expiry_of(code: str) -> datetime | None:
+    """When a code just issued expires (for the page that shows it once)."""
+    normalised = normalize_code(code)
+    if normalised is None:
+        return None
+    return db.session.scalar(select(UnlockCode.expires_at)
+                             .where(UnlockCode.code_hash == code_hash(normalised)))
+
+
 # -- verifying ------------------------------------------------------------------------------
 def verify_code(gateway: Gateway, unit_no: int, code: str) -> bool:
     """Whether `code` is a good code for unit `unit_no` of `gateway`: the right hash, the

@@ -43,10 +43,11 @@ def _unit_choices(gateway):
 
 
 def _page(dealer, choose, request_form=None, gateway=None, status=200, code=None,
-          problem=None):
+          problem=None, unit=None):
     response = make_response(render_template(
         "support/unlock_codes.html", choose=choose, form=request_form, gateway=gateway,
-        code=code, problem=problem, ttl_hours=unlock.ttl_hours(),
+        code=code, unit=unit, expires_at=unlock.expiry_of(code) if code else None,
+        problem=problem, ttl_hours=unlock.ttl_hours(),
         history=unlock.company_history(dealer, _page_number(), HISTORY_PER_PAGE)), status)
     # Pages of this URL carry (or may carry) a code shown once: no copy anywhere.
     response.headers["Cache-Control"] = "no-store"
@@ -93,7 +94,7 @@ def unlock_codes():
     except unlock.AlreadyIssued:
         return _page(dealer, choose, form, gateway, 409, problem=_(
             "このフォームからはすでにコードを発行しました。コードは再表示できません。必要な場合は、もう一度ゲートウェイを選んで新しいコードを発行してください。"))
-    return _page(dealer, choose, gateway=gateway, code=code)
+    return _page(dealer, choose, gateway=gateway, code=code, unit=unit)
 
 
 # -- the gateway API ------------------------------------------------------------------------

@@ -175,7 +175,7 @@ def test_the_service_refuses_anyone_not_entrusted(world):
 
 
 # -- issuing --------------------------------------------------------------------------------
-def test_the_code_is_shown_once_stored_hashed_and_audited(world):
+def test_the_code_is_shown_once_stored_hashed_and_audited(world, app):
     client = world["clients"]["linked"]
     page = client.get(f"/support/unlock-codes?gateway={GATEWAY}").get_data(as_text=True)
     assert "No.1 ・ 製造番号 S0100001" in page and "No.2 ・ 製造番号 S0100002" in page
@@ -186,6 +186,11 @@ def test_the_code_is_shown_once_stored_hashed_and_audited(world):
     code = code_in(response)
     assert "この画面を閉じると再表示できません" in html and "有効期限" in html
     [row] = rows()
+    assert "機器 No.2（製造番号 S0100002）" in html
+    from blueprints.core.templating import format_datetime_jst
+    expiry = html.split('id="unlock-expiry">', 1)[1].split("</p>")[0]
+    with app.test_request_context():
+        assert format_datetime_jst(row.expires_at) in expiry
     plain = code.replace("-", "")
     assert row.code_hash == hashlib.sha256(plain.encode()).hexdigest()
     assert row.unit_id == db.session.scalar(select(PcsUnit.id).join(Gateway).where(
