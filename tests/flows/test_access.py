@@ -229,6 +229,23 @@ ROUTES.update({
                                            unlinked=404, staff=404),
 })
 # <<< support desk
+# >>> support self-help (helper C): the home, the search and published articles are for
+# everyone signed in (article 999999 is nobody's); unlock codes for dealers' employees
+# only (others get the dealer console's 403), and only for a gateway entrusted to them
+# (the unlinked dealer's choice of it is refused like any choice not in its list).
+_SIGNED_IN = dict(anonymous=302, owner=200, other=200, linked=200, unlinked=200, staff=200)
+ROUTES.update({
+    "/support/": _SIGNED_IN,
+    "/support/search": _SIGNED_IN,
+    "/support/search?q=%E5%81%9C%E9%9B%BB": _SIGNED_IN,
+    "/support/kb/999999": dict(anonymous=302, owner=404, other=404, linked=404, unlinked=404,
+                               staff=404),
+    "/support/unlock-codes": dict(anonymous=302, owner=403, other=403, linked=200,
+                                  unlinked=200, staff=403),
+    f"/support/unlock-codes?gateway={GATEWAY}": dict(anonymous=302, owner=403, other=403,
+                                                     linked=200, unlinked=422, staff=403),
+})
+# <<< support self-help
 
 
 EMPLOYEE_EMAIL = "member1@dealer1.example"
