@@ -645,3 +645,34 @@ class PasswordPolicy:
 
 
 __all__ = [name for name in dir() if not name.startswith("_")] + ["ValidationError"]
+
+
+# >>> support phone (helper D)
+def normalize_text_block(value):
+    """A longer free text (a topic, a note) that keeps its lines: `\r\n` and `\r` become
+    `\n`, the ends trimmed (also of full-width spaces). Other control characters stay,
+    for NoControlCharactersInText to refuse."""
+    if not isinstance(value, str):
+        return value
+    return value.replace("\r\n", "\n").replace("\r", "\n").strip(" \u3000\t\n")
+
+
+class NoControlCharactersInText(NoControlCharacters):
+    """NoControlCharacters for a text of several lines: line breaks and tabs are fine."""
+
+    def __call__(self, form, field):
+        if has_control_characters(re.sub(r"[\n\t]", "", _text(field.data))):
+            raise StopValidation(_l("使用できない文字（制御文字など）が含まれています"))
+
+
+class MinLength:
+    """At least `minimum` characters (a topic that says something)."""
+
+    def __init__(self, minimum: int):
+        self.minimum = minimum
+        self.field_flags = {"minlength": minimum}
+
+    def __call__(self, form, field):
+        if len(_text(field.data)) < self.minimum:
+            raise StopValidation(_l("%(min)d文字以上で入力してください", min=self.minimum))
+# <<< support phone

@@ -19,4 +19,8 @@ URL_PREFIX = "/support"
 # <<< support self-help
 
 # >>> support phone (helper D) registrations
+from blueprints.support import staff_views as _staff_views  # noqa: E402
+from blueprints.support import phone_views  # noqa: E402,F401
+
+staff_bp = _staff_views.staff_bp
 # <<< support phone
