@@ -296,8 +296,7 @@ def request_phone_support(account: Account, case: SupportCase, fields: PhoneFiel
     case.updated_at = now
     audit.record("support.phone_requested", actor_id=account.id, subject_id=case.account_id,
                  case=case.number, request=phone_request.id, slot=slot_at.isoformat())
-    messages.send_support_phone_requested_mail(account, case, phone_request,
-                                               slot_label(slot_at, with_year=True))
+    messages.send_support_phone_requested_mail(account, case, phone_request)
     db.session.commit()
     return phone_request, True
 
@@ -374,8 +373,6 @@ def decide(staff: Account, request_id: int, confirm: bool, note: str | None,
     customer_id = phone_request.requested_by_id or case.account_id
     customer = db.session.get(Account, customer_id) if customer_id else None
     if customer is not None:
-        messages.send_support_phone_decided_mail(
-            customer, case, phone_request, slot_label(phone_request.slot_at, with_year=True),
-            state_label(state))
+        messages.send_support_phone_decided_mail(customer, case, phone_request)
     db.session.commit()
     return phone_request
