@@ -277,6 +277,9 @@ def request_phone_support(account: Account, case: SupportCase, fields: PhoneFiel
     # Lock the case (PostgreSQL) so that two requests at once count each other.
     db.session.scalar(select(SupportCase.id).where(SupportCase.id == case.id)
                       .with_for_update())
+    earlier = _earlier(case, request_key)  # the same form, committed while we waited
+    if earlier is not None:
+        return earlier, False
     problem = refusal(case)
     if problem:
         raise PhoneRequestRefused(problem)

@@ -8,6 +8,7 @@ The view's clock is `phone_views.clock`: tests set it to a fixed moment."""
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 import pytest
@@ -549,3 +550,79 @@ def test_the_staff_list_runs_the_same_queries_for_more_rows(papp, at):
     assert queries(2) == queries(10)
     total = db.session.scalar(select(func.count()).select_from(PhoneRequest))
     assert total == 12
+
+
+# -- at the same moment ---------------------------------------------------------------------------
+WORKERS = 6
+
+
+def _concurrent_app(make_app):
+    app = make_app(RATELIMIT_ENABLED=False)
+    _stub_missing_pages(app)
+    return app
+
+
+def test_the_same_form_posted_at_once_makes_one_request(make_app, at):
+    app = _concurrent_app(make_app)
+    with app.app_context():
+        case = owner_with_case()
+        number, case_id = case.number, case.id
+        clients = [login(app.test_client()) for _ in range(WORKERS)]
+        data = form_data(clients[0], case)
+    forms = [{**data, "csrf_token": csrf_from(c.get(f"/support/cases/{number}/phone")
+                                              .get_data(as_text=True))} for c in clients]
+
+    def post(i: int) -> int:
+        return clients[i].post(f"/support/cases/{number}/phone", data=forms[i]).status_code
+
+    with ThreadPoolExecutor(WORKERS) as pool:
+        codes = list(pool.map(post, range(WORKERS)))
+    assert codes == [303] * WORKERS
+    with app.app_context():
+        assert len(requests_of(db.session.get(SupportCase, case_id))) == 1
+        assert len(outbox("owner@example.com", "support_phone_requested")) == 1
+
+
+def test_many_forms_at_once_stop_at_three_waiting(make_app, at):
+    app = _concurrent_app(make_app)
+    with app.app_context():
+        case = owner_with_case()
+        number, case_id = case.number, case.id
+        clients = [login(app.test_client()) for _ in range(WORKERS)]
+        forms = [form_data(c, case) for c in clients]  # each with its own key
+
+    def post(i: int) -> int:
+        return clients[i].post(f"/support/cases/{number}/phone", data=forms[i]).status_code
+
+    with ThreadPoolExecutor(WORKERS) as pool:
+        codes = list(pool.map(post, range(WORKERS)))
+    assert sorted(codes) == [303] * 3 + [409] * (WORKERS - 3)
+    with app.app_context():
+        assert len(requests_of(db.session.get(SupportCase, case_id))) == 3
+
+
+def test_two_staff_deciding_at_once_decide_once(make_app, at):
+    app = _concurrent_app(make_app)
+    with app.app_context():
+        case = owner_with_case()
+        made = make_request(case)
+        request_id = made.id
+        staffs = []
+        for n in range(WORKERS):
+            make_staff(f"staff{n}@example.com")
+            staffs.append(login(app.test_client(), f"staff{n}@example.com"))
+    tokens = [csrf_from(s.get("/staff/support/phone").get_data(as_text=True)) for s in staffs]
+
+    def decide(i: int) -> int:
+        data = {"csrf_token": tokens[i], "decision": "confirm" if i % 2 else "decline",
+                "note": f"担当{i}"}
+        return staffs[i].post(f"/staff/support/phone/{request_id}", data=data).status_code
+
+    with ThreadPoolExecutor(WORKERS) as pool:
+        codes = list(pool.map(decide, range(WORKERS)))
+    assert sorted(codes) == [303] + [409] * (WORKERS - 1)
+    with app.app_context():
+        assert len(outbox("owner@example.com", "support_phone_decided")) == 1
+        decided = [a for a in actions() if a in ("support.phone_confirmed",
+                                                 "support.phone_declined")]
+        assert len(decided) == 1
