@@ -510,8 +510,8 @@ def test_staff_pages_are_for_staff_only(papp, client, at):
 def test_the_staff_list_filters_and_sorts(papp, at):
     first = owner_with_case()
     second = owner_with_case("second@example.com")
-    late = make_request(first, "2026-12-10T15:00")
-    soon = make_request(second, "2026-12-02T10:00")
+    make_request(first, "2026-12-10T15:00")
+    make_request(second, "2026-12-02T10:00")
     middle = make_request(first, "2026-12-04T09:30")
     staff_account = make_staff()
     phone.decide(staff_account, middle.id, True, None, MONDAY_1559)
@@ -533,7 +533,6 @@ def test_the_staff_list_filters_and_sorts(papp, at):
                                        first.number]
     assert listed("?state=<script>")[0] == numbers
     assert listed("?state=all&page=99")[0] == listed("?state=all")[0]
-    assert late.id and soon.id
 
 
 def test_the_staff_list_runs_the_same_queries_for_more_rows(papp, at):
