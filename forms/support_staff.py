@@ -10,9 +10,9 @@ from wtforms import (BooleanField, HiddenField, MultipleFileField, SelectField, 
                      SubmitField, TextAreaField)
 from wtforms.validators import StopValidation
 
-from forms.validators import (ListPosition, MaxLength, MultilineText, NoControlCharacters,
+from forms.validators import (ListPosition, MaxLength, TextBlock, NoControlCharacters,
                               OneOf, Required, RequiredChoice, normalize_integer,
-                              normalize_multiline, normalize_one_line)
+                              normalize_text_block, normalize_one_line)
 
 # The queue's filters; blueprints/support/desk.py reads the same keys.
 STATE_FILTERS = (("active", _l("未完了（新規・対応中・お客様回答待ち）")), ("new", _l("新規")),
@@ -73,8 +73,8 @@ class QueueFilterForm(FlaskForm):
 
 
 def _body_field(label):
-    return TextAreaField(label, filters=[normalize_multiline],
-                         validators=[Required(), MultilineText(), MaxLength(MESSAGE_MAX)],
+    return TextAreaField(label, filters=[normalize_text_block],
+                         validators=[Required(), TextBlock(), MaxLength(MESSAGE_MAX)],
                          render_kw={"rows": 8})
 
 
@@ -132,8 +132,8 @@ class ArticleForm(FlaskForm):
 
     title = StringField(_l("タイトル"), filters=[normalize_one_line],
                         validators=[Required(), NoControlCharacters(), MaxLength(TITLE_MAX)])
-    body = TextAreaField(_l("本文"), filters=[normalize_multiline],
-                         validators=[Required(), MultilineText(), MaxLength(ARTICLE_MAX)],
+    body = TextAreaField(_l("本文"), filters=[normalize_text_block],
+                         validators=[Required(), TextBlock(), MaxLength(ARTICLE_MAX)],
                          description=_l("プレーンテキストです。空行で段落を分けます（HTMLは使えません）。"),
                          render_kw={"rows": 16})
     category = SelectField(_l("カテゴリ（サポート内容）"), validators=[OneOf()],

@@ -644,39 +644,8 @@ class PasswordPolicy:
                 "よく使われるパスワードに似ているため使えません。推測されにくい言葉を組み合わせてください"))
 
 
-# >>> support desk (helper B): multi-line texts (a reply, an article) and list positions
-def normalize_multiline(value):
-    """A text of several lines as typed: line ends become "\\n" (Windows' and old Macs'
-    too), trailing spaces of each line and blank lines at both ends go, NFC. Other
-    control characters (NUL …) stay, for MultilineText to refuse."""
-    if not isinstance(value, str):
-        return value
-    value = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
-    return "\n".join(line.rstrip(" \t\u3000") for line in value.split("\n")).strip("\n")
-
-
-class MultilineText:
-    """Line breaks and tabs are fine; NUL bytes, escape sequences, bidi overrides and
-    other invisible characters are not."""
-
-    def __call__(self, form, field):
-        if has_control_characters(_text(field.data).replace("\n", "").replace("\t", "")):
-            raise StopValidation(_l("使用できない文字（制御文字など）が含まれています"))
-
-
-class ListPosition:
-    """An order number of a list (表示順): a whole number 0-9999 (`normalize_integer`)."""
-
-    def __call__(self, form, field):
-        if not re.fullmatch(r"\d{1,4}", _text(field.data)):
-            raise StopValidation(_l("0から9999までの半角数字で入力してください"))
-# <<< support desk
-
-
-__all__ = [name for name in dir() if not name.startswith("_")] + ["ValidationError"]
-
-
-# >>> support cases (helper A)
+# -- support center: multi-line texts (a case, a reply, a topic, an article), serials,
+# list positions
 # A case's 製造番号 (one representative unit, seed 000): what is printed on a nameplate,
 # half-width letters, digits and hyphens after normalize_serial, at most 20 characters
 # (no minimum: an older unit's may be short).
@@ -696,12 +665,14 @@ class CaseSerial:
 
 
 def normalize_text_block(value):
-    """A free text of several lines (お問い合わせ内容, a comment): line ends become `\\n`,
-    the whole trimmed, NFC. Other control characters stay, for TextBlock to refuse."""
+    """A free text of several lines (お問い合わせ内容, a reply, a topic, an article): line
+    ends become `\n` (Windows' and old Macs' too), trailing spaces of each line and blank
+    lines at both ends go, NFC. Other control characters stay, for TextBlock to refuse."""
     if not isinstance(value, str):
         return value
-    value = value.replace("\r\n", "\n").replace("\r", "\n")
-    return unicodedata.normalize("NFC", value.strip(" \u3000\t\n"))
+    value = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
+    lines = "\n".join(line.rstrip(" \t\u3000") for line in value.split("\n"))
+    return lines.strip("\n").strip(" \u3000\t")
 
 
 class TextBlock:
@@ -711,4 +682,26 @@ class TextBlock:
     def __call__(self, form, field):
         if has_control_characters(_text(field.data).replace("\n", "").replace("\t", "")):
             raise StopValidation(_l("使用できない文字（制御文字など）が含まれています"))
-# <<< support cases
+
+
+class MinLength:
+    """At least `minimum` characters (a topic that says something)."""
+
+    def __init__(self, minimum: int):
+        self.minimum = minimum
+        self.field_flags = {"minlength": minimum}
+
+    def __call__(self, form, field):
+        if len(_text(field.data)) < self.minimum:
+            raise StopValidation(_l("%(min)d文字以上で入力してください", min=self.minimum))
+
+
+class ListPosition:
+    """An order number of a list (表示順): a whole number 0-9999 (`normalize_integer`)."""
+
+    def __call__(self, form, field):
+        if not re.fullmatch(r"\d{1,4}", _text(field.data)):
+            raise StopValidation(_l("0から9999までの半角数字で入力してください"))
+
+
+__all__ = [name for name in dir() if not name.startswith("_")] + ["ValidationError"]

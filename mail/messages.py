@@ -341,3 +341,25 @@ def send_support_reply_mail(account: Account, case) -> None:
                             site=_site(), number=case.number),
                   case=case, case_link=public_url("support.case", number=case.number))
 # <<< support cases
+
+
+# >>> support phone mails
+def send_support_phone_requested_mail(account: Account, case, phone_request) -> None:
+    """【電話サポートのご依頼を受け付けました】 (seed 000 注意事項): the slot asked for, the case
+    number and the link to the case (sign-in needed); support still has to confirm."""
+    _mail_account("support_phone_requested", account,
+                  lambda: _("【%(site)s】電話サポートのご依頼を受け付けました（ケース番号 %(number)s）",
+                            site=_site(), number=case.number),
+                  case=case, phone_request=phone_request,
+                  case_link=public_url("support.case", number=case.number))
+
+
+def send_support_phone_decided_mail(account: Account, case, phone_request) -> None:
+    """【電話サポートのご依頼について】: confirmed or declined, the slot and staff's note."""
+    _mail_account("support_phone_decided", account,
+                  lambda: _("【%(site)s】電話サポートのご依頼について（ケース番号 %(number)s）",
+                            site=_site(), number=case.number),
+                  case=case, phone_request=phone_request,
+                  confirmed=phone_request.state == "confirmed",
+                  case_link=public_url("support.case", number=case.number))
+# <<< support phone mails

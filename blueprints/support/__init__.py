@@ -11,9 +11,7 @@ URL_PREFIX = "/support"
 
 # >>> support cases (helper A) registrations
 from blueprints.core import registry  # noqa: E402
-from blueprints.support import customer_views, demo  # noqa: E402,F401
-
-from blueprints.support import web  # noqa: E402
+from blueprints.support import customer_views, demo, web  # noqa: E402,F401
 
 # Attachments larger than the app's 2 MB body limit: the limit is raised before CSRF
 # reads the form (see web.accept_uploads_early), for the customer's and staff's posts.
@@ -29,7 +27,6 @@ registry.refuse_while_acting("support.new_case", "support.case_reply")
 # >>> support staff desk (helper B) registrations
 from flask_babel import lazy_gettext as _l  # noqa: E402
 
-from blueprints.core import registry  # noqa: E402
 from blueprints.support import staff_views  # noqa: E402
 
 staff_bp = staff_views.staff_bp
@@ -42,9 +39,6 @@ registry.launcher_tile(
 # <<< support staff desk
 
 # >>> support self-help (helper C) registrations
-from flask_babel import lazy_gettext as _l  # noqa: E402
-
-from blueprints.core import registry  # noqa: E402
 from blueprints.support import home_views, kb_demo, unlock, unlock_views  # noqa: E402,F401
 
 registry.launcher_tile(
@@ -65,10 +59,10 @@ registry.dealer_section(_dealer_unlock_section)
 # <<< support self-help
 
 # >>> support phone (helper D) registrations
+from blueprints.support import phone_views  # noqa: E402,F401
 # <<< support phone
 
 # >>> support alerts (lead): 「サポートに相談」 in the error mail and on the monitoring page
-from blueprints.core import registry  # noqa: E402
 from blueprints.support import alerts  # noqa: E402
 
 registry.alert_action(alerts.alert_mail_action)

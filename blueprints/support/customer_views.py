@@ -43,7 +43,6 @@ def new_case():
         page = case_form.build(current_user, None, case_form.prefill(current_user, request.args))
         page.form.request_key.data = web.new_form_key()
         return _form_page(page)
-    web.accept_uploads()
     page = case_form.build(current_user)
     sent_files = any(storage.filename for storage in request.files.getlist("files"))
     if "refresh" in request.form:  # 更新 without JavaScript: new choices, no errors
@@ -117,7 +116,6 @@ def case(number: str):
 def case_reply(number: str):
     """A reply with コメント and files: HTMX swaps the thread and a fresh form; without
     JavaScript post/redirect/get. Closed → 409; nothing to send → 422."""
-    web.accept_uploads()
     view = customer.case_view(current_user, number) or abort(404)
     form = ReplyForm()
     if view.closed:

@@ -22,22 +22,6 @@ from models.support import CaseState
 staff_bp = staff_blueprint("support", __name__)
 
 
-# Posts that carry files. CSRFProtect reads the form in the app's first before_request,
-# at the app's 2 MB body limit, before any view could call web.accept_uploads(): without
-# this, a reply with a 3 MB photo would be a 413.
-UPLOAD_ENDPOINTS = {"support_staff.case_reply", "support_staff.case_note"}
-
-
-def _accept_uploads_first():
-    if request.endpoint in UPLOAD_ENDPOINTS:
-        web.accept_uploads()
-
-
-@staff_bp.record_once
-def _raise_the_body_limit_before_csrf(state):
-    state.app.before_request_funcs.setdefault(None, []).insert(0, _accept_uploads_first)
-
-
 @staff_bp.context_processor
 def _desk_helpers():
     """For every desk template: a state's label and key, and whether a page of another
@@ -138,7 +122,6 @@ def case_file(number: str, file_id: int):
 def case_reply(number: str):
     """返信: mails the customer a link; the case goes to the chosen state. The form's
     one-time key makes a double submit one reply."""
-    web.accept_uploads()
     case = cases.staff_case(number) or abort(404)
     form = _reply_form(request.form)
     if not form.validate_on_submit():
@@ -156,7 +139,6 @@ def case_reply(number: str):
 @staff_bp.post("/cases/<number>/note")
 def case_note(number: str):
     """社内メモ: staff only; no mail, never on the customer's pages."""
-    web.accept_uploads()
     case = cases.staff_case(number) or abort(404)
     form = _note_form(request.form)
     if not form.validate_on_submit():

@@ -1,9 +1,10 @@
 """What the support center's views share: accepting uploads and the forms' one-time keys.
 
-    @bp.route(...)
-    def new_case():
-        web.accept_uploads()          # before the form is read: this request may be large
-        key = web.form_key(form)      # the hidden `request_key` of the form, or a new one
+- Every multipart POST to the `support` and `support_staff` blueprints may carry files up
+  to SUPPORT_UPLOAD_MAX_BYTES (`install_upload_limit`, registered once by the package);
+  every other request stays at the app's 2 MB.
+- A form that creates something carries a hidden `request_key` (`new_form_key()`), read
+  back with `posted_form_key()`: the same form submitted twice creates it once.
 """
 from __future__ import annotations
 

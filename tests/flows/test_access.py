@@ -246,6 +246,22 @@ ROUTES.update({
                                                      linked=200, unlinked=422, staff=403),
 })
 # <<< support self-help
+# >>> support phone (helper D): a phone-support request is asked for on a case its
+# viewers see (the owner's case: the owner; the company's case: its members); the staff
+# list is for staff only.
+ROUTES.update({
+    "/support/cases/OWNERCASE/phone": dict(anonymous=302, owner=200, other=404, linked=404,
+                                           unlinked=404, staff=404),
+    "/support/cases/COMPANYCASE/phone": dict(anonymous=302, owner=404, other=404, linked=200,
+                                             unlinked=404, staff=404),
+    "/support/cases/499999999/phone": dict(anonymous=302, owner=404, other=404, linked=404,
+                                           unlinked=404, staff=404),
+    "/staff/support/phone": dict(anonymous=302, owner=404, other=404, linked=404, unlinked=404,
+                                 staff=200),
+    "/staff/support/phone?state=all": dict(anonymous=302, owner=404, other=404, linked=404,
+                                           unlinked=404, staff=200),
+})
+# <<< support phone
 
 
 EMPLOYEE_EMAIL = "member1@dealer1.example"
