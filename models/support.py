@@ -214,8 +214,15 @@ class UnlockCode(Base):
     linked dealer, shown once, stored hashed, single use, valid until `expires_at`."""
 
     __tablename__ = "support_unlock_code"
+    __table_args__ = (UniqueConstraint("dealer_id", "request_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The dealer company it was issued to: its daily count and its history, whoever of
+    # its employees asked (and even after that employee left).
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealer.id", ondelete="CASCADE"),
+                                           index=True)
+    # The page's one-time key: the same form posted twice issues one code.
+    request_key: Mapped[str | None] = mapped_column(String(40))
     gateway_id: Mapped[int] = mapped_column(ForeignKey("gateway.id", ondelete="CASCADE"),
                                             index=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("pcs_unit.id", ondelete="CASCADE"))

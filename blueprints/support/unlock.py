@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -31,7 +32,6 @@ from blueprints.core.paging import Page
 from blueprints.dealers.services import dealer_for_account
 from models import JST, db, utcnow
 from models.account import Account
-from models.audit import AuditEvent
 from models.gateway import Dealer, DealerLink, Gateway, GatewayStatus, PcsUnit
 from models.support import UnlockCode
 from forms.validators import today_in_japan
@@ -123,20 +123,16 @@ def _day_start() -> datetime:
     return datetime.combine(today_in_japan(), time(0), tzinfo=JST)
 
 
-def _company_codes_since(company_id: int, since: datetime) -> int:
+def _company_codes_since(dealer_id: int, since: datetime) -> int:
     return db.session.scalar(
         select(func.count()).select_from(UnlockCode)
-        .join(Account, Account.id == UnlockCode.issued_by_id)
-        .where(Account.company_id == company_id, UnlockCode.issued_at >= since))
+        .where(UnlockCode.dealer_id == dealer_id, UnlockCode.issued_at >= since))
 
 
-def _posted_before(account: Account, request_key: str, since: datetime) -> bool:
-    """Whether this form (its one-time key) issued a code already. The keys are in the
-    audit rows of the account's codes since `since` (at most the daily limit of them)."""
-    details = db.session.scalars(select(AuditEvent.detail).where(
-        AuditEvent.action == ISSUED, AuditEvent.actor_id == account.id,
-        AuditEvent.at >= since))
-    return any((detail or {}).get("request_key") == request_key for detail in details)
+def _posted_before(dealer_id: int, request_key: str) -> bool:
+    """Whether this form (its one-time key) issued a code already."""
+    return db.session.scalar(select(UnlockCode.id).where(
+        UnlockCode.dealer_id == dealer_id, UnlockCode.request_key == request_key)) is not None
 
 
 def issue_code(dealer_account: Account, gateway: Gateway, unit: PcsUnit,
@@ -153,28 +149,31 @@ def issue_code(dealer_account: Account, gateway: Gateway, unit: PcsUnit,
     # the commit.
     db.session.scalar(select(Dealer.id).where(Dealer.id == dealer.id).with_for_update())
     since = _day_start()
-    if request_key and _posted_before(dealer_account, request_key, since):
+    if request_key and _posted_before(dealer.id, request_key):
         db.session.rollback()
         raise AlreadyIssued()
-    if _company_codes_since(dealer.company_id, since) >= current_app.config[
+    if _company_codes_since(dealer.id, since) >= current_app.config[
             "SUPPORT_UNLOCK_CODES_PER_DAY"]:
         db.session.rollback()
         raise DailyLimitReached()
     now = utcnow()
     while True:
         code = new_code()
-        row = UnlockCode(gateway_id=gateway.id, unit_id=unit.id, code_hash=code_hash(code),
+        row = UnlockCode(dealer_id=dealer.id, request_key=request_key, gateway_id=gateway.id,
+                         unit_id=unit.id, code_hash=code_hash(code),
                          issued_by_id=dealer_account.id, issued_at=now,
                          expires_at=now + current_app.config["SUPPORT_UNLOCK_CODE_TTL"])
         try:
             with db.session.begin_nested():
                 db.session.add(row)
-        except IntegrityError:  # the same 50 random bits twice: draw again
-            continue
+        except IntegrityError:
+            if request_key and _posted_before(dealer.id, request_key):
+                db.session.rollback()  # the same form, posted at the same moment
+                raise AlreadyIssued() from None
+            continue  # the same 50 random bits twice: draw again
         break
     audit.record(ISSUED, actor_id=dealer_account.id, gateway=gateway.gateway_id,
-                 unit=unit.unit_no, code_id=row.id, dealer=dealer.dealer_code,
-                 request_key=request_key)
+                 unit=unit.unit_no, code_id=row.id, dealer=dealer.dealer_code)
     db.session.commit()
     return display(code)
 
@@ -234,20 +233,21 @@ class IssuedCode:
 def company_history(dealer: Dealer, page: int = 1, per_page: int = 20) -> Page:
     """The codes the dealer's company was issued, newest first (one query per page)."""
     page, per_page = max(1, page), max(1, per_page)
-    mine = (select(UnlockCode.id).join(Account, Account.id == UnlockCode.issued_by_id)
-            .where(Account.company_id == dealer.company_id))
-    total = db.session.scalar(select(func.count()).select_from(mine.subquery()))
+    total = db.session.scalar(select(func.count()).select_from(UnlockCode)
+                              .where(UnlockCode.dealer_id == dealer.id))
     rows = db.session.execute(
         select(Gateway.gateway_id, PcsUnit.unit_no, PcsUnit.serial, Account.family_name,
                Account.given_name, UnlockCode.issued_at, UnlockCode.expires_at,
                UnlockCode.used_at)
         .join(Gateway, Gateway.id == UnlockCode.gateway_id)
         .join(PcsUnit, PcsUnit.id == UnlockCode.unit_id)
-        .join(Account, Account.id == UnlockCode.issued_by_id)
-        .where(Account.company_id == dealer.company_id)
+        .outerjoin(Account, Account.id == UnlockCode.issued_by_id)
+        .where(UnlockCode.dealer_id == dealer.id)
         .order_by(UnlockCode.issued_at.desc(), UnlockCode.id.desc())
         .limit(per_page).offset((page - 1) * per_page))
-    items = [IssuedCode(gateway_id, unit_no, serial, f"{family} {given}", issued, expires, used)
+    items = [IssuedCode(gateway_id, unit_no, serial,
+                        f"{family} {given}" if family else _("削除されたアカウント"),
+                        issued, expires, used)
              for gateway_id, unit_no, serial, family, given, issued, expires, used in rows]
     return Page(items, total, page, per_page)
 

@@ -144,6 +144,8 @@ def upgrade():
 
     op.create_table('support_unlock_code',
     sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=False),
+    sa.Column('request_key', sa.String(length=40), nullable=True),
     sa.Column('gateway_id', sa.Integer(), nullable=False),
     sa.Column('unit_id', sa.Integer(), nullable=False),
     sa.Column('code_hash', sa.String(length=64), nullable=False),
@@ -151,13 +153,16 @@ def upgrade():
     sa.Column('issued_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealer.id'], name=op.f('fk_support_unlock_code_dealer_id_dealer'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['gateway_id'], ['gateway.id'], name=op.f('fk_support_unlock_code_gateway_id_gateway'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['issued_by_id'], ['account.id'], name=op.f('fk_support_unlock_code_issued_by_id_account'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['unit_id'], ['pcs_unit.id'], name=op.f('fk_support_unlock_code_unit_id_pcs_unit'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_support_unlock_code')),
-    sa.UniqueConstraint('code_hash', name=op.f('uq_support_unlock_code_code_hash'))
+    sa.UniqueConstraint('code_hash', name=op.f('uq_support_unlock_code_code_hash')),
+    sa.UniqueConstraint('dealer_id', 'request_key', name=op.f('uq_support_unlock_code_dealer_id'))
     )
     with op.batch_alter_table('support_unlock_code', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_support_unlock_code_dealer_id'), ['dealer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_support_unlock_code_gateway_id'), ['gateway_id'], unique=False)
 
     op.create_table('support_file',

@@ -19,7 +19,7 @@ from blueprints.support import unlock
 from models import db, utcnow
 from models.account import Account, AccountType, CompanyRole, Role
 from models.audit import AuditEvent
-from models.gateway import Gateway, GatewayStatus, PcsUnit
+from models.gateway import Dealer, Gateway, GatewayStatus, PcsUnit
 from models.support import UnlockCode
 from tests.conftest import csrf_from
 from tests.flows.test_dealer_links import _password_hash, make_company, make_gateway, make_owner
@@ -440,3 +440,19 @@ def test_self_help_offers_the_unlock_codes_to_dealers_only(world):
         for path in ("/support/", "/support/search"):
             html = clients[role].get(path).get_data(as_text=True)
             assert 'id="unlock-link"' not in html and "/support/unlock-codes" not in html, role
+
+
+def test_the_history_and_the_count_stay_with_the_company_when_the_issuer_leaves(world):
+    """Codes belong to the dealer company they were issued to: after the employee who
+    asked leaves (or deletes the ID), they are still in the company's history and still
+    count against its day."""
+    assert request_code(world["clients"]["employee"]).status_code == 200
+    employee = db.session.scalar(select(Account).where(Account.email == EMPLOYEE))
+    employee.company_id, employee.company_role = None, None
+    db.session.commit()
+    history = world["clients"]["linked"].get("/support/unlock-codes").get_data(as_text=True)
+    assert "鈴木 一郎" in history and GATEWAY in history
+    [row] = rows()
+    assert row.dealer_id == db.session.scalar(select(Dealer.id).where(
+        Dealer.company_id == db.session.scalar(select(Account.company_id).where(
+            Account.email == "admin1@dealer1.example"))))
