@@ -17,8 +17,9 @@ from blueprints.support import customer_views, demo, web  # noqa: E402,F401
 # reads the form (see web.accept_uploads_early), for the customer's and staff's posts.
 bp.record_once(web.install_upload_limit)
 registry.demo_data("support-cases", demo.seed_demo_case, order=90)
-# A dealer acting for the owner neither files a case nor replies in the owner's name.
-registry.refuse_while_acting("support.new_case", "support.case_reply")
+# A dealer acting for the owner neither files a case, nor replies, nor asks for a call in
+# the owner's name.
+registry.refuse_while_acting("support.new_case", "support.case_reply", "support.phone_request")
 # Deleting an account needs nothing here: its cases stay for the operator's record (the
 # database sets `account_id` NULL; the pages show 「削除されたアカウント」), and a company's
 # members keep seeing the company's cases. So no on_account_deleted hook is registered.

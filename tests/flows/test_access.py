@@ -443,6 +443,9 @@ PROXY_REFUSED |= {f"/eco/gateways/{GATEWAY}/apply", f"/eco/gateways/{GATEWAY}/ca
 # >>> support cases (helper A): a dealer acting for the owner files no case in the
 # owner's name (replies, a POST, are refused the same way)
 PROXY_REFUSED |= {"/support/cases/new", f"/support/cases/new?gateway={GATEWAY}&q=充電しない"}
+# Nor asks for a call: refused before the case is looked up, whichever number it names.
+PROXY_REFUSED |= {"/support/cases/OWNERCASE/phone", "/support/cases/COMPANYCASE/phone",
+                  "/support/cases/499999999/phone"}
 
 
 def test_the_companys_employee_sees_the_companys_case_and_nothing_else(world, app):
