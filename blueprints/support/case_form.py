@@ -5,12 +5,14 @@ the form carries over.
     form = case_form.build(account, None, case_form.prefill(account, request.args))
 
 - 発電所名: the account's own gateways (「<site name or address> (<ゲートウェイID>)」) and
-  「その他（入力する）」 with a text field. Nobody can choose another's gateway: it is not
-  a choice, so a tampered value is refused next to the field.
+  「その他（入力する）」 with a text field; for a linked dealer also the one gateway it
+  maintains that the link names (`?gateway=`, `?alert=`). Nobody can choose a gateway
+  that is neither: it is not a choice, so a tampered value is refused next to the field.
 - 製造番号: the chosen gateway's units, or typed. 詳細: the chosen category's.
-- Prefill: `?q=` → 件名; `?gateway=` → that site (the account's own only, else ignored);
-  `?alert=` → the alert's site, 機器タイプ, the unit in error and its serial, the error
-  codes and when the error began (an alert of the account's own gateway only).
+- Prefill: `?q=` → 件名; `?gateway=` → that site (the account's own, or one its dealer
+  company maintains; else ignored); `?alert=` → the alert's site, 機器タイプ, the unit in
+  error and its serial, the error codes and when the error began (an alert of such a
+  gateway only).
 - The duplicate hint: the open case of the chosen gateway the account sees.
 """
 from __future__ import annotations
@@ -23,12 +25,13 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
+from blueprints.dealers.services import dealer_for_account
 from blueprints.support import cases
 from forms.support import ERROR_CODE_MAX, OTHER, SUBJECT_MAX, CaseForm
 from forms.validators import normalize_gateway_id, normalize_one_line
 from models import db
 from models.account import Account
-from models.gateway import Gateway, GatewayStatus, PcsUnit
+from models.gateway import DealerLink, Gateway, GatewayStatus, PcsUnit
 from models.support import SupportCase
 from models.telemetry import AlertKind, GatewayAlert, Reading
 
@@ -46,12 +49,30 @@ class FormPage:
     error_started_at: datetime | None = None
 
 
-def own_gateways(account: Account) -> list[Gateway]:
-    """The account's gateways in service (never anyone else's), oldest first."""
-    return list(db.session.scalars(
+def own_gateways(account: Account, also: str | None = None) -> list[Gateway]:
+    """The account's gateways in service, oldest first, and `also` (a ゲートウェイID) when
+    the account's dealer company maintains it: a linked dealer files about the gateway of
+    an alert or of its console without choosing among thousands. Never anyone else's."""
+    gateways = list(db.session.scalars(
         select(Gateway).where(Gateway.owner_id == account.id,
                               Gateway.status != GatewayStatus.RETIRED)
         .order_by(Gateway.registered_at, Gateway.id)))
+    if also and _chosen(gateways, also) is None:
+        entrusted = _entrusted(account, select(Gateway).where(Gateway.gateway_id == also))
+        if entrusted is not None:
+            gateways.append(entrusted)
+    return gateways
+
+
+def _entrusted(account: Account, statement):
+    """The row of `statement` (a select over Gateway, maybe joined) when its gateway is in
+    service and linked to the account's dealer company, else None."""
+    dealer = dealer_for_account(account)
+    if dealer is None:
+        return None
+    return db.session.scalar(
+        statement.join(DealerLink, DealerLink.gateway_id == Gateway.id)
+        .where(DealerLink.dealer_id == dealer.id, Gateway.status != GatewayStatus.RETIRED))
 
 
 def site_label(gateway: Gateway) -> str:
@@ -67,17 +88,19 @@ def _units(gateway: Gateway | None) -> list[PcsUnit]:
 
 
 def _own_alert(account: Account, value) -> GatewayAlert | None:
-    """The alert with this id when it is one of the account's own gateways', else None."""
+    """The alert with this id when it is one of the account's own gateways' or of a
+    gateway its dealer company maintains, else None."""
     try:
         alert_id = int(value)
     except (TypeError, ValueError):
         return None
     if not 0 < alert_id < 2**31:
         return None
-    return db.session.scalar(
-        select(GatewayAlert).join(Gateway, Gateway.id == GatewayAlert.gateway_id)
-        .where(GatewayAlert.id == alert_id, Gateway.owner_id == account.id,
-               Gateway.status != GatewayStatus.RETIRED))
+    alert = select(GatewayAlert).join(Gateway, Gateway.id == GatewayAlert.gateway_id).where(
+        GatewayAlert.id == alert_id)
+    return db.session.scalar(alert.where(Gateway.owner_id == account.id,
+                                         Gateway.status != GatewayStatus.RETIRED)) \
+        or _entrusted(account, alert)
 
 
 def build(account: Account, formdata=None, data: dict | None = None) -> FormPage:
@@ -87,7 +110,7 @@ def build(account: Account, formdata=None, data: dict | None = None) -> FormPage
     cases.ensure_default_categories()
     form = CaseForm(formdata=formdata, data=data) if formdata is not None or data \
         else CaseForm()
-    gateways = own_gateways(account)
+    gateways = own_gateways(account, also=form.site.data)
     form.site.choices = ([("", _("選択してください"))]
                          + [(g.gateway_id, site_label(g)) for g in gateways]
                          + [(OTHER, _("その他（入力する）"))])
@@ -135,9 +158,8 @@ def prefill(account: Account, args) -> dict:
     query = normalize_one_line(args.get("q") or "")
     if query:
         data["subject"] = query[:SUBJECT_MAX]
-    gateways = own_gateways(account)
     wanted = normalize_gateway_id(args.get("gateway") or "")
-    if wanted and _chosen(gateways, wanted) is not None:
+    if wanted and _chosen(own_gateways(account, also=wanted), wanted) is not None:
         data["site"] = wanted
     alert = _own_alert(account, args.get("alert"))
     if alert is not None:

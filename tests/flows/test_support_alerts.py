@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from html import unescape
 
+from sqlalchemy import func, select
+
 from blueprints.monitoring.alerts import check_silence
 from models import db
-from tests.conftest import SmtpServer, path_of
+from models.support import SupportCase
+from tests.conftest import SmtpServer, csrf_from, path_of
 from tests.flows.test_alerts import (CONTACTS, OWNER, alerts, linked_gateway, new_mail,
                                      send)
 from tests.flows.test_gateway_api import GATEWAY_ID, SLOT, error_units
@@ -75,3 +78,27 @@ def test_the_monitoring_page_offers_support_only_while_the_error_lasts(app):
 
     send(gateway_client, key, reading(now - SLOT))
     assert CONSULT not in browser.get(MONITOR).get_data(as_text=True)
+
+
+def test_a_linked_dealer_opens_the_alerts_case_prefilled_and_an_outsider_does_not(app):
+    """The alert mail goes to the linked dealer too: its employees get the same pre-filled
+    form (the gateway they maintain is offered for this case only); a dealer not linked
+    to the gateway gets the empty form, and can file about it by no tampered value."""
+    _owner, _gateway, key = linked_gateway()
+    send(app.test_client(), key, reading(slot_end() - 2 * SLOT, units=error_units("E201")))
+    [alert] = alerts()
+    linked, outsider = app.test_client(), app.test_client()
+    assert login(linked, "admin1@dealer1.example").status_code == 303
+    assert login(outsider, "admin2@dealer2.example").status_code == 303
+
+    page = unescape(linked.get(f"/support/cases/new?alert={alert.id}").get_data(as_text=True))
+    assert GATEWAY_ID in page and "SER00001" in page and "1:E201" in page
+    page = unescape(outsider.get(f"/support/cases/new?alert={alert.id}").get_data(as_text=True))
+    assert GATEWAY_ID not in page and "1:E201" not in page
+
+    token = csrf_from(page)
+    response = outsider.post("/support/cases/new", data={
+        "csrf_token": token, "subject": "故障", "site": GATEWAY_ID, "category": "1",
+        "alert": str(alert.id)})
+    assert response.status_code == 422
+    assert db.session.scalar(select(func.count()).select_from(SupportCase)) == 0
