@@ -5,34 +5,20 @@ case, categories and article pages on a phone (360x740). Every page state is che
 phones, no console or server errors)."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
 from models import db
 from models.support import CaseState, SupportCase, SupportMessage
-from tests.browser.support import LiveServer
 from tests.browser.test_browser_pages import (Person, check, heading, in_db, main, sign_in,
                                               submit, visit)
-from tests.flows.test_support_desk import (_with_customer_pages, file_case, make_customer,
-                                           make_staff, png_bytes)
+from tests.flows.test_support_desk import file_case, make_customer, make_staff, png_bytes
 from tests.helpers import PASSWORD
 
 pytestmark = pytest.mark.browser
 
 STAFF = Person("staff@example.com", "高橋", "美咲")
-
-
-@pytest.fixture
-def live_server(make_app) -> Iterator[LiveServer]:
-    """As tests/browser/conftest.py's, with the customer's case link buildable."""
-    app = _with_customer_pages(make_app(PREFERRED_URL_SCHEME="http", RATELIMIT_ENABLED=False,
-                                        PUBLIC_HOST="127.0.0.1"))
-    server = LiveServer(app).start()
-    yield server
-    server.stop()
 
 
 def a_case(live) -> str:

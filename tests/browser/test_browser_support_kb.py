@@ -21,7 +21,6 @@ from models.gateway import PcsUnit
 from tests.browser.support import LiveServer
 from tests.browser.test_browser_pages import Person, check, heading, main, sign_in, submit, visit
 from tests.flows.test_dealer_links import make_company, make_gateway, make_owner
-from tests.flows.test_support_kb import with_stand_ins
 from tests.helpers import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -29,16 +28,6 @@ pytestmark = pytest.mark.browser
 OWNER = Person("owner@example.com", "山田", "太郎")
 DEALER_ADMIN = Person("admin1@dealer1.example", "佐藤", "花子")
 GATEWAY_ID = "01AB12345678"
-
-
-@pytest.fixture
-def support_live(make_app):
-    """The live server, with stand-ins for the case pages not on this branch."""
-    app = with_stand_ins(make_app(PREFERRED_URL_SCHEME="http", RATELIMIT_ENABLED=False,
-                                  PUBLIC_HOST="127.0.0.1"))
-    server = LiveServer(app).start()
-    yield server
-    server.stop()
 
 
 def world(live: LiveServer) -> None:
@@ -53,11 +42,11 @@ def world(live: LiveServer) -> None:
         seed_demo_articles()
 
 
-def test_a_homeowner_finds_an_article_on_a_phone(support_live, open_page):
-    world(support_live)
+def test_a_homeowner_finds_an_article_on_a_phone(live_server, open_page):
+    world(live_server)
     page, audit = open_page("phone")
-    sign_in(page, audit, support_live, OWNER, PASSWORD)
-    visit(page, audit, support_live.url + "/support/")
+    sign_in(page, audit, live_server, OWNER, PASSWORD)
+    visit(page, audit, live_server.url + "/support/")
     expect(heading(page)).to_have_text("サポートセンター")
     check(page, audit, "home")
 
@@ -95,20 +84,22 @@ def test_a_homeowner_finds_an_article_on_a_phone(support_live, open_page):
     main(page).get_by_role("link", name="解決しない場合はケースサポートから").click()
     page.wait_for_url(re.compile(r"/support/cases/new\?q="))
     assert parse_qs(urlsplit(page.url).query)["q"] == ["停電時の蓄電池と太陽光発電の動作"]
+    expect(page.get_by_label("件名")).to_have_value("停電時の蓄電池と太陽光発電の動作")
+    check(page, audit, "new-case-from-article")
 
 
-def test_a_dealer_issues_an_unlock_code_once(support_live, open_page):
-    world(support_live)
+def test_a_dealer_issues_an_unlock_code_once(live_server, open_page):
+    world(live_server)
     page, audit = open_page("desktop")
-    sign_in(page, audit, support_live, DEALER_ADMIN, PASSWORD)
-    visit(page, audit, support_live.url + f"/dealers/gateways/{GATEWAY_ID}")
+    sign_in(page, audit, live_server, DEALER_ADMIN, PASSWORD)
+    visit(page, audit, live_server.url + f"/dealers/gateways/{GATEWAY_ID}")
     main(page).get_by_role("link", name="解除コードを発行する").click()
     page.wait_for_url(re.compile(rf"/support/unlock-codes\?gateway={GATEWAY_ID}$"))
     expect(heading(page)).to_have_text("設定ロック解除コードの発行")
     check(page, audit, "unlock-preselected")
 
     # Choosing the gateway again with htmx brings its units in place.
-    visit(page, audit, support_live.url + "/support/unlock-codes")
+    visit(page, audit, live_server.url + "/support/unlock-codes")
     expect(page.get_by_label("機器（機器No.・製造番号）")).to_have_count(0)
     with page.expect_response(lambda r: r.request.headers.get("hx-request") == "true"):
         page.get_by_label("ゲートウェイID").select_option(GATEWAY_ID)
@@ -125,7 +116,7 @@ def test_a_dealer_issues_an_unlock_code_once(support_live, open_page):
     expect(main(page)).to_contain_text("機器 No.2（製造番号 SN000002）")
     check(page, audit, "unlock-issued")
 
-    visit(page, audit, support_live.url + "/support/unlock-codes")
+    visit(page, audit, live_server.url + "/support/unlock-codes")
     expect(page.locator("#unlock-code")).to_have_count(0)
     expect(page.locator("#unlock-history tbody tr")).to_have_count(1)
     expect(page.locator("#unlock-history")).to_contain_text("未使用")

@@ -3,11 +3,9 @@ with its filters and search, a case with its thread, replies (mailed), internal 
 to the customer), state and assignee (audited), files, the categories of the case form and
 the knowledge-base articles; bad input everywhere, double submits.
 
-Cases are filed with the foundation's `cases.file_case`, as the customer's form does. The
-customer's own pages (`support.case`, `support.case_file`) belong to another part of the
-service: where they are not there yet, a placeholder endpoint lets the mails build their
-link, and the customer-side checks use the rule those pages go through
-(`cases.customer_thread`) instead of the page."""
+Cases are filed with the foundation's `cases.file_case`, as the customer's form does; what
+the customer is shown is checked on the customer's own pages (`support.case`,
+`support.case_file`)."""
 from __future__ import annotations
 
 import io
@@ -33,35 +31,6 @@ from tests.helpers import HX, login, statements
 
 STAFF = "staff@example.com"
 OWNER = "owner@example.com"
-
-
-# -- the app: the customer's case page may not exist yet on this branch ---------------------
-def _with_customer_pages(application):
-    """Mails link `support.case`; until the customer's pages exist, a placeholder (404)."""
-    if "support.case" not in application.view_functions:
-        application.add_url_rule("/support/cases/<number>", "support.case",
-                                 lambda number: ("", 404))
-    return application
-
-
-def customer_pages(application) -> bool:
-    view = application.view_functions.get("support.case_file")
-    return view is not None and view.__module__.startswith("blueprints.support")
-
-
-@pytest.fixture
-def app(make_app):
-    application = _with_customer_pages(make_app())
-    with application.app_context():
-        yield application
-
-
-@pytest.fixture
-def smtp_app(make_app, smtp):
-    application = _with_customer_pages(make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port,
-                                                MAIL_TIMEOUT_SECONDS=5))
-    with application.app_context():
-        yield application
 
 
 # -- the world ---------------------------------------------------------------------------------
@@ -486,12 +455,15 @@ def test_an_internal_note_is_never_mailed_nor_shown_to_the_customer(smtp_app, sm
     assert "交換部品" not in mail.as_string()
     [event] = audits("support.note_added")
     assert event.detail["case"] == case.number
-    if customer_pages(smtp_app):
-        customer = smtp_app.test_client()
-        assert login(customer, OWNER).status_code == 303
-        own_page = customer.get(f"/support/cases/{case.number}").get_data(as_text=True)
-        assert "ご連絡します。" in own_page and "交換部品" not in own_page
-        assert "社内メモ" not in own_page
+    # The customer's own case page shows the reply, never the note.
+    customer = smtp_app.test_client()
+    assert login(customer, OWNER).status_code == 303
+    response = customer.get(f"/support/cases/{case.number}")
+    assert response.status_code == 200
+    own_page = response.get_data(as_text=True)
+    assert "昨日から充電されません。" in own_page and "ご連絡します。" in own_page
+    assert "交換部品" not in own_page and "社内限定" not in own_page
+    assert "社内メモ" not in own_page and "thread-note" not in own_page
 
 
 def test_a_reply_with_files_is_downloadable_by_staff_and_the_customer(app):
@@ -520,15 +492,23 @@ def test_a_reply_with_files_is_downloadable_by_staff_and_the_customer(app):
                       ).status_code == 404
     assert client.get(f"/staff/support/cases/{case.number}/files/{stored[-1].id + 1000}"
                       ).status_code == 404
-    if customer_pages(app):
-        customer = app.test_client()
-        assert login(customer, OWNER).status_code == 303
-        mine = customer.get(f"/support/cases/{case.number}/files/{stored[0].id}",
-                            buffered=True)
-        assert mine.status_code == 200 and mine.data == photo
-    else:
-        assert stored[0].id in {f.id for m in cases.customer_thread(fresh_case(case.number))
-                                for f in m.files}
+    # The customer sees the files on the own case page and downloads them.
+    customer = app.test_client()
+    assert login(customer, OWNER).status_code == 303
+    own_page = customer.get(f"/support/cases/{case.number}").get_data(as_text=True)
+    mine_link = f"/support/cases/{case.number}/files/{stored[0].id}"
+    assert mine_link in own_page and "写真.png" in own_page
+    mine = customer.get(mine_link, buffered=True)
+    assert mine.status_code == 200 and mine.data == photo
+    assert mine.headers["Content-Type"] == "image/png"
+    assert mine.headers["X-Content-Type-Options"] == "nosniff"
+    assert mine.headers["Content-Disposition"].startswith("attachment")
+    log = customer.get(f"/support/cases/{case.number}/files/{stored[1].id}", buffered=True)
+    assert log.status_code == 200 and log.data == "ログ\n".encode()
+    assert log.headers["Content-Disposition"].startswith("attachment")
+    # Not through another of the customer's cases.
+    assert customer.get(f"/support/cases/{other.number}/files/{stored[0].id}"
+                        ).status_code == 404
 
 
 @pytest.mark.parametrize(("name", "content", "message"), [

@@ -20,25 +20,6 @@ from models.support import KbArticle, SupportCategory
 from tests.flows.test_dealer_links import make_owner
 from tests.helpers import HX, login, statements
 
-# Endpoints of other parts of the support center (helper A) that these pages link to;
-# until they are merged, a stand-in answers so that url_for works.
-STAND_INS = {"support.new_case": "/support/cases/new", "support.my_cases": "/support/cases"}
-
-
-def with_stand_ins(application):
-    for endpoint, rule in STAND_INS.items():
-        if endpoint not in application.view_functions:
-            application.add_url_rule(rule, endpoint, lambda: "stand-in")
-    return application
-
-
-@pytest.fixture
-def app(make_app):
-    application = with_stand_ins(make_app())
-    with application.app_context():
-        yield application
-
-
 @pytest.fixture
 def owner_client(app):
     make_owner()
@@ -281,6 +262,9 @@ def test_no_result_offers_a_new_case_with_the_query(owner_client):
     assert urlsplit(href).path == "/support/cases/new"
     assert parse_qs(urlsplit(href).query) == {"q": ["雪 パネル"]}
     assert "解決しない場合はケースサポートから" in link
+    # The link opens the case form with the query as its subject.
+    form = owner_client.get(href)
+    assert form.status_code == 200 and 'value="雪 パネル"' in form.get_data(as_text=True)
     # With results the same way out is offered below them.
     html = search(owner_client, "停電").get_data(as_text=True)
     assert "該当する記事が見つかりませんでした" not in html
@@ -327,7 +311,7 @@ def test_other_scripts_and_emoji_find_nothing_without_error(owner_client):
 
 
 def test_search_is_rate_limited_per_client(make_app):
-    app = with_stand_ins(make_app(RATELIMIT_ENABLED=True, SUPPORT_SEARCH_LIMIT="3 per minute"))
+    app = make_app(RATELIMIT_ENABLED=True, SUPPORT_SEARCH_LIMIT="3 per minute")
     with app.app_context():
         make_owner()
         client = app.test_client()

@@ -12,8 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 import pytest
-from flask import abort, render_template_string
-from flask_login import current_user
 from sqlalchemy import func, select
 
 from blueprints.support import cases, phone, phone_views
@@ -35,37 +33,6 @@ TOPIC = "蓄電池が夜間に放電しない件について、設定を電話�
 
 
 # -- the world ------------------------------------------------------------------------------
-def _stub_missing_pages(app) -> None:
-    """The case pages of helpers A and B, should they not be on this branch: the least
-    that includes the 電話サポート sections the way their pages do."""
-    stubs = {
-        "support.case": ("/support/cases/<number>", lambda number: render_template_string(
-            '<main>{% include "support/_phone_section.html" %}</main>',
-            case=cases.find_case(current_user, number) or abort(404))),
-        "support.my_cases": ("/support/cases", lambda: "my cases"),
-        "support_staff.case": ("/staff/support/cases/<number>", lambda number: (
-            render_template_string(
-                '<main>{% include "support/staff/_phone_section.html" %}</main>',
-                case=cases.staff_case(number) or abort(404))
-            if current_user.is_authenticated and current_user.is_staff else abort(404))),
-    }
-    for endpoint, (rule, view) in stubs.items():
-        if endpoint not in app.view_functions:
-            app.add_url_rule(rule, endpoint=endpoint, view_func=view)
-
-
-@pytest.fixture
-def papp(app):
-    _stub_missing_pages(app)
-    return app
-
-
-@pytest.fixture
-def mail_app(smtp_app):
-    _stub_missing_pages(smtp_app)
-    return smtp_app
-
-
 @pytest.fixture
 def at(monkeypatch):
     """Set the views' clock: at(MONDAY_1559)."""
@@ -141,7 +108,7 @@ def make_request(case, slot=WEDNESDAY_9, now=MONDAY_1559) -> PhoneRequest:
 
 
 # -- the form -----------------------------------------------------------------------------------
-def test_form_offers_only_the_slots_allowed_at_the_clock(papp, client, at):
+def test_form_offers_only_the_slots_allowed_at_the_clock(app, client, at):
     case = owner_with_case()
     login(client)
     response = client.get(url(case))
@@ -166,8 +133,8 @@ def test_form_offers_only_the_slots_allowed_at_the_clock(papp, client, at):
     assert re.findall(r'<option value="(\d{4}-[^"]+)"', later)[0] == "2026-12-03T09:00"
 
 
-def test_submit_stores_the_request_audits_and_mails(mail_app, smtp, at):
-    client = mail_app.test_client()
+def test_submit_stores_the_request_audits_and_mails(smtp_app, smtp, at):
+    client = smtp_app.test_client()
     case = owner_with_case()
     before = case.updated_at
     login(client)
@@ -196,7 +163,7 @@ def test_submit_stores_the_request_audits_and_mails(mail_app, smtp, at):
     assert f"/support/cases/{case.number}" in body and "090-1234-5678" in body
 
 
-def test_the_16_oclock_edge_between_showing_and_posting(papp, client, at):
+def test_the_16_oclock_edge_between_showing_and_posting(app, client, at):
     case = owner_with_case()
     login(client)
     data = form_data(client, case)               # shown at 15:59 with Wednesday offered
@@ -227,7 +194,7 @@ def test_the_16_oclock_edge_between_showing_and_posting(papp, client, at):
     ("9" * 5000, "一覧から選択"),
     ("", "選択してください"),
 ])
-def test_a_slot_not_offered_is_refused(papp, client, at, slot, message):
+def test_a_slot_not_offered_is_refused(app, client, at, slot, message):
     case = owner_with_case()
     login(client)
     response = client.post(url(case), data=form_data(client, case, slot=slot))
@@ -252,7 +219,7 @@ def test_a_slot_not_offered_is_refused(papp, client, at, slot, message):
     ("topic", "内容\x00" * 5, "使用できない文字"),
     ("topic", "\u202e右から左へ書かれた説明文です", "使用できない文字"),
 ])
-def test_bad_input_gets_a_message_next_to_the_field(papp, client, at, field, value, message):
+def test_bad_input_gets_a_message_next_to_the_field(app, client, at, field, value, message):
     case = owner_with_case()
     login(client)
     response = client.post(url(case), data=form_data(client, case, **{field: value}))
@@ -262,7 +229,7 @@ def test_bad_input_gets_a_message_next_to_the_field(papp, client, at, field, val
     assert requests_of(case) == []
 
 
-def test_everything_missing_and_html_is_escaped(papp, client, at):
+def test_everything_missing_and_html_is_escaped(app, client, at):
     case = owner_with_case()
     login(client)
     data = form_data(client, case)
@@ -279,13 +246,13 @@ def test_everything_missing_and_html_is_escaped(papp, client, at):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # kept, escaped
     # Stored as typed, shown escaped to staff.
     assert client.post(url(case), data={**data, "topic": html}).status_code == 303
-    staff = login(papp.test_client(), make_staff().email)
+    staff = login(app.test_client(), make_staff().email)
     section = staff.get(f"/staff/support/cases/{case.number}").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in section
     assert "&lt;b&gt;太字&lt;/b&gt;" in section
 
 
-def test_htmx_gets_the_form_partial_and_a_redirect(papp, client, at):
+def test_htmx_gets_the_form_partial_and_a_redirect(app, client, at):
     case = owner_with_case()
     login(client)
     data = form_data(client, case)
@@ -300,7 +267,7 @@ def test_htmx_gets_the_form_partial_and_a_redirect(papp, client, at):
     assert len(requests_of(case)) == 1
 
 
-def test_a_double_submit_makes_one_request(papp, client, at):
+def test_a_double_submit_makes_one_request(app, client, at):
     case = owner_with_case()
     login(client)
     data = form_data(client, case)
@@ -315,7 +282,7 @@ def test_a_double_submit_makes_one_request(papp, client, at):
     assert len(requests_of(case)) == 2
 
 
-def test_a_closed_case_gets_no_request(papp, client, at):
+def test_a_closed_case_gets_no_request(app, client, at):
     case = owner_with_case(state=CaseState.CLOSED)
     login(client)
     page = client.get(url(case)).get_data(as_text=True)
@@ -331,7 +298,7 @@ def test_a_closed_case_gets_no_request(papp, client, at):
     assert "電話サポートを依頼する" not in section
 
 
-def test_at_most_three_waiting_requests_per_case(papp, client, at):
+def test_at_most_three_waiting_requests_per_case(app, client, at):
     case = owner_with_case()
     for _ in range(3):
         make_request(case)
@@ -350,7 +317,7 @@ def test_at_most_three_waiting_requests_per_case(papp, client, at):
     assert len(requests_of(case)) == 4
 
 
-def test_someone_elses_case_is_404(papp, client, at):
+def test_someone_elses_case_is_404(app, client, at):
     case = owner_with_case()
     make_owner("other@example.com", "佐藤", "次郎")
     login(client, "other@example.com")
@@ -363,11 +330,11 @@ def test_someone_elses_case_is_404(papp, client, at):
     assert requests_of(case) == []
     for number in ("499999999", "12345", "4" * 200, "%00", "abc"):
         assert client.get(f"/support/cases/{number}/phone").status_code == 404
-    anonymous = papp.test_client()
+    anonymous = app.test_client()
     assert anonymous.get(url(case)).status_code == 302
 
 
-def test_a_company_member_may_ask_on_the_company_case(papp, client, at):
+def test_a_company_member_may_ask_on_the_company_case(app, client, at):
     company = make_company(1)
     admin = company.members[0]
     now = datetime.now(timezone.utc)
@@ -387,7 +354,7 @@ def test_a_company_member_may_ask_on_the_company_case(papp, client, at):
     assert made.requested_by_id == member.id
 
 
-def test_csrf_is_required(papp, client, at):
+def test_csrf_is_required(app, client, at):
     case = owner_with_case()
     login(client)
     data = form_data(client, case)
@@ -401,15 +368,15 @@ def decide_url(made) -> str:
     return f"/staff/support/phone/{made.id}"
 
 
-def staff_client(papp):
+def staff_client(app):
     make_staff()
-    return login(papp.test_client(), "staff@example.com")
+    return login(app.test_client(), "staff@example.com")
 
 
-def test_staff_confirm_mails_the_customer(mail_app, smtp, at):
+def test_staff_confirm_mails_the_customer(smtp_app, smtp, at):
     case = owner_with_case()
     made = make_request(case)
-    staff = staff_client(mail_app)
+    staff = staff_client(smtp_app)
     section = staff.get(f"/staff/support/cases/{case.number}").get_data(as_text=True)
     assert "確定する" in section and "お受けできない" in section and TOPIC in section
     token = csrf_from(section)
@@ -426,7 +393,7 @@ def test_staff_confirm_mails_the_customer(mail_app, smtp, at):
     assert "support.phone_confirmed" in actions()
     after = staff.get(f"/staff/support/cases/{case.number}").get_data(as_text=True)
     assert 'name="decision"' not in after and "確定" in after
-    customer = login(mail_app.test_client())
+    customer = login(smtp_app.test_client())
     mine = customer.get(f"/support/cases/{case.number}").get_data(as_text=True)
     assert "確定" in mine and "当日は担当の田中よりお電話します" in mine
     deliver_pending(limit=50)
@@ -436,10 +403,10 @@ def test_staff_confirm_mails_the_customer(mail_app, smtp, at):
     assert "当日は担当の田中よりお電話します" in body and case.number in body
 
 
-def test_staff_decline_needs_a_note_and_mails_it(mail_app, smtp, at):
+def test_staff_decline_needs_a_note_and_mails_it(smtp_app, smtp, at):
     case = owner_with_case()
     made = make_request(case)
-    staff = staff_client(mail_app)
+    staff = staff_client(smtp_app)
     token = csrf_from(staff.get(f"/staff/support/cases/{case.number}").get_data(as_text=True))
     response = staff.post(decide_url(made), data={"csrf_token": token, "decision": "decline",
                                                   "note": "  "})
@@ -460,7 +427,7 @@ def test_staff_decline_needs_a_note_and_mails_it(mail_app, smtp, at):
     [made] = requests_of(case)
     assert (made.state, made.staff_note) == (PhoneRequestState.DECLINED, note)
     assert "support.phone_declined" in actions()
-    mine = login(mail_app.test_client()).get(f"/support/cases/{case.number}")
+    mine = login(smtp_app.test_client()).get(f"/support/cases/{case.number}")
     page = mine.get_data(as_text=True)
     assert "お受けできません" in page and "&lt;b&gt;繁忙期&lt;/b&gt;" in page
     assert "<b>繁忙期</b>" not in page
@@ -472,10 +439,10 @@ def test_staff_decline_needs_a_note_and_mails_it(mail_app, smtp, at):
     assert "&lt;b&gt;繁忙期&lt;/b&gt;" in html
 
 
-def test_a_decided_request_is_not_decided_again(papp, at):
+def test_a_decided_request_is_not_decided_again(app, at):
     case = owner_with_case()
     made = make_request(case)
-    staff = staff_client(papp)
+    staff = staff_client(app)
     token = csrf_from(staff.get(f"/staff/support/cases/{case.number}").get_data(as_text=True))
     data = {"csrf_token": token, "decision": "confirm", "note": ""}
     assert staff.post(decide_url(made), data=data).status_code == 303
@@ -489,7 +456,7 @@ def test_a_decided_request_is_not_decided_again(papp, at):
                      MONDAY_1559)
 
 
-def test_staff_pages_are_for_staff_only(papp, client, at):
+def test_staff_pages_are_for_staff_only(app, client, at):
     case = owner_with_case()
     made = make_request(case)
     login(client)
@@ -498,16 +465,16 @@ def test_staff_pages_are_for_staff_only(papp, client, at):
     assert client.post(decide_url(made), data={"csrf_token": token,
                                                "decision": "confirm"}).status_code == 404
     assert requests_of(case)[0].state == PhoneRequestState.REQUESTED
-    anonymous = papp.test_client()
+    anonymous = app.test_client()
     assert anonymous.get("/staff/support/phone").status_code == 302
-    staff = staff_client(papp)
+    staff = staff_client(app)
     token = csrf_from(staff.get("/staff/support/phone").get_data(as_text=True))
     assert staff.post("/staff/support/phone/99999999",
                       data={"csrf_token": token, "decision": "confirm"}).status_code == 404
     assert staff.post(decide_url(made), data={"decision": "confirm"}).status_code == 400
 
 
-def test_the_staff_list_filters_and_sorts(papp, at):
+def test_the_staff_list_filters_and_sorts(app, at):
     first = owner_with_case()
     second = owner_with_case("second@example.com")
     make_request(first, "2026-12-10T15:00")
@@ -517,7 +484,7 @@ def test_the_staff_list_filters_and_sorts(papp, at):
     phone.decide(staff_account, middle.id, True, None, MONDAY_1559)
     declined = make_request(second, "2026-12-03T11:00")
     phone.decide(staff_account, declined.id, False, "不可", MONDAY_1559)
-    staff = login(papp.test_client(), "staff@example.com")
+    staff = login(app.test_client(), "staff@example.com")
 
     def listed(query=""):
         page = staff.get(f"/staff/support/phone{query}").get_data(as_text=True)
@@ -535,9 +502,9 @@ def test_the_staff_list_filters_and_sorts(papp, at):
     assert listed("?state=all&page=99")[0] == listed("?state=all")[0]
 
 
-def test_the_staff_list_runs_the_same_queries_for_more_rows(papp, at):
+def test_the_staff_list_runs_the_same_queries_for_more_rows(app, at):
     make_staff()
-    staff = login(papp.test_client(), "staff@example.com")
+    staff = login(app.test_client(), "staff@example.com")
 
     def queries(count: int) -> int:
         for _ in range(count):
@@ -556,9 +523,7 @@ WORKERS = 6
 
 
 def _concurrent_app(make_app):
-    app = make_app(RATELIMIT_ENABLED=False)
-    _stub_missing_pages(app)
-    return app
+    return make_app(RATELIMIT_ENABLED=False)
 
 
 def test_the_same_form_posted_at_once_makes_one_request(make_app, at):

@@ -23,7 +23,6 @@ from models.gateway import Dealer, Gateway, GatewayStatus, PcsUnit
 from models.support import UnlockCode
 from tests.conftest import csrf_from
 from tests.flows.test_dealer_links import _password_hash, make_company, make_gateway, make_owner
-from tests.flows.test_support_kb import with_stand_ins
 from tests.helpers import login, statements
 
 GATEWAY = "01AB12345678"
@@ -67,13 +66,6 @@ def build_world(app):
         assert login(clients[role], email).status_code == 303
     return {"clients": clients, "key": key, "other_key": other_key,
             "gateway": gateway.gateway_id, "other": other.gateway_id}
-
-
-@pytest.fixture
-def app(make_app):
-    application = with_stand_ins(make_app())
-    with application.app_context():
-        yield application
 
 
 @pytest.fixture
@@ -264,7 +256,7 @@ def test_a_post_without_csrf_is_refused(world):
 
 
 def test_daily_limit_per_dealer_company(make_app):
-    app = with_stand_ins(make_app(SUPPORT_UNLOCK_CODES_PER_DAY=2))
+    app = make_app(SUPPORT_UNLOCK_CODES_PER_DAY=2)
     with app.app_context():
         world = build_world(app)
         assert request_code(world["clients"]["linked"]).status_code == 200
@@ -282,7 +274,7 @@ def test_daily_limit_per_dealer_company(make_app):
 
 
 def test_the_daily_limit_holds_under_concurrency(make_app):
-    app = with_stand_ins(make_app(SUPPORT_UNLOCK_CODES_PER_DAY=3))
+    app = make_app(SUPPORT_UNLOCK_CODES_PER_DAY=3)
     with app.app_context():
         build_world(app)
         admin_id = db.session.scalar(select(Account.id).where(
