@@ -71,4 +71,14 @@ document.addEventListener("change", function (event) {
     checkFileInput(input);
   }
 });
+// The 更新 buttons that reload a form's dependent choices are for browsers without htmx:
+// where htmx swaps those choices on change, the buttons go.
+function hideWithoutHtmx(root) {
+  if (window.htmx && root && root.querySelectorAll) {
+    Array.prototype.forEach.call(root.querySelectorAll("[data-without-htmx]"),
+      function (element) { element.hidden = true; });
+  }
+}
+document.addEventListener("DOMContentLoaded", function () { hideWithoutHtmx(document); });
+document.addEventListener("htmx:load", function (event) { hideWithoutHtmx(event.detail.elt); });
 // <<< support cases
