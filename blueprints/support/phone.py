@@ -33,6 +33,7 @@ import jpholiday
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import pgettext
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -44,7 +45,6 @@ from models.support import CaseState, PhoneRequest, PhoneRequestState, SupportCa
 
 MAX_OPEN_PER_CASE = 3
 PER_PAGE = 50
-WEEKDAYS = ("月", "火", "水", "木", "金", "土", "日")
 SLOT_VALUE = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2})$")
 
 STATE_LABELS = {
@@ -192,10 +192,18 @@ def parse_slot(value: str | None) -> datetime | None:
     return moment.astimezone(timezone.utc)
 
 
+def _weekday(number: int) -> str:
+    """The day of the week as slots show it (「（水）」), in the reader's language ("月"
+    alone is also 'month': hence the context)."""
+    return (pgettext("weekday", "月"), pgettext("weekday", "火"), pgettext("weekday", "水"),
+            pgettext("weekday", "木"), pgettext("weekday", "金"), pgettext("weekday", "土"),
+            pgettext("weekday", "日"))[number]
+
+
 def day_label(day: date) -> str:
     """`12月3日（水）`."""
     return _("%(month)d月%(day)d日（%(weekday)s）", month=day.month, day=day.day,
-             weekday=_(WEEKDAYS[day.weekday()]))
+             weekday=_weekday(day.weekday()))
 
 
 def slot_label(slot_at: datetime, with_year: bool = False) -> str:

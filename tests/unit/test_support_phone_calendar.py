@@ -180,3 +180,15 @@ def test_the_configuration_is_followed():
         assert phone.earliest_day(jst("2026-11-30 11:59")) == date(2026, 12, 1)
         assert phone.earliest_day(jst("2026-11-30 12:00")) == date(2026, 12, 3)
         assert not phone.slot_allowed(jst("2026-11-30 11:59"), jst("2026-12-01 12:00"))
+
+
+def test_a_day_reads_in_the_readers_language(ctx):
+    """「12月2日（水）」 in Japanese, "Wed, 12/2" in English: the weekday is not 'month' or
+    'day' (the same characters mean those elsewhere)."""
+    from flask_babel import force_locale
+
+    assert phone.day_label(date(2026, 12, 2)) == "12月2日（水）"
+    with force_locale("en"):
+        assert phone.day_label(date(2026, 12, 2)) == "Wed, 12/2"
+        assert phone.day_label(date(2026, 11, 30)) == "Mon, 11/30"
+        assert phone.day_label(date(2026, 12, 6)) == "Sun, 12/6"
