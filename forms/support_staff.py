@@ -12,7 +12,8 @@ from wtforms.validators import StopValidation
 
 from forms.validators import (ListPosition, MaxLength, TextBlock, NoControlCharacters,
                               OneOf, Required, RequiredChoice, normalize_integer,
-                              normalize_text_block, normalize_one_line)
+                              normalize_alnum_width, normalize_text_block,
+                              normalize_one_line)
 
 # The queue's filters; blueprints/support/desk.py reads the same keys.
 STATE_FILTERS = (("active", _l("未完了（新規・対応中・お客様回答待ち）")), ("new", _l("新規")),
@@ -130,9 +131,9 @@ class CategoryForm(FlaskForm):
 class ArticleForm(FlaskForm):
     """A knowledge-base article: plain text, paragraphs separated by a blank line."""
 
-    title = StringField(_l("タイトル"), filters=[normalize_one_line],
+    title = StringField(_l("タイトル"), filters=[normalize_one_line, normalize_alnum_width],
                         validators=[Required(), NoControlCharacters(), MaxLength(TITLE_MAX)])
-    body = TextAreaField(_l("本文"), filters=[normalize_text_block],
+    body = TextAreaField(_l("本文"), filters=[normalize_text_block, normalize_alnum_width],
                          validators=[Required(), TextBlock(), MaxLength(ARTICLE_MAX)],
                          description=_l("プレーンテキストです。空行で段落を分けます（HTMLは使えません）。"),
                          render_kw={"rows": 16})

@@ -54,6 +54,22 @@ def _halfwidth(value: str) -> str:
 
 
 # -- normalisers (used as WTForms filters) ---------------------------------------------
+# Full-width digits and Latin letters (０-９, Ａ-Ｚ, ａ-ｚ) → ASCII.
+_FULLWIDTH_ALNUM = {code: code - 0xFEE0 for code in (*range(0xFF10, 0xFF1A),
+                                                     *range(0xFF21, 0xFF3B),
+                                                     *range(0xFF41, 0xFF5B))}
+
+
+def normalize_alnum_width(value):
+    """Text that is searched (knowledge-base articles and the queries for them): full-width
+    letters and digits become ASCII and half-width katakana full width, so that 「ＰＣＳ」
+    and 「PCS」, 「ﾃﾞﾝﾁ」 and 「デンチ」 are one word; Japanese punctuation such as （）、：
+    stays as typed. "ＰＣＳのＥ２０１（ｴﾗｰ）" → "PCSのE201（エラー）"."""
+    if not isinstance(value, str):
+        return value
+    return jaconv.h2z(value.translate(_FULLWIDTH_ALNUM), kana=True, ascii=False, digit=False)
+
+
 def normalize_postal_code(value):
     """`１０３－００２６`, `〒103-0026`, `103 0026` → `1030026`."""
     if not isinstance(value, str):

@@ -3,8 +3,10 @@ article page.
 
 Japanese has no spaces between words, so the search matches character n-grams, not words:
 
-- The query is NFKC-normalised (full-width letters, digits and spaces become half width)
-  and split on whitespace into terms; every term must match (AND).
+- The query is normalised as articles are when staff save them
+  (`normalize_alnum_width`: full-width letters and digits become ASCII, half-width kana
+  full width) and split on whitespace (the ideographic space too) into terms; every term
+  must match (AND).
 - A term of 3 characters or more uses the n-gram index made by migration 0009: SQLite's
   FTS5 trigram table `kb_article_fts` (`MATCH` with the term quoted as a phrase),
   PostgreSQL's pg_trgm GIN indexes (`ILIKE '%term%'` on title and body).
@@ -20,13 +22,13 @@ query containing HTML is shown as text."""
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
 from markupsafe import Markup, escape
 from sqlalchemy import Integer, column, or_, select, text
 
+from forms.validators import normalize_alnum_width
 from models import db
 from models.account import Account
 from models.support import KbArticle, SupportCategory
@@ -67,9 +69,9 @@ class SearchResult:
 
 
 def terms_of(query: str | None) -> list[str]:
-    """The query's terms: NFKC-normalised (全角 → 半角, the ideographic space too),
-    split on whitespace, each once. "停電　ＰＣＳ  停電" → ["停電", "PCS"]."""
-    normalised = unicodedata.normalize("NFKC", query or "")
+    """The query's terms: normalised as articles are (`normalize_alnum_width`), split on
+    whitespace (the ideographic space too), each once. "停電　ＰＣＳ  停電" → ["停電", "PCS"]."""
+    normalised = normalize_alnum_width(query or "")
     terms: list[str] = []
     for term in normalised.split():
         if term.casefold() not in (t.casefold() for t in terms):

@@ -142,7 +142,7 @@ def test_a_word_inside_a_sentence_is_found(owner_client):
 
 @pytest.mark.parametrize("query", ["停電", "充電", "電", "ＰＣ"])
 def test_one_and_two_character_words_are_found(owner_client, query):
-    """Trigrams cannot find these; the LIKE fallback does (ＰＣ is NFKC'd to PC)."""
+    """Trigrams cannot find these; the LIKE fallback does (ＰＣ is read as PC)."""
     wanted = add_article("停電のとき", "停電中は蓄電池から充電済みの電力を使います。PCS は自立運転。")
     add_article("保証について", "保証期間は製品ごとに異なります。")
     assert found(search(owner_client, query)) == [wanted]
@@ -384,3 +384,23 @@ def test_demo_articles_are_published_searchable_and_added_once(owner_client):
     assert found(search(owner_client, "充電されない"))[0] == titles["蓄電池が充電されないときの確認事項"]
     assert titles["停電時の蓄電池と太陽光発電の動作"] in found(search(owner_client, "停電"))
     assert found(search(owner_client, "通信途絶"))[0] == titles["モニタリング画面に「通信途絶」と表示される"]
+
+
+@pytest.mark.parametrize("query", ["PCS E201", "ＰＣＳ Ｅ２０１", "pcs e201", "エラー", "ｴﾗｰ",
+                                   "（改訂）"])
+def test_an_article_written_in_full_width_is_found_whatever_the_width_of_the_query(
+        owner_client, staff_client, query):
+    """Staff may type ＰＣＳ or ｴﾗｰ: letters and digits are saved as ASCII and kana full
+    width, and the query is read the same way, so either width finds the other; Japanese
+    punctuation such as （） stays as typed on both sides."""
+    from tests.conftest import csrf_from
+
+    token = csrf_from(staff_client.get("/staff/support/articles/new").get_data(as_text=True))
+    assert staff_client.post("/staff/support/articles/new", data={
+        "csrf_token": token, "title": "ＰＣＳのＥ２０１（改訂）",
+        "body": "ｴﾗｰが出たときは、ＰＣＳの運転ランプを確認します。", "category": "none",
+        "published": "y"}).status_code == 303
+    article = db.session.scalar(select(KbArticle))
+    assert article.title == "PCSのE201（改訂）"
+    assert article.body == "エラーが出たときは、PCSの運転ランプを確認します。"
+    assert found(search(owner_client, query)) == [article.id]
