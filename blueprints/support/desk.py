@@ -289,14 +289,8 @@ def update_category(staff: Account, category_id: int, name: str, position: int,
         return None
     if _category_name_taken(name, except_id=category.id):
         raise DuplicateName()
-    before = {"name": category.name, "position": category.position, "active": category.active}
-    after = {"name": name, "position": position, "active": active}
-    if before == after:
-        return category
-    category.name, category.position, category.active = name, position, active
-    audit.record("support.category_changed", actor_id=staff.id, category=category.id,
-                 before=before, after=after)
-    _commit_unique()
+    _change_choice(staff, category, name, position, active, "support.category_changed",
+                   category=category.id)
     return category
 
 
@@ -325,15 +319,22 @@ def update_detail(staff: Account, detail_id: int, name: str, position: int, acti
         return None
     if _detail_name_taken(detail.category_id, name, except_id=detail.id):
         raise DuplicateName()
-    before = {"name": detail.name, "position": detail.position, "active": detail.active}
+    _change_choice(staff, detail, name, position, active, "support.detail_changed",
+                   category=detail.category_id, detail=detail.id)
+    return detail
+
+
+def _change_choice(staff: Account, choice, name: str, position: int, active: bool,
+                   action: str, **ids) -> None:
+    """Rename, move or (de)activate a category or a detail, audited with before and
+    after; nothing (no audit row) when nothing changes."""
+    before = {"name": choice.name, "position": choice.position, "active": choice.active}
     after = {"name": name, "position": position, "active": active}
     if before == after:
-        return detail
-    detail.name, detail.position, detail.active = name, position, active
-    audit.record("support.detail_changed", actor_id=staff.id, category=detail.category_id,
-                 detail=detail.id, before=before, after=after)
+        return
+    choice.name, choice.position, choice.active = name, position, active
+    audit.record(action, actor_id=staff.id, before=before, after=after, **ids)
     _commit_unique()
-    return detail
 
 
 # -- knowledge-base articles --------------------------------------------------------------
