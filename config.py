@@ -262,6 +262,35 @@ class Config:
     # at least this much (nginx: client_max_body_size 52m); above it the app answers 413.
     SUPPORT_UPLOAD_MAX_BYTES = _env_int("SUPPORT_UPLOAD_MAX_BYTES", 52 * 1024 * 1024)
 
+    # -- trust controls ---------------------------------------------------------------
+    # Two-step sign-in: the name authenticator apps show, codes accepted ±1 step of 30 s,
+    # 10 one-time recovery codes. Wrong second-step codes are counted per client address
+    # and per account (the one who holds the password controls them), in SECOND_STEP_WINDOW
+    # minutes; a pending sign-in ends after SECOND_STEP_PENDING_MINUTES.
+    TOTP_ISSUER = _env("TOTP_ISSUER", "Enelink")
+    TOTP_VALID_WINDOW = _env_int("TOTP_VALID_WINDOW", 1)
+    RECOVERY_CODE_COUNT = 10
+    SECOND_STEP_FAILURES_PER_ADDRESS = _env_int("SECOND_STEP_FAILURES_PER_ADDRESS", 20)
+    SECOND_STEP_FAILURES_PER_ACCOUNT = _env_int("SECOND_STEP_FAILURES_PER_ACCOUNT", 10)
+    SECOND_STEP_WINDOW_MINUTES = _env_int("SECOND_STEP_WINDOW_MINUTES", 15)
+    SECOND_STEP_PENDING_MINUTES = _env_int("SECOND_STEP_PENDING_MINUTES", 10)
+    # Passkeys (WebAuthn): the relying party is the public host (without its port).
+    WEBAUTHN_RP_NAME = _env("WEBAUTHN_RP_NAME", "Enelink")
+    # ログイン中の端末: a session's last use is written at most this often; the place of a
+    # client address is looked up only when a local MaxMind-format database is given.
+    SESSION_SEEN_INTERVAL = timedelta(minutes=_env_int("SESSION_SEEN_MINUTES", 5))
+    GEOIP_DATABASE = _env("GEOIP_DATABASE")
+    KNOWN_BROWSER_COOKIE = "enelink_browser"
+    KNOWN_BROWSER_COOKIE_DAYS = 400
+    # E-mail change: the new address confirms within 24 h; the old one may undo for 7 days.
+    EMAIL_CHANGE_LINK_TTL = timedelta(hours=_env_int("EMAIL_CHANGE_LINK_HOURS", 24))
+    EMAIL_CHANGE_UNDO_TTL = timedelta(days=_env_int("EMAIL_CHANGE_UNDO_DAYS", 7))
+    # 個人データのダウンロード: the archive is offered by a mailed link this long.
+    DATA_EXPORT_LINK_TTL = timedelta(hours=_env_int("DATA_EXPORT_LINK_HOURS", 24))
+    # Extra alert recipients of a gateway (family members), each confirmed by a link.
+    ALERT_RECIPIENTS_MAX = _env_int("ALERT_RECIPIENTS_MAX", 3)
+    ALERT_RECIPIENT_LINK_TTL = timedelta(hours=_env_int("ALERT_RECIPIENT_LINK_HOURS", 72))
+
     SEED_DEMO_DATA = _env_bool("SEED_DEMO_DATA", False)
 
     # Monitoring: a gateway without a reading for this long is 通信途絶 (and alerted);

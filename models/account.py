@@ -204,5 +204,12 @@ class LoginSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     user_agent: Mapped[str | None] = mapped_column(String(200))
+    # ログイン中の端末: the client address of the last use and when it was (updated at
+    # most every SESSION_SEEN_INTERVAL), and when this browser passed the second sign-in
+    # step (TOTP, passkey or recovery code) and how; NULL = the password alone.
+    ip: Mapped[str | None] = mapped_column(String(45))
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    second_step_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    second_step_method: Mapped[str | None] = mapped_column(String(12))
 
     account: Mapped[Account] = relationship(back_populates="login_sessions")

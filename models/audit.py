@@ -24,4 +24,6 @@ class AuditEvent(Base):
         ForeignKey("account.id", ondelete="SET NULL"), index=True
     )
     ip: Mapped[str | None] = mapped_column(String(45))
+    # The ゲートウェイID the row is about (lifted from a `gateway_id` detail), for /staff/audit.
+    gateway_id: Mapped[str | None] = mapped_column(String(12), index=True)
     detail: Mapped[dict] = mapped_column(JSON, default=dict)

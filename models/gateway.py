@@ -55,6 +55,9 @@ class Gateway(Base):
     # 運転開始日 as set by staff or by the owner's product registration; when unset, the
     # day of the first reading (`operation_start` answers either).
     operation_started_on: Mapped[date | None]
+    # The start of what the current owner may see (readings, rollups, alerts): set when
+    # the gateway is handed to the next owner of the house (ゲートウェイの譲渡).
+    history_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     units: Mapped[list[PcsUnit]] = relationship(
         back_populates="gateway", cascade="all, delete-orphan", passive_deletes=True,

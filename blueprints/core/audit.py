@@ -11,7 +11,9 @@ def record(action: str, actor_id: int | None = None, subject_id: int | None = No
            **detail) -> AuditEvent:
     """Add an audit row to the current transaction (the caller commits)."""
     ip = request.remote_addr if has_request_context() else None
+    gateway_id = detail.get("gateway_id")
     event = AuditEvent(action=action, actor_id=actor_id, subject_id=subject_id, ip=ip,
+                       gateway_id=gateway_id[:12] if isinstance(gateway_id, str) else None,
                        detail=detail)
     db.session.add(event)
     return event

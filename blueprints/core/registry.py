@@ -35,6 +35,10 @@ Extension points, and who calls them:
 | periodic jobs | `periodic_job` | the watch loop and `flask jobs run` (`run_periodic_jobs()`) |
 | sign-out | `on_signed_out` | the account's sign-out (`signed_out(account)`) |
 | CLI commands | `cli_command` | `register_cli` (`cli_groups()`) |
+| who must use a second sign-in step | `second_step_expected` | sign-in, set-up (`second_step_due(account)`) |
+| pages behind the second step | `second_step_required` | every request (`second_step_needed(endpoint)`) |
+| what stops a hand-over | `handover_blocker` | ゲートウェイの譲渡 (`handover_blockers(gateway)`) |
+| personal data | `personal_data` | 個人データのダウンロード (`personal_data_of(account)`) |
 """
 from __future__ import annotations
 
@@ -118,6 +122,10 @@ class _Registry:
     jobs: dict[str, Callable] = field(default_factory=dict)
     signed_out: dict[str, Callable] = field(default_factory=dict)
     cli: dict[str, dict] = field(default_factory=dict)
+    second_step_policies: dict[str, Callable] = field(default_factory=dict)
+    second_step_pages: set[str] = field(default_factory=set)
+    handover_blockers: dict[str, Callable] = field(default_factory=dict)
+    personal_data: dict[str, tuple[int, Callable]] = field(default_factory=dict)
 
 
 _registry = _Registry()
@@ -358,3 +366,62 @@ def cli_command(group: str, command, help: str | None = None) -> None:
 
 def cli_groups() -> dict[str, dict]:
     return _registry.cli
+
+
+# -- the second sign-in step -------------------------------------------------------------
+def second_step_expected(policy: Callable[[Any], bool]) -> None:
+    """`policy(account)` tells whether the account must use a second sign-in step (TOTP
+    or a passkey) before the pages of `second_step_required` open (e.g. the members of a
+    dealer company). Staff always must; core knows that without a policy."""
+    _registry.second_step_policies[_name(policy)] = policy
+
+
+def second_step_due(account) -> bool:
+    """Whether `account` must have a second sign-in step (led to its set-up at sign-in)."""
+    if getattr(account, "is_staff", False):
+        return True
+    return any(policy(account) for policy in _registry.second_step_policies.values())
+
+
+def second_step_required(*endpoints: str) -> None:
+    """Endpoints (or whole blueprints, given as `"<blueprint>."`) that open only for a
+    browser that passed the second sign-in step in this session: the dealer console,
+    proxy login. Every staff blueprint is behind it without being listed."""
+    _registry.second_step_pages.update(endpoints)
+
+
+def second_step_needed(endpoint: str | None) -> bool:
+    if not endpoint:
+        return False
+    blueprint = endpoint.rsplit(".", 1)[0] if "." in endpoint else ""
+    return (endpoint in _registry.second_step_pages
+            or f"{blueprint}." in _registry.second_step_pages
+            or blueprint.endswith("_staff"))
+
+
+# -- hand-over of a gateway to the next owner ---------------------------------------------
+def handover_blocker(provider: Callable[[Any], Any]) -> None:
+    """`provider(gateway)` answers why the gateway cannot be handed over now (a message
+    for its owner, e.g. open support cases or a running proxy login), or None."""
+    _registry.handover_blockers[_name(provider)] = provider
+
+
+def handover_blockers(gateway) -> list:
+    return [reason for provider in _registry.handover_blockers.values()
+            if (reason := provider(gateway)) is not None]
+
+
+# -- personal data ---------------------------------------------------------------------
+def personal_data(name: str, provider: Callable[[Any], dict[str, list[dict]]],
+                  order: int = 50) -> None:
+    """`provider(account)` answers what the service keeps about the account, as tables:
+    `{table name: [row dict, ...]}` (values JSON-able: str, int, float, bool, None; dates
+    as ISO strings). A table may be an iterator, so that a long one (readings) is written
+    without holding it all in memory. Read by 個人データのダウンロード, in `order`."""
+    _registry.personal_data[name] = (order, provider)
+
+
+def personal_data_of(account) -> list[tuple[str, dict]]:
+    """[(service name, its tables)] for the archive, in order."""
+    return [(name, provider(account)) for name, (_order, provider)
+            in sorted(_registry.personal_data.items(), key=lambda item: item[1][0])]

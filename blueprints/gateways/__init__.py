@@ -10,11 +10,11 @@ from flask import Blueprint
 from flask_babel import lazy_gettext as _l
 
 from blueprints.core import registry
-from blueprints.core.staff import staff_blueprint
+from blueprints.core.staff import SLIPS, staff_blueprint
 
 bp = Blueprint("gateways", __name__)
 URL_PREFIX = "/monitoring"
-staff_bp = staff_blueprint("gateways", __name__)
+staff_bp = staff_blueprint("gateways", __name__, role=SLIPS)
 
 from blueprints.gateways import (cli, demo, management, management_views,  # noqa: E402
                                  staff_views, views)

@@ -11,13 +11,13 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from blueprints.core.staff import staff_blueprint
+from blueprints.core.staff import PROGRAMME, staff_blueprint
 from blueprints.points import ledger
 from forms.points import CorrectionForm
 from forms.validators import parse_month, today_in_japan
 from models import JST
 
-staff_bp = staff_blueprint("points", __name__)
+staff_bp = staff_blueprint("points", __name__, role=PROGRAMME)
 
 
 def _page_number(name: str) -> int:

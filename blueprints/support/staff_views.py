@@ -12,14 +12,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from blueprints.core.pages import go_to, page_or_partial
-from blueprints.core.staff import staff_blueprint
+from blueprints.core.staff import SUPPORT, staff_blueprint
 from blueprints.support import cases, desk, web
 from blueprints.support import files as support_files
 from forms.support_staff import (ArticleForm, AssignForm, CategoryForm, NoteForm,
                                  QueueFilterForm, StaffReplyForm, StateForm)
 from models.support import CaseState
 
-staff_bp = staff_blueprint("support", __name__)
+staff_bp = staff_blueprint("support", __name__, role=SUPPORT)
 
 
 @staff_bp.context_processor
