@@ -104,6 +104,9 @@ def load_account(key: str) -> Account | None:
     if not account.is_active:
         return None
     account.login_session_key = key
+    # The row itself, for what this request needs of it (the second sign-in step, the
+    # device list's last use) without a second query.
+    g.login_session = login_session
     return account
 
 
