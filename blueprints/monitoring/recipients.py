@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
@@ -38,6 +38,7 @@ from blueprints.core.registry import AccessLine
 from mail import messages
 from models import db, utcnow
 from models.account import Account
+from models.audit import AuditEvent
 from models.gateway import Gateway, GatewayStatus
 from models.link import MailLink
 from models.trust import AlertRecipient
@@ -45,6 +46,10 @@ from models.trust import AlertRecipient
 ALERT_RECIPIENT = "alert_recipient"   # MailLink.purpose of the confirmation link
 STOP_SALT = "enelink.alert-recipient.stop"
 STOP_TOKEN_MAX = 300
+# Confirmation mails one owner may have sent in 24 hours (adding and removing again and
+# again must not make the site mail an address without end). Counted from the audit
+# rows of the owner's own adds, so it holds across workers and touches nobody else.
+CONFIRMATIONS_PER_DAY = 10
 # Gateways whose owner may name recipients: claimed or in service, not retired.
 OWNED_STATUSES = (GatewayStatus.ACTIVE.value, GatewayStatus.PROVISIONAL.value)
 
@@ -53,11 +58,13 @@ class AddProblem(enum.Enum):
     OWN_ADDRESS = "own_address"
     DUPLICATE = "duplicate"
     LIMIT = "limit"
+    TOO_MANY = "too_many"
 
 
 ADD_MESSAGES = {
     AddProblem.OWN_ADDRESS: _l("ご自身のメールアドレスには、すでにアラートメールが届きます"),
     AddProblem.DUPLICATE: _l("このメールアドレスはすでに登録されています"),
+    AddProblem.TOO_MANY: _l("確認メールの送信回数が上限に達しました。24時間ほどおいてからお試しください"),
 }
 
 
@@ -134,6 +141,9 @@ def add_recipient(owner: Account, gateway_id: str, email: str) -> AddProblem | N
     if len(present) >= max_recipients():
         db.session.rollback()
         return AddProblem.LIMIT
+    if _confirmations_sent(owner) >= CONFIRMATIONS_PER_DAY:
+        db.session.rollback()
+        return AddProblem.TOO_MANY
     recipient = AlertRecipient(gateway_id=gateway.id, owner_id=owner.id, email=email)
     db.session.add(recipient)
     try:
@@ -154,6 +164,12 @@ def add_recipient(owner: Account, gateway_id: str, email: str) -> AddProblem | N
         db.session.rollback()
         return AddProblem.DUPLICATE
     return None
+
+
+def _confirmations_sent(owner: Account) -> int:
+    return db.session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "alert_recipient.added", AuditEvent.actor_id == owner.id,
+        AuditEvent.at > utcnow() - timedelta(hours=24)))
 
 
 def remove_recipient(owner: Account, gateway_id: str, recipient_id) -> bool:

@@ -203,6 +203,42 @@ def test_a_duplicate_in_another_case_is_refused(app, owner):
     assert len(outbox(kind="alert_recipient_confirm")) == 1
 
 
+def test_adding_and_removing_again_and_again_stops_mailing(make_app):
+    """One owner may have ten confirmation mails sent in 24 hours; then the field says
+    so and nothing is added or mailed. Another owner is not affected. (The per-address
+    request limit is off here: it would stop this sooner.)"""
+    app = make_app(RATELIMIT_ENABLED=False)
+    with app.app_context():
+        owner = make_owner(OWNER)
+        make_gateway(owner, GATEWAY_ID)
+        _add_and_remove_until_refused(app)
+
+
+def test_the_request_limit_counts_adds_per_client_address(app, owner):
+    client = owner_client(app)
+    codes = [add(client, f"person{n}@family.example").status_code for n in range(6)]
+    assert codes[:3] == [303, 303, 303] and codes[3:5] == [422, 422] and codes[5] == 429
+    assert len(rows()) == 3
+
+
+def _add_and_remove_until_refused(app):
+    client = owner_client(app)
+    token = csrf_from(client.get(PAGE).get_data(as_text=True))
+    for _ in range(recipients_service.CONFIRMATIONS_PER_DAY):
+        assert add(client, FAMILY[0]).status_code == 303
+        assert client.post(f"{PAGE}/{recipient(FAMILY[0]).id}/remove",
+                           data={"csrf_token": token}).status_code == 303
+    response = add(client, FAMILY[0])
+    assert response.status_code == 422
+    assert "確認メールの送信回数が上限に達しました" in response.get_data(as_text=True)
+    assert rows() == []
+    assert len(outbox(FAMILY[0])) == recipients_service.CONFIRMATIONS_PER_DAY
+    other = make_owner(OTHER, "佐藤", "次郎")
+    make_gateway(other, "02CD87654321")
+    assert add(owner_client(app, OTHER), FAMILY[0],
+               page="/monitoring/gateways/02CD87654321/alert-recipients").status_code == 303
+
+
 def test_two_adds_of_one_address_at_once_make_one(make_app):
     app = make_app(RATELIMIT_ENABLED=False)
     with app.app_context():
