@@ -116,6 +116,13 @@ def gateway_recipient(gateway: Gateway, recipient_id) -> AlertRecipient | None:
         AlertRecipient.owner_id == gateway.owner_id))
 
 
+def link_expired(recipient: AlertRecipient) -> bool:
+    """An unconfirmed recipient whose confirmation link has run out: the owner removes
+    it and adds it again for a new link."""
+    return (recipient.confirmed_at is None and recipient.created_at
+            + current_app.config["ALERT_RECIPIENT_LINK_TTL"] <= utcnow())
+
+
 def confirmed_recipients(gateway: Gateway) -> list[AlertRecipient]:
     if gateway.owner_id is None:
         return []

@@ -24,6 +24,7 @@ def _list_page(gateway, form, status: int = 200):
     return render_template("monitoring/alert_recipients.html", gateway=gateway, form=form,
                            recipients=recipients.gateway_recipients(gateway),
                            remove_form=AlertRecipientActionForm(),
+                           link_expired=recipients.link_expired,
                            max_recipients=recipients.max_recipients()), status
 
 

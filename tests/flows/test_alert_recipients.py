@@ -399,6 +399,12 @@ def test_tampered_expired_and_withdrawn_confirmation_links(app, owner):
     assert response.status_code == 410 and "有効期限" in response.get_data(as_text=True)
     token = csrf_from(client.get(PAGE).get_data(as_text=True))
     assert recipient(FAMILY[0]).confirmed_at is None
+    # The owner's page says so once the link's time is over.
+    assert "確認期限切れ" not in client.get(PAGE).get_data(as_text=True)
+    db.session.execute(update(AlertRecipient).values(
+        created_at=utcnow() - app.config["ALERT_RECIPIENT_LINK_TTL"]))
+    db.session.commit()
+    assert "確認期限切れ" in client.get(PAGE).get_data(as_text=True)
     # Withdrawn: the owner removed the address before it confirmed.
     assert add(client, FAMILY[1]).status_code == 303
     path = confirm_path(FAMILY[1])
@@ -555,3 +561,14 @@ def test_account_deletion_releases_and_removes_recipients(app, owner):
     account = db.session.scalar(select(Account).where(Account.email == OWNER))
     assert delete_account(account, PASSWORD)
     assert rows() == []
+
+
+def test_the_personal_data_lists_the_owners_recipients(app, owner):
+    from blueprints.core import registry
+    client = owner_client(app)
+    confirmed(app, client, FAMILY[0])
+    assert add(client, FAMILY[1]).status_code == 303
+    tables = dict(registry.personal_data_of(owner))["alert_recipients"]
+    listed = tables["alert_recipients"]
+    assert [(r["gateway_id"], r["email"], r["confirmed_at"] is not None) for r in listed] == [
+        (GATEWAY_ID, FAMILY[0], True), (GATEWAY_ID, FAMILY[1], False)]
