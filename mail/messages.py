@@ -363,3 +363,59 @@ def send_support_phone_decided_mail(account: Account, case, phone_request) -> No
                   confirmed=phone_request.state == "confirmed",
                   case_link=public_url("support.case", number=case.number))
 # <<< support phone mails
+
+
+# >>> recipients
+# Extra alert recipients of a gateway (blueprints/monitoring/recipients.py). A recipient
+# is told only the owner's family name and the gateway's 案件 (site name), never a link
+# that needs the owner's sign-in.
+def send_alert_recipient_confirm_mail(email: str, owner: Account, gateway, token: str,
+                                      expires_at: datetime) -> None:
+    """【アラートメールの受信確認】 to an address the owner added: whose gateway, what it
+    will receive, that it can stop any time, and the confirmation link. The subject is
+    fixed; the owner's family name and the site name are in the body only."""
+    queue_mail("alert_recipient_confirm", email,
+               _subject("ja", lambda: _("【%(site)s】アラートメールの受信確認", site=_site())),
+               "alert_recipient_confirm", family_name=owner.family_name, gateway=gateway,
+               link=public_url("monitoring.alert_recipient_confirm", token=token),
+               expires_at=expires_at)
+
+
+def send_alert_recipient_confirmed_mail(owner: Account, email: str, gateway) -> None:
+    """【アラートメールの受信先が確認されました】 to the owner: the address now receives."""
+    _mail_account("alert_recipient_confirmed", owner,
+                  lambda: _("【%(site)s】アラートメールの受信先が確認されました", site=_site()),
+                  email=email, gateway=gateway,
+                  manage_link=public_url("monitoring.alert_recipients",
+                                         gateway_id=gateway.gateway_id))
+
+
+def send_alert_recipient_stopped_mail(owner: Account, email: str, gateway) -> None:
+    """【アラートメールの受信が停止されました】 to the owner: the recipient stopped."""
+    _mail_account("alert_recipient_stopped", owner,
+                  lambda: _("【%(site)s】アラートメールの受信が停止されました", site=_site()),
+                  email=email, gateway=gateway,
+                  manage_link=public_url("monitoring.alert_recipients",
+                                         gateway_id=gateway.gateway_id))
+
+
+def send_alert_recipient_alert_mail(email: str, owner: Account, gateway, alert,
+                                    recovered: bool, when: datetime, stop_link: str) -> None:
+    """The alert mail to a confirmed recipient, in Japanese: the same subject as the
+    owner's, the owner's family name and the site name only, no link that needs the
+    owner's sign-in, and the recipient's stop link."""
+    site, gateway_id = _site(), gateway.gateway_id
+    if recovered:
+        subject = lambda: _("【%(site)s】ゲートウェイが復旧しました（%(id)s）",  # noqa: E731
+                            site=site, id=gateway_id)
+    elif alert.kind == "silent":
+        subject = lambda: _("【%(site)s】ゲートウェイからの通信が途絶えています（%(id)s）",  # noqa: E731
+                            site=site, id=gateway_id)
+    else:
+        subject = lambda: _("【%(site)s】ゲートウェイの異常を検知しました（%(id)s）",  # noqa: E731
+                            site=site, id=gateway_id)
+    kind = "gateway_recovered" if recovered else "gateway_alert"
+    queue_mail(kind, email, _subject("ja", subject), "alert_recipient_alert",
+               family_name=owner.family_name, gateway=gateway, alert=alert,
+               recovered=recovered, when=when, stop_link=stop_link)
+# <<< recipients

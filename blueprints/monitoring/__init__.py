@@ -28,3 +28,18 @@ def _dealer_section(_dealer, gateway) -> registry.Panel:
 
 
 registry.dealer_section(_dealer_section)
+
+
+# >>> recipients
+# Extra alert recipients (family members) of a gateway: their pages, their line on the
+# owner's access page, their part of the personal data, and what a gateway's exchange,
+# disposal or release does to them. A dealer acting for the owner may not change them.
+from blueprints.monitoring import recipients, recipients_views  # noqa: E402,F401
+
+registry.on_gateway_event("exchanged", recipients.follow_exchange)
+registry.on_gateway_event("retired", recipients.drop_recipients)
+registry.on_gateway_event("released", recipients.drop_recipients)
+registry.access_lines(recipients.access_lines)
+registry.personal_data("alert_recipients", recipients.personal_data, order=60)
+registry.refuse_while_acting("monitoring.alert_recipients", "monitoring.alert_recipient_remove")
+# <<< recipients

@@ -44,6 +44,10 @@ def _notify(gateway: Gateway, alert: GatewayAlert, recovered: bool, now: datetim
         for address in dealer_addresses(linked.dealer):
             messages.send_gateway_alert_mail(address, "ja", gateway, alert, recovered, now,
                                              owner, company=linked.company, actions=actions)
+    # >>> recipients: every confirmed extra recipient, one mail each, with its stop link
+    from blueprints.monitoring import recipients
+    recipients.notify(gateway, alert, recovered, now, owner)
+    # <<< recipients
     audit.record("gateway.alert_ended" if recovered else "gateway.alert_opened",
                  gateway_id=gateway.gateway_id, kind=alert.kind,
                  error_codes=alert.error_codes)

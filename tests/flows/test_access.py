@@ -510,3 +510,47 @@ def test_every_route_answers_a_proxy_login_as_the_owner_but_refused_actions(worl
     assert wrong == []
     db.session.expire_all()
     assert db.session.scalar(select(ProxySession.ended_at)) is None
+
+
+# >>> recipients (helper F): a gateway's extra alert recipients are the owner's alone
+# (never a proxy's); the links a recipient opens from mail need no sign-in and answer
+# every role alike (a made-up token: the link problem page, 404).
+_NOBODY = dict(anonymous=404, owner=404, other=404, linked=404, unlinked=404, staff=404)
+_EVERYONE = dict(anonymous=200, owner=200, other=200, linked=200, unlinked=200, staff=200)
+ROUTES.update({
+    f"/monitoring/gateways/{GATEWAY}/alert-recipients": dict(
+        anonymous=302, owner=200, other=404, linked=404, unlinked=404, staff=404),
+    f"/monitoring/gateways/{GATEWAY}/alert-recipients/2147483646/remove": dict(
+        anonymous=302, owner=404, other=404, linked=404, unlinked=404, staff=404),
+    "/monitoring/alert-recipients/confirm/made-up-token": _NOBODY,
+    "/monitoring/alert-recipients/stop/made-up-token": _NOBODY,
+    "/monitoring/alert-recipients/confirmed": _EVERYONE,
+    "/monitoring/alert-recipients/stopped": _EVERYONE,
+})
+PROXY_REFUSED |= {f"/monitoring/gateways/{GATEWAY}/alert-recipients",
+                  f"/monitoring/gateways/{GATEWAY}/alert-recipients/2147483646/remove"}
+
+
+def test_an_alert_recipients_remove_page_is_the_owners_alone(world, app):
+    """The world's owner's real recipient: its remove page opens for the owner only; a
+    POST of anyone else (with a token of their own session) removes nothing."""
+    from models.gateway import Gateway
+    from models.trust import AlertRecipient
+    from tests.conftest import csrf_from
+
+    clients, _dealer_code = world
+    owner = db.session.scalar(select(Account).where(Account.email == "owner@example.com"))
+    gateway = db.session.scalar(select(Gateway).where(Gateway.gateway_id == GATEWAY))
+    recipient = AlertRecipient(gateway_id=gateway.id, owner_id=owner.id,
+                               email="family@example.com", confirmed_at=utcnow())
+    db.session.add(recipient)
+    db.session.commit()
+    path = f"/monitoring/gateways/{GATEWAY}/alert-recipients/{recipient.id}/remove"
+    expected = dict(anonymous=302, owner=200, other=404, linked=404, unlinked=404, staff=404)
+    assert {role: clients[role].get(path).status_code for role in ROLES} == expected
+    for role in ("other", "linked", "unlinked", "staff"):
+        token = csrf_from(clients[role].get("/account/access").get_data(as_text=True))
+        assert clients[role].post(path, data={"csrf_token": token}).status_code == 404
+    db.session.expire_all()
+    assert db.session.get(AlertRecipient, recipient.id) is not None
+# <<< recipients
