@@ -363,3 +363,14 @@ def send_support_phone_decided_mail(account: Account, case, phone_request) -> No
                   confirmed=phone_request.state == "confirmed",
                   case_link=public_url("support.case", number=case.number))
 # <<< support phone mails
+
+
+# >>> export (helper E) mails
+def send_data_export_ready_mail(account: Account, token: str, expires_at: datetime) -> None:
+    """【個人データのダウンロードの準備ができました】 with the link (sign-in needed) and
+    until when it works."""
+    _mail_account("data_export_ready", account,
+                  lambda: _("【%(site)s】個人データのダウンロードの準備ができました", site=_site()),
+                  link=public_url("account.data_export_download", token=token),
+                  expires_at=expires_at)
+# <<< export

@@ -28,3 +28,9 @@ def _dealer_section(_dealer, gateway) -> registry.Panel:
 
 
 registry.dealer_section(_dealer_section)
+
+# >>> export (helper E): what this service keeps about an account, for 個人データのダウンロード
+from blueprints.monitoring import personal_data as _personal_data  # noqa: E402
+
+registry.personal_data("monitoring", _personal_data.monitoring_tables, order=40)
+# <<< export
