@@ -9,8 +9,8 @@ How it works:
 - `run_exports()` (a periodic job, and `flask --app app account export-run`) builds each
   pending export: every service's tables (`registry.personal_data_of`) are written as one
   CSV each straight into a ZIP in a temporary file while `data.json` is written to a
-  second temporary file, row by row; nothing holds a whole table, so a year of readings
-  costs the same memory as a day. Only then a short transaction locks the export, copies
+  second temporary file, row by row; nothing holds a whole table (long ones come from
+  `streamed`, in batches), so a year of readings costs the same memory as a day. Only then a short transaction locks the export, copies
   the file into 512 KB `DataExportChunk` rows, marks it ready, issues the link and queues
   the mail. Two job runners at once build twice at worst, but only one marks it ready and
   mails. A failure marks the export failed (no mail) and is logged.
@@ -84,11 +84,18 @@ def iso(value: datetime | date | None) -> str | None:
 
 
 def streamed(statement, convert: Callable[[Any], dict], batch: int = 500) -> Iterator[dict]:
-    """Rows of a long query, `batch` at a time (never the whole result in memory)."""
-    result = db.session.execute(statement.execution_options(yield_per=batch))
-    for row in result:
-        yield convert(row)
-    result.close()
+    """Rows of a long query (ordered on unique keys), `batch` at a time: never the whole
+    result in memory, and each batch read in a transaction of its own, ended before the
+    rows are written, because on SQLite every transaction holds the database's write
+    lock and a year of history must not keep the site waiting. Only for the export job."""
+    offset = 0
+    while True:
+        rows = db.session.execute(statement.limit(batch).offset(offset)).all()
+        db.session.commit()
+        yield from (convert(row) for row in rows)
+        if len(rows) < batch:
+            return
+        offset += batch
 
 
 # -- state -------------------------------------------------------------------------------
@@ -272,8 +279,13 @@ def write_archive(account: Account, target: IO[bytes], made_at: datetime) -> lis
 def purge_expired(now: datetime | None = None) -> int:
     """Delete the bytes of exports whose link has expired; answers how many pieces went."""
     now = now or utcnow()
+    expired = select(DataExport.id).where(DataExport.expires_at <= now)
+    if not db.session.scalar(select(select(DataExportChunk.id).where(
+            DataExportChunk.export_id.in_(expired)).exists())):
+        db.session.commit()  # nothing to drop: no write (this runs every watch round)
+        return 0
     result = db.session.execute(delete(DataExportChunk).where(
-        DataExportChunk.export_id.in_(select(DataExport.id).where(DataExport.expires_at <= now))))
+        DataExportChunk.export_id.in_(expired)))
     db.session.commit()
     return result.rowcount or 0
 
@@ -330,10 +342,11 @@ def build_export(export_id: int) -> bool:
     except Exception:
         db.session.rollback()
         log.exception("personal-data export %s failed", export_id)
-        db.session.execute(update(DataExport).where(
+        marked = db.session.execute(update(DataExport).where(
             DataExport.id == export_id, DataExport.ready_at.is_(None),
             DataExport.failed_at.is_(None)).values(failed_at=utcnow()))
-        audit.record("account.data_export_failed", subject_id=account_id, export=export_id)
+        if marked.rowcount == 1:  # not when the account (and its export) was deleted
+            audit.record("account.data_export_failed", subject_id=account_id, export=export_id)
         db.session.commit()
         return False
 

@@ -123,15 +123,16 @@ AUDIT_COLUMNS = ("at", "action", "by_you", "about_you", "gateway_id", "ip", "det
 def _audit(account: Account) -> Table:
     """Rows the account made or that are about it: what, when, from where; the other
     party is never named by its id (the detail says what the service recorded)."""
+    account_id = account.id  # the job commits between batches: no reload per row
     statement = (select(AuditEvent.at, AuditEvent.action, AuditEvent.actor_id,
                         AuditEvent.subject_id, AuditEvent.gateway_id, AuditEvent.ip,
                         AuditEvent.detail)
-                 .where(or_(AuditEvent.actor_id == account.id,
-                            AuditEvent.subject_id == account.id))
+                 .where(or_(AuditEvent.actor_id == account_id,
+                            AuditEvent.subject_id == account_id))
                  .order_by(AuditEvent.at, AuditEvent.id))
     return Table(AUDIT_COLUMNS, streamed(statement, lambda row: {
-        "at": iso(row.at), "action": row.action, "by_you": row.actor_id == account.id,
-        "about_you": row.subject_id == account.id, "gateway_id": row.gateway_id,
+        "at": iso(row.at), "action": row.action, "by_you": row.actor_id == account_id,
+        "about_you": row.subject_id == account_id, "gateway_id": row.gateway_id,
         "ip": row.ip,
         "detail": json.dumps(row.detail or {}, ensure_ascii=False, sort_keys=True, default=str)}))
 

@@ -31,16 +31,17 @@ def _cases(account) -> Table:
 
 
 def _messages(account) -> Table:
+    account_id = account.id  # the job commits between batches: no reload per row
     statement = (select(SupportCase.number, SupportMessage.created_at, SupportMessage.from_staff,
                         SupportMessage.author_id, SupportMessage.body)
                  .join(SupportCase, SupportCase.id == SupportMessage.case_id)
-                 .where(SupportCase.account_id == account.id,
+                 .where(SupportCase.account_id == account_id,
                         SupportMessage.internal.is_(False))
                  .order_by(SupportCase.created_at, SupportMessage.id))
     return Table(("case_number", "created_at", "from", "body"), streamed(statement, lambda row: {
         "case_number": row.number, "created_at": iso(row.created_at),
         "from": ("support" if row.from_staff
-                 else "you" if row.author_id == account.id else "your_company"),
+                 else "you" if row.author_id == account_id else "your_company"),
         "body": row.body}))
 
 

@@ -262,7 +262,10 @@ def test_page_states_from_request_to_ready_to_expired(app):
     assert "個人データの準備を始めました" in page and "準備中" in page
     assert "個人データのダウンロードを申し込む" not in page
 
-    data_export.run_exports()
+    result = app.test_cli_runner().invoke(args=["account", "export-run"])
+    assert result.exit_code == 0 and "1 export(s) ready" in result.output
+    assert data_export.run_exports() == 0  # a second round builds and mails nothing more
+    assert len(outbox(OWNER, "data_export_ready")) == 1
     page = client.get(PAGE).get_data(as_text=True)
     assert "準備完了" in page and "個人データのダウンロードを申し込む" not in page
     again = client.get(_request(client).headers["Location"]).get_data(as_text=True)
@@ -370,7 +373,10 @@ def test_link_by_real_smtp_for_the_right_account_until_it_expires(smtp_app, smtp
     assert "no-store" in first.headers["Cache-Control"]
     assert int(first.headers["Content-Length"]) == len(first.data)
     assert owner.get(path, buffered=True).data == first.data  # not spent: a broken download is retried
-    assert _actions().count("account.data_export_downloaded") == 2
+    actions = _actions()
+    assert actions.count("account.data_export_downloaded") == 2
+    assert actions.index("account.data_export_requested") < actions.index(
+        "account.data_export_ready") < actions.index("account.data_export_downloaded")
 
     tampered = path[:-3] + ("aaa" if not path.endswith("aaa") else "bbb")
     response = owner.get(tampered)
