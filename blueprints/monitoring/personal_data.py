@@ -1,13 +1,16 @@
 """What remote monitoring keeps about an account, for 個人データのダウンロード: a summary of
 its gateways' readings, one row per gateway and day from the daily rollups (in kWh), and
 their alerts. For a gateway it owns now, from `Gateway.history_from` (what the owner
-sees); for one it handed over, the days it owned it. The raw 5-minute readings are not
+sees); for one it handed over, the days it owned it. Only whole days of ownership: the
+day of a hand-over mixes both owners' energy and is in neither archive (alerts, which
+have a time, go by their start). The raw 5-minute readings are not
 exported (a year is 100 000 rows per gateway); the rollups hold their sums.
 
 The days are read `yield_per` at a time: a year of history never sits in memory."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, false, or_, select
 
@@ -28,12 +31,42 @@ def _day(value: datetime) -> date:
     return value.astimezone(JST).date()
 
 
-def _periods(account):
-    """[(gateway pk, first day or None, last day or None)] the account may see."""
-    periods = [(row.id, _day(row.history_from) if row.history_from else None, None)
+def _first_whole_day(start: datetime) -> date:
+    """The first day (Japan time) wholly after `start`: the day of a hand-over mixes
+    both owners' energy, so it belongs to neither archive."""
+    local = start.astimezone(JST)
+    whole = local.hour == local.minute == local.second == local.microsecond == 0
+    return local.date() if whole else local.date() + timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Period:
+    """What of one gateway the account may see: from `start` until `end` (None: open),
+    and the whole days in between (for the daily rollups)."""
+
+    gateway_pk: int
+    start: datetime | None
+    end: datetime | None
+
+    @property
+    def first_day(self) -> date | None:
+        return _first_whole_day(self.start) if self.start else None
+
+    @property
+    def last_day(self) -> date | None:
+        return _day(self.end) - timedelta(days=1) if self.end else None
+
+    def holds(self, at: datetime) -> bool:
+        return (self.start is None or at >= self.start) and (self.end is None or at < self.end)
+
+
+def _periods(account) -> list[Period]:
+    """The gateways the account owns (from their `history_from`) and those it handed to
+    the next owner (from when it owned them until the hand-over)."""
+    periods = [Period(row.id, row.history_from, None)
                for row in db.session.execute(select(Gateway.id, Gateway.history_from)
                                              .where(Gateway.owner_id == account.id))]
-    periods += [(row.gateway_id, _day(row.owned_from), _day(row.handed_over_at))
+    periods += [Period(row.gateway_id, row.owned_from, row.handed_over_at)
                 for row in db.session.execute(
                     select(GatewayHandover.gateway_id, GatewayHandover.owned_from,
                            GatewayHandover.handed_over_at)
@@ -41,14 +74,14 @@ def _periods(account):
     return periods
 
 
-def _within(column, periods):
+def _within(periods: list[Period]):
     clauses = []
-    for gateway_pk, first, last in periods:
-        parts = [DailyEnergy.gateway_id == gateway_pk]
-        if first is not None:
-            parts.append(column >= first)
-        if last is not None:
-            parts.append(column <= last)
+    for period in periods:
+        parts = [DailyEnergy.gateway_id == period.gateway_pk]
+        if period.first_day is not None:
+            parts.append(DailyEnergy.day >= period.first_day)
+        if period.last_day is not None:
+            parts.append(DailyEnergy.day <= period.last_day)
         clauses.append(and_(*parts))
     return or_(*clauses) if clauses else false()
 
@@ -57,7 +90,7 @@ def _daily(account, periods) -> Table:
     statement = (select(Gateway.gateway_id.label("code"), DailyEnergy.day, DailyEnergy.slots,
                         *(getattr(DailyEnergy, column) for _name, column in ENERGY))
                  .join(Gateway, Gateway.id == DailyEnergy.gateway_id)
-                 .where(_within(DailyEnergy.day, periods))
+                 .where(_within(periods))
                  .order_by(DailyEnergy.gateway_id, DailyEnergy.day))
 
     def convert(row) -> dict:
@@ -69,24 +102,17 @@ def _daily(account, periods) -> Table:
     return Table(DAY_COLUMNS, streamed(statement, convert))
 
 
-def _alerts(account, periods) -> Table:
-    clauses = [GatewayAlert.gateway_id == gateway_pk for gateway_pk, _first, _last in periods]
+def _alerts(account, periods: list[Period]) -> Table:
+    pks = sorted({period.gateway_pk for period in periods})
     statement = (select(Gateway.gateway_id.label("code"), GatewayAlert.kind,
                         GatewayAlert.started_at, GatewayAlert.ended_at, GatewayAlert.error_codes,
                         GatewayAlert.ended_by, GatewayAlert.gateway_id.label("pk"))
                  .join(Gateway, Gateway.id == GatewayAlert.gateway_id)
-                 .where(or_(*clauses) if clauses else false())
+                 .where(GatewayAlert.gateway_id.in_(pks) if pks else false())
                  .order_by(GatewayAlert.started_at, GatewayAlert.id))
-    bounds = {}
-    for gateway_pk, first, last in periods:
-        bounds.setdefault(gateway_pk, []).append((first, last))
-
-    def seen(row) -> bool:
-        day = _day(row.started_at)
-        return any((first is None or day >= first) and (last is None or day <= last)
-                   for first, last in bounds[row.pk])
-
-    rows = (row for row in db.session.execute(statement) if seen(row))
+    rows = [row for row in db.session.execute(statement)
+            if any(period.gateway_pk == row.pk and period.holds(row.started_at)
+                   for period in periods)]
     return Table(("gateway_id", "kind", "started_at", "ended_at", "error_codes", "ended_by"),
                  [{"gateway_id": row.code, "kind": row.kind, "started_at": iso(row.started_at),
                    "ended_at": iso(row.ended_at), "error_codes": row.error_codes,

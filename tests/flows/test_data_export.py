@@ -28,7 +28,7 @@ from models.eco import EcoMembership
 from models.link import MailLink
 from models.points import PointsEntry, PointsMember
 from models.support import SupportMessage
-from models.telemetry import DailyEnergy, Reading, energy_kwh
+from models.telemetry import DailyEnergy, GatewayAlert, Reading, energy_kwh
 from models.trust import AccountTotp, DataExport, DataExportChunk, RecoveryCode
 from tests.conftest import csrf_from, links_in, path_of
 from tests.flows.test_dealer_links import _password_hash, make_company, make_gateway, make_owner
@@ -508,3 +508,75 @@ def _count(model) -> int:
 def _actions() -> list[str]:
     db.session.expire_all()
     return list(db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+
+
+# -- whose history -------------------------------------------------------------------------------
+def _day_rows(gateway_pk: int, days: list[date]) -> None:
+    db.session.execute(insert(DailyEnergy), [
+        {"gateway_id": gateway_pk, "day": day, "slots": 1, "pv_wsum": 1000 + n, "load_wsum": 0,
+         "self_wsum": 0, "supplied_wsum": 0, "sell_wsum": 0, "buy_wsum": 0, "charge_wsum": 0,
+         "discharge_wsum": 0} for n, day in enumerate(days)])
+
+
+def test_a_handed_over_gateway_history_goes_to_whoever_owned_it_then(app):
+    """The previous owner's archive has the whole days it owned the gateway (from 0:00 JST
+    on 1 May); the next owner's starts at `history_from` and holds nothing earlier."""
+    from datetime import datetime, timezone
+
+    from models.trust import GatewayHandover
+
+    previous = make_owner("previous@example.com", "前田", "一郎")
+    following = make_owner()
+    gateway = make_gateway(following, GATEWAY)
+    handed = datetime(2026, 6, 1, 3, 0, tzinfo=timezone.utc)  # 12:00 JST on 1 June
+    gateway.history_from = handed
+    db.session.add(GatewayHandover(gateway_id=gateway.id, previous_owner_id=previous.id,
+                                   site_name="前田邸",
+                                   owned_from=datetime(2026, 4, 30, 15, tzinfo=timezone.utc),
+                                   handed_over_at=handed))
+    # The hand-over's day mixes both owners' energy: it is in neither archive.
+    _day_rows(gateway.id, [date(2026, 4, 30), date(2026, 5, 1), date(2026, 5, 31),
+                           date(2026, 6, 1), date(2026, 6, 2), date(2026, 6, 3)])
+    db.session.add_all([
+        GatewayAlert(gateway_id=gateway.id, kind="silent", started_at=handed - timedelta(hours=1),
+                     ended_at=handed - timedelta(minutes=30)),
+        GatewayAlert(gateway_id=gateway.id, kind="error", error_codes="1:E201",
+                     started_at=handed + timedelta(hours=1))])
+    db.session.commit()
+
+    def days_of(email: str) -> list[str]:
+        client = app.test_client()
+        assert login(client, email).status_code == 303
+        archive, _raw = _export_for(client, email)
+        return [row["day"] for row in _csv(archive["monitoring/daily_energy.csv"])], archive
+
+    earlier, archive = days_of("previous@example.com")
+    assert earlier == ["2026-05-01", "2026-05-31"]
+    handovers = _csv(archive["gateways/handovers.csv"])
+    assert [(h["gateway_id"], h["site_name"]) for h in handovers] == [(GATEWAY, "前田邸")]
+    assert [a["kind"] for a in _csv(archive["monitoring/alerts.csv"])] == ["silent"]
+    later, archive = days_of(OWNER)
+    assert later == ["2026-06-02", "2026-06-03"]
+    assert [a["kind"] for a in _csv(archive["monitoring/alerts.csv"])] == ["error"]
+    assert "前田" not in b"".join(archive.values()).decode()
+
+
+def test_a_company_members_archive_has_the_company_and_no_colleague(app):
+    from models.account import CompanyRole, AccountType
+
+    company = make_company(1)
+    db.session.add(Account(email="colleague@dealer1.example", password_hash=_password_hash(),
+                           family_name="鈴木", given_name="一郎",
+                           account_type=AccountType.COMMERCIAL, company_id=company.id,
+                           company_role=CompanyRole.MEMBER, activated_at=utcnow(),
+                           street="同僚の住所1-2-3"))
+    db.session.commit()
+    client = app.test_client()
+    assert login(client, "admin1@dealer1.example").status_code == 303
+    archive, _raw = _export_for(client, "admin1@dealer1.example")
+    [row] = _csv(archive["account/company.csv"])
+    assert (row["name"], row["email"]) == ("販売店1株式会社", "info1@dealer1.example")
+    assert _csv(archive["account/profile.csv"])[0]["company_role"] == "admin"
+    everything = b"".join(archive.values()).decode()
+    for colleague in ("colleague@dealer1.example", "鈴木", "同僚の住所"):
+        assert colleague not in everything
