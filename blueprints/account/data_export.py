@@ -10,10 +10,11 @@ How it works:
   pending export: every service's tables (`registry.personal_data_of`) are written as one
   CSV each straight into a ZIP in a temporary file while `data.json` is written to a
   second temporary file, row by row; nothing holds a whole table (long ones come from
-  `streamed`, in batches), so a year of readings costs the same memory as a day. Only then a short transaction locks the export, copies
-  the file into 512 KB `DataExportChunk` rows, marks it ready, issues the link and queues
-  the mail. Two job runners at once build twice at worst, but only one marks it ready and
-  mails. A failure marks the export failed (no mail) and is logged.
+  `streamed`, in batches), so a year of readings costs the same memory as a day. Only
+  then a short transaction locks the export, copies the file into 512 KB
+  `DataExportChunk` rows, marks it ready, issues the link and queues the mail (in the
+  account's language). Two job runners at once build twice at worst, but only one
+  marks it ready and mails. A failure marks the export failed (no mail) and is logged.
 - The link (`data_export`, DATA_EXPORT_LINK_TTL) opens the download for the signed-in
   account it was issued to, as often as needed until it expires: it is not spent, because
   a download broken off on a phone must be retried, and the link alone is worth nothing

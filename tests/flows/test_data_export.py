@@ -27,7 +27,6 @@ from models.club import LoginPermission, PermissionState
 from models.eco import EcoMembership
 from models.link import MailLink
 from models.points import PointsEntry, PointsMember
-from models.support import SupportMessage
 from models.telemetry import DailyEnergy, GatewayAlert, Reading, energy_kwh
 from models.trust import AccountTotp, DataExport, DataExportChunk, RecoveryCode
 from tests.conftest import csrf_from, links_in, path_of
@@ -372,7 +371,8 @@ def test_link_by_real_smtp_for_the_right_account_until_it_expires(smtp_app, smtp
     assert first.headers["Content-Disposition"].startswith("attachment;")
     assert "no-store" in first.headers["Cache-Control"]
     assert int(first.headers["Content-Length"]) == len(first.data)
-    assert owner.get(path, buffered=True).data == first.data  # not spent: a broken download is retried
+    # Not spent: a download broken off is tried again.
+    assert owner.get(path, buffered=True).data == first.data
     actions = _actions()
     assert actions.count("account.data_export_downloaded") == 2
     assert actions.index("account.data_export_requested") < actions.index(
