@@ -580,3 +580,39 @@ def test_a_company_members_archive_has_the_company_and_no_colleague(app):
     everything = b"".join(archive.values()).decode()
     for colleague in ("colleague@dealer1.example", "鈴木", "同僚の住所"):
         assert colleague not in everything
+
+
+def test_the_build_lets_others_write_between_batches(app, monkeypatch):
+    """SQLite: every transaction holds the database's write lock, so a long table is read
+    a batch per transaction; while its rows are written, another connection can write."""
+    import sqlite3
+
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("the write lock of every transaction is SQLite's")
+    owner = make_owner()
+    db.session.execute(insert(AuditEvent), [
+        {"action": "test.filler", "actor_id": owner.id, "subject_id": owner.id, "at": utcnow(),
+         "detail": {}} for _n in range(5)])
+    export = DataExport(account_id=owner.id)
+    db.session.add(export)
+    db.session.commit()
+    written: list[int] = []
+
+    def other_writer(row) -> dict:
+        other = sqlite3.connect(db.engine.url.database, timeout=0.2, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # fails with 'database is locked' if held
+            other.execute("ROLLBACK")
+            written.append(row.id)
+        finally:
+            other.close()
+        return {"id": row.id}
+
+    def probe(account) -> dict:
+        statement = select(AuditEvent.id).where(AuditEvent.actor_id == account.id).order_by(
+            AuditEvent.id)
+        return {"rows": data_export.streamed(statement, other_writer, batch=2)}
+
+    monkeypatch.setitem(registry._registry.personal_data, "probe", (99, probe))
+    assert data_export.build_export(export.id)
+    assert len(written) == 5
