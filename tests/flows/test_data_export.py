@@ -254,6 +254,7 @@ def test_page_states_from_request_to_ready_to_expired(app):
     assert "個人データのダウンロードを申し込む" in page
     section = client.get("/account/settings/login").get_data(as_text=True)
     assert 'id="data-export"' in section and "個人データのダウンロードを申し込む" in section
+    assert section.count('id="csrf_token"') == 1  # the password form's; ids stay unique
 
     response = _request(client)
     assert response.status_code == 303 and response.headers["Location"].endswith(PAGE)
