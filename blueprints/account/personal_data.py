@@ -118,17 +118,22 @@ def _second_steps(account: Account) -> Table:
 
 
 AUDIT_COLUMNS = ("at", "action", "by_you", "about_you", "gateway_id", "ip", "detail")
+# Staff's own work on a customer's case that the customer never sees (an internal note, who
+# handles it): as the notes themselves, not in the archive.
+STAFF_INTERNAL_ACTIONS = ("support.note_added", "support.assigned")
 
 
 def _audit(account: Account) -> Table:
     """Rows the account made or that are about it: what, when, from where; the other
-    party is never named by its id (the detail says what the service recorded)."""
+    party is never named by its id (the detail says what the service recorded). Staff's
+    internal work on the account's cases stays out."""
     account_id = account.id  # the job commits between batches: no reload per row
     statement = (select(AuditEvent.at, AuditEvent.action, AuditEvent.actor_id,
                         AuditEvent.subject_id, AuditEvent.gateway_id, AuditEvent.ip,
                         AuditEvent.detail)
                  .where(or_(AuditEvent.actor_id == account_id,
-                            AuditEvent.subject_id == account_id))
+                            AuditEvent.subject_id == account_id),
+                        AuditEvent.action.not_in(STAFF_INTERNAL_ACTIONS))
                  .order_by(AuditEvent.at, AuditEvent.id))
     return Table(AUDIT_COLUMNS, streamed(statement, lambda row: {
         "at": iso(row.at), "action": row.action, "by_you": row.actor_id == account_id,

@@ -178,7 +178,9 @@ def test_the_archive_holds_what_the_services_keep_and_nothing_else(app, people):
     assert steps["totp"]["confirmed_at"] and steps["recovery_codes"][
         "recovery_codes_remaining"] == 2
     actions = {row["action"] for row in account["audit"]}
-    assert {"dealer.link", "support.case_filed", "account.data_export_requested"} <= actions
+    assert {"dealer.link", "support.case_filed", "support.staff_replied",
+            "account.data_export_requested"} <= actions
+    assert "support.note_added" not in actions  # nor that staff wrote a note
 
     gateways = services["gateways"]
     assert [(g["gateway_id"], g["site_name"]) for g in gateways["gateways"]] == [
