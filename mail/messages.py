@@ -419,3 +419,12 @@ def send_alert_recipient_alert_mail(email: str, owner: Account, gateway, alert,
                family_name=owner.family_name, gateway=gateway, alert=alert,
                recovered=recovered, when=when, stop_link=stop_link)
 # <<< recipients
+# >>> export (helper E) mails
+def send_data_export_ready_mail(account: Account, token: str, expires_at: datetime) -> None:
+    """【個人データのダウンロードの準備ができました】 with the link (sign-in needed) and
+    until when it works."""
+    _mail_account("data_export_ready", account,
+                  lambda: _("【%(site)s】個人データのダウンロードの準備ができました", site=_site()),
+                  link=public_url("account.data_export_download", token=token),
+                  expires_at=expires_at)
+# <<< export

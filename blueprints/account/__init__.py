@@ -26,3 +26,16 @@ registry.refuse_while_acting("account.settings_login", "account.delete",
 # Mail that a request may not decide (it would tell who has an account): the relay does.
 on_mail_request(services.PASSWORD_RESET, services.password_reset_requested)
 on_mail_request(services.ACTIVATION, services.activation_requested)
+
+# >>> export (helper E): 個人データのダウンロード — the archive is built by a periodic job
+# (and `flask --app app account export-run`); the account's own tables; a dealer acting
+# for the owner neither asks for nor downloads it.
+from blueprints.account import (data_export, data_export_cli,  # noqa: E402
+                                data_export_views, personal_data)
+
+registry.periodic_job(data_export.run_exports)
+registry.cli_command("account", data_export_cli.export_run_command,
+                     help="The Enelink ID (アカウント).")
+registry.personal_data("account", personal_data.account_tables, order=10)
+registry.refuse_while_acting("account.data_export", "account.data_export_download")
+# <<< export

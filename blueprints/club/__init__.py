@@ -63,3 +63,9 @@ registry.access_lines(permissions.access_lines)
 registry.refuse_while_acting(permission_views.GRANT, "club.permission_withdraw")
 registry.demo_data("club_permissions", demo.seed_demo_permissions, order=60)
 on_mail_request(permissions.PERMISSION_REQUEST, permissions.permission_requested)
+
+# >>> export (helper E): what this service keeps about an account, for 個人データのダウンロード
+from blueprints.club import personal_data as _personal_data  # noqa: E402
+
+registry.personal_data("club", _personal_data.club_tables, order=50)
+# <<< export

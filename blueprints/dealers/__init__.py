@@ -27,3 +27,9 @@ registry.access_lines(services.access_lines)
 registry.on_membership_ended(services.forget_member_contact)
 registry.on_account_deleted(services.forget_deleted_member_contact)
 registry.refuse_while_acting("dealers.my_link", "dealers.my_unlink_confirm")
+
+# >>> export (helper E): what this service keeps about an account, for 個人データのダウンロード
+from blueprints.dealers import personal_data as _personal_data  # noqa: E402
+
+registry.personal_data("dealers", _personal_data.dealer_tables, order=30)
+# <<< export

@@ -26,3 +26,9 @@ registry.demo_data("eco", demo.seed_demo_eco, order=70)
 # dealer acting for them.
 registry.refuse_while_acting("eco.terms", "eco.apply", "eco.cancel")
 # <<< eco
+
+# >>> export (helper E): what this service keeps about an account, for 個人データのダウンロード
+from blueprints.eco import personal_data as _personal_data  # noqa: E402
+
+registry.personal_data("eco", _personal_data.eco_tables, order=60)
+# <<< export

@@ -40,3 +40,9 @@ registry.refuse_while_acting("gateways.gateway_dispose", "gateways.gateway_excha
                              "gateways.gateway_exchange_confirm")
 for command in cli.COMMANDS:
     registry.cli_command(cli.GROUP, command, help=cli.GROUP_HELP)
+
+# >>> export (helper E): what this service keeps about an account, for 個人データのダウンロード
+from blueprints.gateways import personal_data as _personal_data  # noqa: E402
+
+registry.personal_data("gateways", _personal_data.gateway_tables, order=20)
+# <<< export

@@ -43,3 +43,8 @@ registry.access_lines(recipients.access_lines)
 registry.personal_data("alert_recipients", recipients.personal_data, order=60)
 registry.refuse_while_acting("monitoring.alert_recipients", "monitoring.alert_recipient_remove")
 # <<< recipients
+# >>> export (helper E): what this service keeps about an account, for 個人データのダウンロード
+from blueprints.monitoring import personal_data as _personal_data  # noqa: E402
+
+registry.personal_data("monitoring", _personal_data.monitoring_tables, order=40)
+# <<< export

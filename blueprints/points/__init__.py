@@ -43,3 +43,9 @@ registry.on_gateway_event("released", ledger.detach_from_gateways)
 # A dealer acting for the owner never spends points nor ends the membership.
 registry.refuse_while_acting("points.exchange_confirm", "points.leave")
 # <<< points ledger
+
+# >>> export (helper E): what this service keeps about an account, for 個人データのダウンロード
+from blueprints.points import personal_data as _personal_data  # noqa: E402
+
+registry.personal_data("points", _personal_data.points_tables, order=70)
+# <<< export

@@ -70,3 +70,9 @@ registry.alert_action(alerts.alert_mail_action)
 registry.monitoring_panel(alerts.monitoring_panel)
 # <<< support alerts
 
+
+# >>> export (helper E): what this service keeps about an account, for 個人データのダウンロード
+from blueprints.support import personal_data as _personal_data  # noqa: E402
+
+registry.personal_data("support", _personal_data.support_tables, order=80)
+# <<< export

@@ -262,6 +262,15 @@ ROUTES.update({
                                            unlinked=404, staff=200),
 })
 # <<< support phone
+# >>> export (helper E): 個人データのダウンロード is every signed-in account's own page; a
+# download link that is nobody's (altered) is the link page's 404 for everyone signed in.
+ROUTES.update({
+    "/account/settings/data-export": dict(anonymous=302, owner=200, other=200, linked=200,
+                                          unlinked=200, staff=200),
+    "/account/data-export/not-a-token": dict(anonymous=302, owner=404, other=404, linked=404,
+                                             unlinked=404, staff=404),
+})
+# <<< export
 
 
 EMPLOYEE_EMAIL = "member1@dealer1.example"
@@ -478,6 +487,10 @@ def test_a_proxy_cannot_reply_in_the_owners_name(world, app):
     assert db.session.scalar(select(func.count()).select_from(SupportMessage)
                              .where(SupportMessage.body == "代理の返信")) == 0
 # <<< support cases
+# >>> export (helper E): a dealer acting for the owner neither asks for nor downloads the
+# owner's personal data
+PROXY_REFUSED |= {"/account/settings/data-export", "/account/data-export/not-a-token"}
+# <<< export
 
 
 def test_every_route_answers_a_proxy_login_as_the_owner_but_refused_actions(world, app):
