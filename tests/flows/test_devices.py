@@ -102,6 +102,59 @@ def test_an_unreadable_place_database_shows_no_place_column(make_app, tmp_path):
         assert "Chrome Mobile / Android" in html and "おおよその場所" not in html
 
 
+def _mmdb(path, network: str, record: dict) -> None:
+    """Write a tiny MaxMind-format (MMDB 2.0) IPv4 database mapping one /24 to `record`:
+    a search tree of 24-bit records, the data section, the metadata."""
+    def control(kind: int, size: int) -> bytes:
+        return bytes([kind << 5 | size]) if kind <= 7 else bytes([size, kind - 7])
+
+    def encode(value) -> bytes:
+        if isinstance(value, dict):
+            return control(7, len(value)) + b"".join(encode(k) + encode(v)
+                                                     for k, v in value.items())
+        if isinstance(value, list):
+            return control(11, len(value)) + b"".join(encode(v) for v in value)
+        if isinstance(value, tuple):  # (type, bytes, value): uint16 5, uint32 6, uint64 9
+            kind, size, number = value
+            return control(kind, size) + number.to_bytes(size, "big")
+        raw = value.encode()
+        return control(2, len(raw)) + raw
+
+    first = [int(part) for part in network.split(".")[:3]]
+    bits = [(octet >> (7 - i)) & 1 for octet in first for i in range(8)]
+    node_count = len(bits)
+    tree = b""
+    for index, bit in enumerate(bits):
+        onward = index + 1 if index + 1 < node_count else node_count + 16  # data at 0
+        records = [node_count, node_count]
+        records[bit] = onward
+        tree += b"".join(r.to_bytes(3, "big") for r in records)
+    metadata = {"node_count": (6, 4, node_count), "record_size": (5, 2, 24),
+                "ip_version": (5, 2, 4), "database_type": "Test-City",
+                "languages": ["ja", "en"], "binary_format_major_version": (5, 2, 2),
+                "binary_format_minor_version": (5, 2, 0),
+                "build_epoch": (9, 8, 1700000000), "description": {"en": "test"}}
+    path.write_bytes(tree + b"\0" * 16 + encode(record) + b"\xab\xcd\xefMaxMind.com"
+                     + encode(metadata))
+
+
+def test_a_readable_place_database_shows_the_approximate_place(make_app, tmp_path):
+    database = tmp_path / "city.mmdb"
+    _mmdb(database, "203.0.113.0", {"country": {"names": {"ja": "日本", "en": "Japan"}},
+                                    "subdivisions": [{"names": {"ja": "神奈川県"}}],
+                                    "city": {"names": {"ja": "横浜市", "en": "Yokohama"}}})
+    app = make_app(GEOIP_DATABASE=str(database))
+    with app.app_context():
+        make_owner()
+        client = signed_in(app, address="203.0.113.50")
+        signed_in(app, user_agent=IPHONE, address="198.51.100.1")  # not in the database
+        signed_in(app, user_agent=IPHONE, address="2001:db8::1")  # IPv6: not in it either
+        html = client.get(DEVICES).get_data(as_text=True)
+        assert "おおよその場所" in html
+        assert "日本 神奈川県 横浜市" in html
+        assert html.count(">不明<") == 2
+
+
 def test_the_page_and_its_actions_need_a_sign_in(app):
     anonymous = app.test_client()
     assert anonymous.get(DEVICES).status_code == 302
