@@ -428,3 +428,63 @@ def send_data_export_ready_mail(account: Account, token: str, expires_at: dateti
                   link=public_url("account.data_export_download", token=token),
                   expires_at=expires_at)
 # <<< export
+# >>> sessions (helper B): new browser, e-mail change
+def send_new_browser_mail(account: Account, signed_in_at: datetime, device: str,
+                          network: str, place: str) -> None:
+    """【新しい端末からのログイン】: a sign-in from a browser this account has not used, with
+    the ways to sign it out and to reset the password."""
+    _mail_account("new_browser_sign_in", account,
+                  lambda: _("【%(site)s】新しい端末からのログイン", site=_site()),
+                  signed_in_at=signed_in_at, device=device, network=network, place=place,
+                  devices_link=public_url("account.devices"),
+                  reset_link=public_url("account.password_reset"))
+
+
+def send_email_change_mail(account: Account, new_email: str, token: str,
+                           expires_at: datetime) -> None:
+    """【メールアドレス変更のご確認】 to the new address, with the link that makes it the
+    ID's address (EMAIL_CHANGE_LINK_TTL)."""
+    locale = account.language
+    queue_mail("email_change_confirm", new_email,
+               _subject(locale, lambda: _("【%(site)s】メールアドレス変更のご確認", site=_site())),
+               "email_change_confirm", locale=locale, account=account,
+               link=public_url("account.email_change_confirm", token=token),
+               expires_at=expires_at)
+
+
+def send_email_change_in_use_mail(new_email: str, locale: str) -> None:
+    """To an address someone asked to move their ID to while it already has an ID: the
+    page said the same as for any address; only this mail tells, and nothing changed."""
+    queue_mail("email_change_in_use", new_email,
+               _subject(locale, lambda: _("【%(site)s】メールアドレス変更のお申し込みについて",
+                                          site=_site())),
+               "email_change_in_use", locale=locale,
+               login_link=public_url("account.login"),
+               reset_link=public_url("account.password_reset"))
+
+
+def send_email_changed_old_mail(account: Account, old_email: str, changed_at: datetime,
+                                token: str, expires_at: datetime) -> None:
+    """【メールアドレス変更のお知らせ】 to the old address, with the undo link
+    (EMAIL_CHANGE_UNDO_TTL) that puts it back and signs everyone out."""
+    locale = account.language
+    queue_mail("email_changed_old", old_email,
+               _subject(locale, lambda: _("【%(site)s】メールアドレス変更のお知らせ", site=_site())),
+               "email_change_old", locale=locale, account=account, changed_at=changed_at,
+               link=public_url("account.email_change_undo", token=token),
+               expires_at=expires_at)
+
+
+def send_email_changed_new_mail(account: Account, changed_at: datetime) -> None:
+    """【メールアドレス変更完了のお知らせ】 to the new address."""
+    _mail_account("email_change_done", account,
+                  lambda: _("【%(site)s】メールアドレス変更完了のお知らせ", site=_site()),
+                  changed_at=changed_at, login_link=public_url("account.login"))
+
+
+def send_email_change_undone_mail(account: Account, undone_at: datetime) -> None:
+    """【メールアドレスを元に戻しました】 to the restored address, with the password reset."""
+    _mail_account("email_change_undone", account,
+                  lambda: _("【%(site)s】メールアドレスを元に戻しました", site=_site()),
+                  undone_at=undone_at, reset_link=public_url("account.password_reset"))
+# <<< sessions

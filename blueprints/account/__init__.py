@@ -39,3 +39,15 @@ registry.cli_command("account", data_export_cli.export_run_command,
 registry.personal_data("account", personal_data.account_tables, order=10)
 registry.refuse_while_acting("account.data_export", "account.data_export_download")
 # <<< export
+# >>> sessions (helper B): ログイン中の端末 and the e-mail change
+from blueprints.account import devices_views, email_change, email_change_views  # noqa: E402,F401
+
+# Whoever acts for the owner neither sees nor ends the owner's sign-ins, nor moves the ID
+# to another address (nor confirms or undoes such a move).
+registry.refuse_while_acting("account.devices", "account.device_sign_out",
+                             "account.devices_sign_out_others", "account.devices_sign_out_all",
+                             "account.email_change", "account.email_change_confirm",
+                             "account.email_change_undo")
+# Whether the new address gets the link or an "it has an ID already" mail: the relay.
+on_mail_request(email_change.EMAIL_CHANGE_REQUEST, email_change.email_change_requested)
+# <<< sessions

@@ -271,6 +271,19 @@ ROUTES.update({
                                              unlinked=404, staff=404),
 })
 # <<< export
+# >>> sessions (helper B): ログイン中の端末 and the e-mail change are every signed-in
+# account's own; a confirm or undo link that is not one is 404 for everyone (the link
+# proves itself: no sign-in needed).
+ROUTES.update({
+    "/account/settings/devices": _SIGNED_IN,
+    "/account/settings/devices/sign-out-all": _SIGNED_IN,
+    "/account/settings/email": _SIGNED_IN,
+    "/account/email/confirm/not-a-real-token": dict(anonymous=404, owner=404, other=404,
+                                                    linked=404, unlinked=404, staff=404),
+    "/account/email/undo/not-a-real-token": dict(anonymous=404, owner=404, other=404,
+                                                 linked=404, unlinked=404, staff=404),
+})
+# <<< sessions
 
 
 EMPLOYEE_EMAIL = "member1@dealer1.example"
@@ -491,6 +504,12 @@ def test_a_proxy_cannot_reply_in_the_owners_name(world, app):
 # owner's personal data
 PROXY_REFUSED |= {"/account/settings/data-export", "/account/data-export/not-a-token"}
 # <<< export
+# >>> sessions (helper B): whoever acts for the owner neither sees nor ends the owner's
+# sign-ins and never moves the ID to another address
+PROXY_REFUSED |= {"/account/settings/devices", "/account/settings/devices/sign-out-all",
+                  "/account/settings/email", "/account/email/confirm/not-a-real-token",
+                  "/account/email/undo/not-a-real-token"}
+# <<< sessions
 
 
 def test_every_route_answers_a_proxy_login_as_the_owner_but_refused_actions(world, app):
