@@ -363,3 +363,20 @@ def send_support_phone_decided_mail(account: Account, case, phone_request) -> No
                   confirmed=phone_request.state == "confirmed",
                   case_link=public_url("support.case", number=case.number))
 # <<< support phone mails
+
+
+# >>> handover mails
+def send_gateway_handover_mail(account: Account, gateway, handover, slip_password: str,
+                               pcs_serials: list[str], dealer_names: list[str],
+                               registration_url: str) -> None:
+    """【ゲートウェイ譲渡のお知らせ】 to the previous owner: the ゲートウェイID and the new
+    slip password, laid out as a printable slip in the HTML part, to hand over with the
+    house; what ended (dealer links, programmes) and where their history stays."""
+    _mail_account("gateway_handover", account,
+                  lambda: _("【%(site)s】ゲートウェイ譲渡のお知らせ（%(id)s）", site=_site(),
+                            id=gateway.gateway_id),
+                  gateway=gateway, handover=handover, slip_password=slip_password,
+                  pcs_serials=pcs_serials, dealer_names=dealer_names,
+                  registration_url=registration_url,
+                  handovers_link=public_url("gateways.handovers"))
+# <<< handover mails

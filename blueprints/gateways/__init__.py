@@ -40,3 +40,10 @@ registry.refuse_while_acting("gateways.gateway_dispose", "gateways.gateway_excha
                              "gateways.gateway_exchange_confirm")
 for command in cli.COMMANDS:
     registry.cli_command(cli.GROUP, command, help=cli.GROUP_HELP)
+
+# >>> handover: ゲートウェイの譲渡 (owner pages, the menu's link to 譲渡したゲートウェイ)
+from blueprints.gateways import handover_views  # noqa: E402
+
+registry.page_section("gateways.menu", handover_views._menu_entry)
+registry.refuse_while_acting("gateways.handover")
+# <<< handover

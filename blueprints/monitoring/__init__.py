@@ -28,3 +28,7 @@ def _dealer_section(_dealer, gateway) -> registry.Panel:
 
 
 registry.dealer_section(_dealer_section)
+
+# >>> handover: a hand-over ends the open alerts but keeps the history (not purge_history)
+registry.on_gateway_event("handed_over", telemetry.end_for_handover)
+# <<< handover

@@ -43,3 +43,7 @@ registry.on_gateway_event("released", ledger.detach_from_gateways)
 # A dealer acting for the owner never spends points nor ends the membership.
 registry.refuse_while_acting("points.exchange_confirm", "points.leave")
 # <<< points ledger
+
+# >>> handover: the member stays and the gateway is free for its next owner, as on release
+registry.on_gateway_event("handed_over", ledger.detach_from_gateways)
+# <<< handover
