@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import enum
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -44,6 +45,7 @@ from models.gateway import DealerLink, Gateway, GatewayStatus
 from models.telemetry import Reading
 from models.trust import GatewayHandover
 
+GATEWAY_ID = re.compile(r"[0-9A-Z]{12}")
 CSV_BATCH = 500  # readings read per query while a CSV streams (bounded memory)
 # The monitoring CSV's words for the battery (gateways never import monitoring: the
 # history it reads here is the models' and belongs to the previous owner).
@@ -74,8 +76,14 @@ def blockers(gateway: Gateway) -> list:
     return registry.handover_blockers(gateway)
 
 
+def _well_formed(gateway_id) -> bool:
+    """A ゲートウェイID as printed (12 capitals and digits): anything else (NUL bytes,
+    which PostgreSQL refuses in text, included) is nobody's gateway."""
+    return isinstance(gateway_id, str) and GATEWAY_ID.fullmatch(gateway_id) is not None
+
+
 def _owned_locked(owner: Account, gateway_id: str) -> Gateway | None:
-    if not isinstance(gateway_id, str) or len(gateway_id) > 12:
+    if not _well_formed(gateway_id):
         return None
     return db.session.scalar(
         select(Gateway)
@@ -86,7 +94,7 @@ def _owned_locked(owner: Account, gateway_id: str) -> Gateway | None:
 
 def _recent_handover(owner: Account, gateway_id: str) -> GatewayHandover | None:
     """This owner's newest hand-over of this gateway, if it is the gateway's latest."""
-    if not isinstance(gateway_id, str) or len(gateway_id) > 12:
+    if not _well_formed(gateway_id):
         return None
     return db.session.scalar(
         select(GatewayHandover).join(Gateway, Gateway.id == GatewayHandover.gateway_id)
@@ -163,7 +171,7 @@ def hand_over(owner: Account, gateway_id: str, password: str,
 
 def handover_preview(owner: Account, gateway_id: str) -> Gateway | None:
     """The owner's gateway in service for the confirmation page, or None (404)."""
-    return owned_gateway(owner, gateway_id)
+    return owned_gateway(owner, gateway_id) if _well_formed(gateway_id) else None
 
 
 # -- the previous owner's history ---------------------------------------------------------
