@@ -435,3 +435,53 @@ def test_refused_while_a_dealer_acts_for_the_owner(world, app):
     assert acting.post(URL, data={"csrf_token": token, "password": PASSWORD,
                                   "confirm": "y"}).status_code == 403
     unchanged(owner)
+
+
+# -- what ends with the gateway, and a second hand-over ---------------------------------------
+def test_permissions_end_only_for_dealers_of_this_gateway_when_the_owner_keeps_others(world, app):
+    from tests.flows.test_dealer_links import make_dealer, make_gateway
+
+    owner, _gateway_row, dealer = world
+    other_dealer = make_dealer(2)
+    kept = make_gateway(owner, "02CD87654321", site="別荘")
+    assert link_dealer(owner, kept, other_dealer.dealer_code, other_dealer.phone).name == "LINKED"
+    db.session.add(LoginPermission(owner_id=owner.id, email="admin2@dealer2.example",
+                                   dealer_id=other_dealer.id, state=PermissionState.APPROVED,
+                                   decided_at=utcnow()))
+    db.session.commit()
+    assert post_handover(signed_in(app)).status_code == 200
+    db.session.expire_all()
+    states = {p.dealer_id: PermissionState(p.state) for p in
+              db.session.scalars(select(LoginPermission))}
+    assert states == {dealer.id: PermissionState.WITHDRAWN,
+                      other_dealer.id: PermissionState.APPROVED}
+    assert _count(DealerLink) == 1  # the kept gateway's link stays
+    assert outbox("maint2@dealer2.example", "dealer_unlinked") == []
+
+
+def test_a_second_hand_over_gives_each_owner_only_their_own_period(world, app):
+    owner, _gateway_row, _dealer = world
+    first_at = slot_end(60) + timedelta(minutes=2)
+    second_at = slot_end(30) + timedelta(minutes=2)
+    feed([reading(slot_end(60 + 5 * i), pv_kw=2.0) for i in range(3)])
+    done = handover_service.hand_over(owner, GATEWAY, PASSWORD, now=first_at)
+    assert done.result is handover_service.HandoverResult.HANDED_OVER
+    second_owner = make_owner(NEXT, "佐藤", "次郎")
+    gateway = _gateway()
+    gateway.owner_id, gateway.status = second_owner.id, GatewayStatus.ACTIVE
+    gateway.registered_at = first_at + timedelta(minutes=10)
+    db.session.commit()
+    feed([reading(slot_end(50 - 5 * i), pv_kw=3.0) for i in range(3)])  # 50, 45, 40 min ago
+    again = handover_service.hand_over(second_owner, GATEWAY, PASSWORD, now=second_at)
+    assert again.result is handover_service.HandoverResult.HANDED_OVER
+    db.session.expire_all()
+    records = {r.previous_owner_id: r for r in db.session.scalars(select(GatewayHandover))}
+    assert records[second_owner.id].owned_from == first_at  # from the hand-over to them
+    assert _gateway().history_from == second_at
+    with app.test_request_context():
+        first_csv = "".join(handover_service.handover_csv_rows(records[owner.id]))
+        second_csv = "".join(handover_service.handover_csv_rows(records[second_owner.id]))
+    assert first_csv.count("2.000") == 3 and "3.000" not in first_csv
+    assert second_csv.count("3.000") == 3 and "2.000" not in second_csv
+    # Each lists only their own hand-over.
+    assert handover_service.owner_handover(second_owner, records[owner.id].id) is None
