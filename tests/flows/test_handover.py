@@ -19,7 +19,7 @@ from blueprints.dealers.services import become_dealer, link_dealer
 from blueprints.gateways import handover as handover_service
 from blueprints.gateways.slips import new_gateway
 from blueprints.monitoring import telemetry
-from blueprints.monitoring.telemetry import JST, local_day
+from blueprints.monitoring.telemetry import local_day
 from mail.relay import deliver_pending
 from models import db, utcnow
 from models.account import Account
