@@ -488,3 +488,18 @@ def send_email_change_undone_mail(account: Account, undone_at: datetime) -> None
                   lambda: _("【%(site)s】メールアドレスを元に戻しました", site=_site()),
                   undone_at=undone_at, reset_link=public_url("account.password_reset"))
 # <<< sessions
+# >>> handover mails
+def send_gateway_handover_mail(account: Account, gateway, handover, slip_password: str,
+                               pcs_serials: list[str], dealer_names: list[str],
+                               registration_url: str) -> None:
+    """【ゲートウェイ譲渡のお知らせ】 to the previous owner: the ゲートウェイID and the new
+    slip password, laid out as a printable slip in the HTML part, to hand over with the
+    house; what ended (dealer links, programmes) and where their history stays."""
+    _mail_account("gateway_handover", account,
+                  lambda: _("【%(site)s】ゲートウェイ譲渡のお知らせ（%(id)s）", site=_site(),
+                            id=gateway.gateway_id),
+                  gateway=gateway, handover=handover, slip_password=slip_password,
+                  pcs_serials=pcs_serials, dealer_names=dealer_names,
+                  registration_url=registration_url,
+                  handovers_link=public_url("gateways.handovers"))
+# <<< handover mails

@@ -69,3 +69,74 @@ from blueprints.club import personal_data as _personal_data  # noqa: E402
 
 registry.personal_data("club", _personal_data.club_tables, order=50)
 # <<< export
+# >>> handover: products detach as on release; a running proxy login stops a hand-over;
+# the login permissions of dealers that looked after the gateway end with it
+from flask_babel import gettext as _gettext  # noqa: E402
+from sqlalchemy import select as _select  # noqa: E402
+
+from blueprints.core import audit as _audit  # noqa: E402
+from models import JST as _JST  # noqa: E402
+from models import db as _db  # noqa: E402
+from models import utcnow as _utcnow  # noqa: E402
+from models.club import LoginPermission as _LoginPermission  # noqa: E402
+from models.club import PermissionState as _PermissionState  # noqa: E402
+from models.club import ProxySession as _ProxySession  # noqa: E402
+from models.gateway import DealerLink as _DealerLink  # noqa: E402
+from models.gateway import Gateway as _Gateway  # noqa: E402
+
+
+def _proxy_blocks_handover(gateway):
+    """A dealer acting for the owner right now stops the hand-over of the owner's gateway."""
+    if gateway.owner_id is None:
+        return None
+    running = _db.session.scalar(
+        _select(_ProxySession).where(_ProxySession.owner_id == gateway.owner_id,
+                                     _ProxySession.ended_at.is_(None),
+                                     _ProxySession.expires_at > _utcnow())
+        .order_by(_ProxySession.expires_at.desc()).limit(1))
+    if running is None:
+        return None
+    return _gettext("%(dealer)s による代理ログインが実行中です（%(until)s まで）。"
+                    "「わが家の情報を見られる人」で「今すぐ終了」を押すか、終了してから譲渡してください。",
+                    dealer=running.dealer_name,
+                    until=running.expires_at.astimezone(_JST).strftime("%H:%M"))
+
+
+def _end_permissions_for_handover(gateway_pks, now, reason) -> None:
+    """ゲートウェイの譲渡 (run while the gateway still has its owner and links): the
+    owner's login permissions end for the dealers linked to the gateway that look after
+    none of the owner's other gateways, and for every dealer when the owner keeps no
+    gateway; unused approval links end with them. Audited."""
+    from blueprints.club.permissions import _end_approval_links
+    from blueprints.gateways.management import MANAGEABLE_STATUSES
+
+    for gateway in _db.session.scalars(_select(_Gateway).where(_Gateway.id.in_(list(gateway_pks)))):
+        if gateway.owner_id is None:
+            continue
+        others = _select(_Gateway.id).where(
+            _Gateway.owner_id == gateway.owner_id, _Gateway.id.not_in(list(gateway_pks)),
+            _Gateway.status.in_([s.value for s in MANAGEABLE_STATUSES]))
+        keeps_gateways = _db.session.scalar(others.limit(1)) is not None
+        statement = _select(_LoginPermission).where(
+            _LoginPermission.owner_id == gateway.owner_id,
+            _LoginPermission.state.in_([_PermissionState.PENDING.value,
+                                        _PermissionState.APPROVED.value]))
+        if keeps_gateways:
+            linked = _select(_DealerLink.dealer_id).where(_DealerLink.gateway_id == gateway.id)
+            elsewhere = _select(_DealerLink.dealer_id).where(_DealerLink.gateway_id.in_(others))
+            statement = statement.where(_LoginPermission.dealer_id.in_(linked),
+                                        _LoginPermission.dealer_id.not_in(elsewhere))
+        for permission in _db.session.scalars(statement.with_for_update()):
+            previous = _PermissionState(permission.state).value
+            permission.state = _PermissionState.WITHDRAWN
+            permission.withdrawn_at = now
+            _end_approval_links(permission)
+            _audit.record("club.permission_withdraw", actor_id=gateway.owner_id,
+                          subject_id=gateway.owner_id, permission_id=permission.id,
+                          previous=previous, reason=reason, gateway_id=gateway.gateway_id)
+
+
+registry.on_gateway_event("handed_over", products.detach_from_gateways)
+registry.on_gateway_event("handed_over", _end_permissions_for_handover)
+registry.handover_blocker(_proxy_blocks_handover)
+# <<< handover

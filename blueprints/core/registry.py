@@ -100,6 +100,11 @@ class MailAction:
 
 
 GATEWAY_EVENTS = ("exchanged", "retired", "released")
+# >>> handover: ゲートウェイの譲渡 — hook(gateway_pks, now, reason), run while the gateways
+# still have their owner; like "released" but the history (readings, energy) stays with
+# the gateway for the previous owner's CSV (see blueprints/gateways/handover.py).
+GATEWAY_EVENTS += ("handed_over",)
+# <<< handover
 
 
 @dataclass

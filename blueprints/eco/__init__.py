@@ -32,3 +32,28 @@ from blueprints.eco import personal_data as _personal_data  # noqa: E402
 
 registry.personal_data("eco", _personal_data.eco_tables, order=60)
 # <<< export
+# >>> handover: the gateway's running membership ends as on release, and its member is told
+from sqlalchemy import select as _select  # noqa: E402
+
+from mail import messages as _messages  # noqa: E402
+from models import db as _db  # noqa: E402
+from models.account import Account as _Account  # noqa: E402
+from models.eco import EcoMembership as _EcoMembership  # noqa: E402
+
+
+def _end_handed_over(gateway_pks, now, reason) -> None:
+    """ゲートウェイの譲渡: end_released, then 【解約完了のお知らせ】 to each member whose
+    membership it ended (the new owner may apply again for themselves)."""
+    running = list(_db.session.scalars(_select(_EcoMembership).where(
+        _EcoMembership.gateway_id.in_(list(gateway_pks)), _EcoMembership.ended_at.is_(None))))
+    services.end_released(gateway_pks, now, reason)
+    for membership in running:
+        _db.session.refresh(membership)
+        account = _db.session.get(_Account, membership.account_id) \
+            if membership.account_id is not None else None
+        if account is not None and account.is_active:
+            _messages.send_eco_cancelled_mail(account, membership)
+
+
+registry.on_gateway_event("handed_over", _end_handed_over)
+# <<< handover

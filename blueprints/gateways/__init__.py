@@ -46,3 +46,9 @@ from blueprints.gateways import personal_data as _personal_data  # noqa: E402
 
 registry.personal_data("gateways", _personal_data.gateway_tables, order=20)
 # <<< export
+# >>> handover: ゲートウェイの譲渡 (owner pages, the menu's link to 譲渡したゲートウェイ)
+from blueprints.gateways import handover_views  # noqa: E402
+
+registry.page_section("gateways.menu", handover_views._menu_entry)
+registry.refuse_while_acting("gateways.handover")
+# <<< handover

@@ -39,6 +39,7 @@ from blueprints.monitoring import recipients, recipients_views  # noqa: E402,F40
 registry.on_gateway_event("exchanged", recipients.follow_exchange)
 registry.on_gateway_event("retired", recipients.drop_recipients)
 registry.on_gateway_event("released", recipients.drop_recipients)
+registry.on_gateway_event("handed_over", recipients.drop_recipients)
 registry.access_lines(recipients.access_lines)
 registry.personal_data("alert_recipients", recipients.personal_data, order=60)
 registry.refuse_while_acting("monitoring.alert_recipients", "monitoring.alert_recipient_remove")
@@ -48,3 +49,6 @@ from blueprints.monitoring import personal_data as _personal_data  # noqa: E402
 
 registry.personal_data("monitoring", _personal_data.monitoring_tables, order=40)
 # <<< export
+# >>> handover: a hand-over ends the open alerts but keeps the history (not purge_history)
+registry.on_gateway_event("handed_over", telemetry.end_for_handover)
+# <<< handover

@@ -124,14 +124,18 @@ def _silence() -> timedelta:
 
 
 def latest_reading(gateway: Gateway) -> Reading | None:
-    return db.session.scalar(select(Reading).where(Reading.gateway_id == gateway.id)
-                             .order_by(Reading.ts.desc()).limit(1))
+    statement = select(Reading).where(Reading.gateway_id == gateway.id)
+    # >>> handover: nothing before the current owner's history start
+    if (start := history_start(gateway)) is not None:
+        statement = statement.where(Reading.ts >= start)
+    # <<< handover
+    return db.session.scalar(statement.order_by(Reading.ts.desc()).limit(1))
 
 
 def status(gateway: Gateway, now: datetime | None = None) -> Status:
     now = now or utcnow()
     reading = latest_reading(gateway)
-    today = Totals.of(db.session.get(DailyEnergy, (gateway.id, now.astimezone(JST).date())))
+    today = day_totals(gateway, now.astimezone(JST).date())  # handover: clipped
     if reading is None:
         return Status("none", None, None, today, [])
     units = [UnitState(u["unit"], u["status"], u.get("error_code")) for u in reading.units]
@@ -291,8 +295,9 @@ def series(gateway: Gateway, period: Period) -> Series:
 def _day_series(gateway: Gateway, period: Period) -> Series:
     start = _day_start(period.start)
     readings = db.session.scalars(
-        select(Reading).where(Reading.gateway_id == gateway.id, Reading.ts > start,
-                              Reading.ts <= start + timedelta(days=1))
+        _clip_readings(gateway, select(Reading).where(
+            Reading.gateway_id == gateway.id, Reading.ts > start,
+            Reading.ts <= start + timedelta(days=1)))  # handover: clipped
         .order_by(Reading.ts))
     points = []
     for reading in readings:
@@ -306,7 +311,7 @@ def _day_series(gateway: Gateway, period: Period) -> Series:
             supplied=max(0, reading.load_w - reading.buy_w) / 1000,
             sell=reading.sell_w / 1000, buy=reading.buy_w / 1000, soc=reading.soc,
             battery_state=reading.battery_state))
-    totals = Totals.of(db.session.get(DailyEnergy, (gateway.id, period.start)))
+    totals = day_totals(gateway, period.start)  # handover: clipped
     return Series(period, "kW", 288, points, totals)
 
 
@@ -321,21 +326,25 @@ def _month_series(gateway: Gateway, period: Period) -> Series:
     end = period.shifted(1).start
     rows = db.session.scalars(
         select(DailyEnergy).where(DailyEnergy.gateway_id == gateway.id,
-                                  DailyEnergy.day >= period.start, DailyEnergy.day < end)
+                                  DailyEnergy.day >= max(period.start, _first_day(gateway)),
+                                  DailyEnergy.day < end)
         .order_by(DailyEnergy.day))
-    points = [_point(row.day.day - 1, f"{row.day.month}/{row.day.day}", row.day, row)
+    points = [_point(row.day.day - 1, f"{row.day.month}/{row.day.day}", row.day,
+                     _clip_day_row(gateway, row))  # handover: clipped
               for row in rows]
-    totals = Totals.of(db.session.get(MonthlyEnergy, (gateway.id, period.start)))
+    totals = month_totals(gateway, period.start)  # handover: clipped
     return Series(period, "kWh", (end - period.start).days, points, totals)
 
 
 def _year_series(gateway: Gateway, period: Period) -> Series:
     end = period.shifted(1).start
     rows = list(db.session.scalars(
-        select(MonthlyEnergy).where(MonthlyEnergy.gateway_id == gateway.id,
-                                    MonthlyEnergy.month >= period.start,
-                                    MonthlyEnergy.month < end)
+        select(MonthlyEnergy).where(
+            MonthlyEnergy.gateway_id == gateway.id,
+            MonthlyEnergy.month >= max(period.start, _first_day(gateway).replace(day=1)),
+            MonthlyEnergy.month < end)
         .order_by(MonthlyEnergy.month)))
+    rows = [_clip_month_row(gateway, row) for row in rows]  # handover: clipped
     points = [_point(row.month.month - 1, f"{row.month.year}/{row.month.month}", row.month,
                      row) for row in rows]
     totals = Totals()
@@ -347,7 +356,8 @@ def _year_series(gateway: Gateway, period: Period) -> Series:
 def has_history_before(gateway: Gateway, period: Period) -> bool:
     """Whether anything was recorded before this period (for the 前へ link)."""
     first = db.session.scalar(select(func.min(DailyEnergy.day))
-                              .where(DailyEnergy.gateway_id == gateway.id))
+                              .where(DailyEnergy.gateway_id == gateway.id,
+                                     DailyEnergy.day >= _first_day(gateway)))  # handover
     return first is not None and first < period.start
 
 
@@ -382,3 +392,113 @@ def series_csv(gateway: Gateway, series: Series) -> str:
 def csv_filename(gateway: Gateway, series: Series) -> str:
     return f"enelink_{gateway.gateway_id}_{series.period.kind}_{series.period.param}.csv"
 
+
+
+# >>> handover: the current owner's history starts at Gateway.history_from
+def history_start(gateway: Gateway) -> datetime | None:
+    """The first moment of a gateway's history that its current owner (and the dealers
+    linked to it) may see: the hand-over to them (ゲートウェイの譲渡), or None for all of
+    it. Every read of readings, daily and monthly energy on the monitoring page, its
+    charts and its CSV goes through this (readings from `ts >= history_start`)."""
+    return gateway.history_from
+
+
+def _clip_readings(gateway: Gateway, statement):
+    start = history_start(gateway)
+    return statement if start is None else statement.where(Reading.ts >= start)
+
+
+def _first_day(gateway: Gateway) -> date:
+    """The first (Japan-time) day with anything the current owner may see."""
+    start = history_start(gateway)
+    return FIRST_DAY if start is None else (start - SLOT).astimezone(JST).date()
+
+
+@dataclass
+class _Sums:
+    """A rollup-like row (what Totals.of reads) summed from readings."""
+
+    day: date | None = None
+    month: date | None = None
+    slots: int = 0
+    pv_wsum: int = 0
+    load_wsum: int = 0
+    self_wsum: int = 0
+    supplied_wsum: int = 0
+    sell_wsum: int = 0
+    buy_wsum: int = 0
+    charge_wsum: int = 0
+    discharge_wsum: int = 0
+
+    def add(self, other) -> None:
+        for name in ("slots", "pv_wsum", "load_wsum", "self_wsum", "supplied_wsum",
+                     "sell_wsum", "buy_wsum", "charge_wsum", "discharge_wsum"):
+            setattr(self, name, getattr(self, name) + (getattr(other, name) or 0))
+
+
+def _boundary_day(gateway: Gateway, day: date) -> _Sums:
+    """The energy of the hand-over day counted from the history start only, summed from
+    its readings (at most 288)."""
+    start = _day_start(day)
+    sums = _Sums(day=day)
+    for reading in db.session.scalars(_clip_readings(gateway, select(Reading).where(
+            Reading.gateway_id == gateway.id, Reading.ts > start,
+            Reading.ts <= start + timedelta(days=1)))):
+        sums.slots += 1
+        sums.pv_wsum += reading.pv_w
+        sums.load_wsum += reading.load_w
+        sums.self_wsum += max(0, reading.pv_w - reading.sell_w)
+        sums.supplied_wsum += max(0, reading.load_w - reading.buy_w)
+        sums.sell_wsum += reading.sell_w
+        sums.buy_wsum += reading.buy_w
+        if reading.battery_state == "charging":
+            sums.charge_wsum += reading.battery_w
+        elif reading.battery_state == "discharging":
+            sums.discharge_wsum += reading.battery_w
+    return sums
+
+
+def _clip_day_row(gateway: Gateway, row):
+    if history_start(gateway) is None or row.day > _first_day(gateway):
+        return row
+    return _boundary_day(gateway, row.day) if row.day == _first_day(gateway) else None
+
+
+def day_totals(gateway: Gateway, day: date) -> Totals:
+    """The energy of a day as the current owner may see it."""
+    if history_start(gateway) is not None and day <= _first_day(gateway):
+        return Totals.of(_boundary_day(gateway, day)) if day == _first_day(gateway) \
+            else Totals()
+    return Totals.of(db.session.get(DailyEnergy, (gateway.id, day)))
+
+
+def _month_from_days(gateway: Gateway, month: date) -> _Sums:
+    """The hand-over month from the history start: the boundary day from its readings,
+    the later days from their daily rows (at most 31)."""
+    first = _first_day(gateway)
+    sums = _Sums(month=month)
+    sums.add(_boundary_day(gateway, first))
+    end = Period("month", month).shifted(1).start
+    for row in db.session.scalars(select(DailyEnergy).where(
+            DailyEnergy.gateway_id == gateway.id, DailyEnergy.day > first,
+            DailyEnergy.day < end)):
+        sums.add(row)
+    return sums
+
+
+def _clip_month_row(gateway: Gateway, row):
+    if history_start(gateway) is None or row.month != _first_day(gateway).replace(day=1):
+        return row
+    return _month_from_days(gateway, row.month)
+
+
+def month_totals(gateway: Gateway, month: date) -> Totals:
+    """The energy of a month as the current owner may see it."""
+    if history_start(gateway) is not None:
+        first_month = _first_day(gateway).replace(day=1)
+        if month < first_month:
+            return Totals()
+        if month == first_month:
+            return Totals.of(_month_from_days(gateway, month))
+    return Totals.of(db.session.get(MonthlyEnergy, (gateway.id, month)))
+# <<< handover

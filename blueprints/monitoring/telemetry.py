@@ -334,3 +334,18 @@ def end_alerts(gateway_pks: list[int], now: datetime, reason: str) -> None:
                               GatewayAlert.ended_at.is_(None))
                        .values(ended_at=now, ended_by=reason),
                        execution_options={"synchronize_session": False})
+
+
+# >>> handover
+def end_for_handover(gateway_pks: list[int], now: datetime, reason: str) -> None:
+    """ゲートウェイの譲渡: the open alerts end and the status starts afresh for the next
+    owner (no newest reading, so no silence alert before it reports), but the readings
+    and energy stay: the previous owner's CSV reads them, and the next owner sees only
+    what came after `Gateway.history_from`."""
+    if not gateway_pks:
+        return
+    end_alerts(gateway_pks, now, reason)
+    db.session.execute(update(Gateway).where(Gateway.id.in_(gateway_pks))
+                       .values(last_reading_at=None),
+                       execution_options={"synchronize_session": False})
+# <<< handover

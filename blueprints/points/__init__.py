@@ -49,3 +49,6 @@ from blueprints.points import personal_data as _personal_data  # noqa: E402
 
 registry.personal_data("points", _personal_data.points_tables, order=70)
 # <<< export
+# >>> handover: the member stays and the gateway is free for its next owner, as on release
+registry.on_gateway_event("handed_over", ledger.detach_from_gateways)
+# <<< handover

@@ -76,3 +76,27 @@ from blueprints.support import personal_data as _personal_data  # noqa: E402
 
 registry.personal_data("support", _personal_data.support_tables, order=80)
 # <<< export
+# >>> handover: a gateway with a case still being worked on is not handed over
+from flask_babel import gettext as _gettext  # noqa: E402
+from sqlalchemy import select as _select  # noqa: E402
+
+from blueprints.support.cases import OPEN_STATES as _OPEN_STATES  # noqa: E402
+from models import db as _db  # noqa: E402
+from models.support import SupportCase as _SupportCase  # noqa: E402
+
+
+def _open_cases_block_handover(gateway):
+    """Open cases about the gateway (not resolved or closed) stop its hand-over."""
+    numbers = list(_db.session.scalars(
+        _select(_SupportCase.number).where(_SupportCase.gateway_id == gateway.id,
+                                           _SupportCase.state.in_(_OPEN_STATES))
+        .order_by(_SupportCase.number)))
+    if not numbers:
+        return None
+    return _gettext("このゲートウェイについて対応中のサポートケースがあります（ケース番号 "
+                    "%(numbers)s）。サポートセンターの「マイケース」でケースが解決またはクローズに"
+                    "なってから譲渡してください。", numbers="、".join(numbers))
+
+
+registry.handover_blocker(_open_cases_block_handover)
+# <<< handover

@@ -284,6 +284,18 @@ ROUTES.update({
                                                  linked=404, unlinked=404, staff=404),
 })
 # <<< sessions
+# >>> handover: the hand-over page is the owner's (the world's open case about GATEWAY
+# shows as a blocker, still 200); every signed-in account lists its own hand-overs (none
+# here); a hand-over CSV that is nobody's is 404.
+ROUTES.update({
+    f"/monitoring/gateways/{GATEWAY}/handover": dict(anonymous=302, owner=200, other=404,
+                                                     linked=404, unlinked=404, staff=404),
+    "/monitoring/handovers": dict(anonymous=302, owner=200, other=200, linked=200,
+                                  unlinked=200, staff=200),
+    "/monitoring/handovers/999999.csv": dict(anonymous=302, owner=404, other=404, linked=404,
+                                             unlinked=404, staff=404),
+})
+# <<< handover
 
 
 EMPLOYEE_EMAIL = "member1@dealer1.example"
@@ -468,6 +480,9 @@ PROXY_REFUSED |= {"/support/cases/new", f"/support/cases/new?gateway={GATEWAY}&q
 # Nor asks for a call: refused before the case is looked up, whichever number it names.
 PROXY_REFUSED |= {"/support/cases/OWNERCASE/phone", "/support/cases/COMPANYCASE/phone",
                   "/support/cases/499999999/phone"}
+# >>> handover: a dealer acting for the owner never hands the house's gateway over
+PROXY_REFUSED |= {f"/monitoring/gateways/{GATEWAY}/handover"}
+# <<< handover
 
 
 def test_the_companys_employee_sees_the_companys_case_and_nothing_else(world, app):
