@@ -224,7 +224,8 @@ def _write_table(archive: zipfile.ZipFile, path: str, rows: Iterable[dict],
     count = 0
     columns: list[str] | None = getattr(rows, "columns", None)
     with archive.open(path, "w", force_zip64=True) as raw:
-        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+        text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        text.write("\ufeff")  # the BOM, also for a table without columns or rows
         writer = csv.writer(text)
         if columns is not None:
             writer.writerow(columns)

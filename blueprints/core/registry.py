@@ -420,9 +420,10 @@ def handover_blockers(gateway) -> list:
 def personal_data(name: str, provider: Callable[[Any], dict[str, list[dict]]],
                   order: int = 50) -> None:
     """`provider(account)` answers what the service keeps about the account, as tables:
-    `{table name: [row dict, ...]}` (values JSON-able: str, int, float, bool, None; dates
-    as ISO strings). A table may be an iterator, so that a long one (readings) is written
-    without holding it all in memory. Read by 個人データのダウンロード, in `order`."""
+    `{table name: rows}` (values JSON-able: str, int, float, bool, None; dates as ISO
+    strings), rows best given as the account service's `data_export.Table(columns, rows)`,
+    whose CSV then has its header even when empty. Rows may be an iterator, so that a long
+    table (readings) is written without holding it all in memory. Read by 個人データのダウンロード, in `order`."""
     _registry.personal_data[name] = (order, provider)
 
 

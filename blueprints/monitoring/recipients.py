@@ -373,15 +373,17 @@ def access_lines(owner: Account) -> list[AccessLine]:
             for recipient_id, email, since, gateway_id, site in rows]
 
 
-def personal_data(owner: Account) -> dict[str, list[dict]]:
+def personal_data(owner: Account) -> dict:
     """The owner's extra alert recipients, for 個人データのダウンロード."""
+    from blueprints.account.data_export import Table, iso
     rows = db.session.execute(
         select(Gateway.gateway_id, AlertRecipient.email, AlertRecipient.created_at,
                AlertRecipient.confirmed_at)
         .join(Gateway, Gateway.id == AlertRecipient.gateway_id)
         .where(AlertRecipient.owner_id == owner.id)
         .order_by(AlertRecipient.created_at, AlertRecipient.id))
-    return {"alert_recipients": [
-        {"gateway_id": gateway_id, "email": email, "added_at": added.isoformat(),
-         "confirmed_at": confirmed.isoformat() if confirmed else None}
-        for gateway_id, email, added, confirmed in rows]}
+    return {"alert_recipients": Table(
+        ("gateway_id", "email", "added_at", "confirmed_at"),
+        [{"gateway_id": gateway_id, "email": email, "added_at": iso(added),
+          "confirmed_at": iso(confirmed)}
+         for gateway_id, email, added, confirmed in rows])}

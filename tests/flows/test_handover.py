@@ -485,3 +485,15 @@ def test_a_second_hand_over_gives_each_owner_only_their_own_period(world, app):
     assert second_csv.count("3.000") == 3 and "2.000" not in second_csv
     # Each lists only their own hand-over.
     assert handover_service.owner_handover(second_owner, records[owner.id].id) is None
+
+
+def test_the_extra_alert_recipients_end_with_the_hand_over(world, app):
+    """The family's addresses were the previous owner's choice: the next owner's alerts
+    never reach them."""
+    from models.trust import AlertRecipient
+    owner, gateway, _dealer = world
+    db.session.add(AlertRecipient(gateway_id=gateway.id, owner_id=owner.id,
+                                  email="family@example.com", confirmed_at=utcnow()))
+    db.session.commit()
+    assert post_handover(signed_in(app)).status_code == 200
+    assert _count(AlertRecipient) == 0
