@@ -63,3 +63,10 @@ registry.access_lines(permissions.access_lines)
 registry.refuse_while_acting(permission_views.GRANT, "club.permission_withdraw")
 registry.demo_data("club_permissions", demo.seed_demo_permissions, order=60)
 on_mail_request(permissions.PERMISSION_REQUEST, permissions.permission_requested)
+
+# >>> twostep
+# The dealer's pages of the club (販売店情報, 登録ユーザー一覧 and a user's page) and the
+# proxy login open only after the second sign-in step.
+registry.second_step_required("club.proxy_start", "club.dealer_info", "club.dealer_info_edit",
+                              "club.dealer_users", "club.dealer_user")
+# <<< twostep

@@ -27,3 +27,14 @@ registry.access_lines(services.access_lines)
 registry.on_membership_ended(services.forget_member_contact)
 registry.on_account_deleted(services.forget_deleted_member_contact)
 registry.refuse_while_acting("dealers.my_link", "dealers.my_unlink_confirm")
+
+# >>> twostep
+# Members of a dealer company see owners' homes: they must use a second sign-in step,
+# and the console opens only after it.
+def _dealer_member(account) -> bool:
+    return services.dealer_for_account(account) is not None
+
+
+registry.second_step_expected(_dealer_member)
+registry.second_step_required("dealers.console", "dealers.console_gateway")
+# <<< twostep
