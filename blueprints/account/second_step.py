@@ -25,15 +25,19 @@ import enum
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import pyotp
+import qrcode
+import qrcode.image.svg
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
+from markupsafe import Markup, escape
 from sqlalchemy import delete, func, or_, select, update
 from webauthn import (generate_authentication_options, generate_registration_options,
                       options_to_json, verify_authentication_response,
@@ -156,6 +160,17 @@ def provisioning_uri(account: Account, secret: str) -> str:
         name=account.email, issuer_name=current_app.config["TOTP_ISSUER"])
 
 
+def qr_svg(data: str, label: str) -> Markup:
+    """The provisioning URI as an inline <svg> QR code (no image file, no script)."""
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4,
+                         image_factory=qrcode.image.svg.SvgPathImage)
+    code.add_data(data)
+    code.make(fit=True)
+    svg = code.make_image().to_string(encoding="unicode")
+    svg = re.sub(r'\s(width|height)="[^"]*"', "", svg, count=2)
+    return Markup(svg.replace("<svg ", f'<svg role="img" aria-label="{escape(label)}" ', 1))
+
+
 def grouped(secret: str) -> str:
     """The seed in groups of 4 for typing: "ABCD EFGH …"."""
     return " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
@@ -232,9 +247,13 @@ class StepOutcome(enum.Enum):
     LIMITED = "limited"
 
 
-def _over_limit(client: str | None, account_id: int, now: datetime) -> bool:
+def _over_limit(client: str | None, account_id: int, _now: datetime) -> bool:
+    """Whether the client or the account failed too often lately (counted on the audit
+    rows' own clock, not the one codes are checked against)."""
+    import models
+
     config = current_app.config
-    since = now - timedelta(minutes=config["SECOND_STEP_WINDOW_MINUTES"])
+    since = models.utcnow() - timedelta(minutes=config["SECOND_STEP_WINDOW_MINUTES"])
     failures = select(func.count()).select_from(AuditEvent).where(
         AuditEvent.action == FAILED, AuditEvent.at >= since)
     if client is not None and db.session.scalar(failures.where(AuditEvent.ip == client)) \

@@ -15,7 +15,6 @@ from blueprints.account import second_step as rules
 from blueprints.core.redirects import safe_next
 from blueprints.core.security import configured_limit
 from blueprints.core.second_step import has_second_step
-from blueprints.gateways.slips import qr_svg
 from forms.account import ConfirmForm
 from forms.second_step import (PasskeyRegisterForm, PasswordConfirmForm, SecondStepForm,
                                TotpConfirmForm)
@@ -182,7 +181,7 @@ def totp_setup():
     _row, secret = rules.pending_totp(current_user)
     uri = rules.provisioning_uri(current_user, secret)
     return render_template("account/second_step/totp_setup.html", form=form,
-                           qr=qr_svg(uri, _("認証アプリ用のQRコード")),
+                           qr=rules.qr_svg(uri, _("認証アプリ用のQRコード")),
                            secret=rules.grouped(secret),
                            next_values=_next_values()), _status(form)
 
