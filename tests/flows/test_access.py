@@ -513,6 +513,29 @@ def test_every_route_answers_a_proxy_login_as_the_owner_but_refused_actions(worl
 
 
 # >>> twostep
+# Two-step sign-in: every signed-in account has its set-up pages; the verify page sends
+# a browser that has nothing to verify on (303); staff's reset is for support staff.
+ROUTES.update({
+    "/account/settings/second-step": _SIGNED_IN,
+    "/account/settings/second-step/totp": _SIGNED_IN,
+    "/account/settings/second-step/recovery-codes": dict(
+        anonymous=302, owner=303, other=303, linked=303, unlinked=303, staff=303),
+    "/account/settings/second-step/totp/remove": _NOBODYS,
+    "/account/settings/second-step/passkeys/999999/remove": _NOBODYS,
+    "/account/login/verify": dict(anonymous=302, owner=303, other=303, linked=303,
+                                  unlinked=303, staff=303),
+    "/staff/accounts/": _STAFF_ONLY,
+    "/staff/accounts/?q=owner@example.com": _STAFF_ONLY,
+    "/staff/accounts/CUSTOMER/second-step/reset": _STAFF_ONLY,
+    "/staff/accounts/0000000000/second-step/reset": _NOBODYS,
+})
+# Nobody acting for the owner changes how the owner signs in.
+PROXY_REFUSED |= {"/account/settings/second-step", "/account/settings/second-step/totp",
+                  "/account/settings/second-step/recovery-codes",
+                  "/account/settings/second-step/totp/remove",
+                  "/account/settings/second-step/passkeys/999999/remove"}
+
+
 @pytest.mark.real_second_step
 def test_second_step_routes_wait_for_the_step_of_dealers_and_staff(world, app):
     """The linked dealer and staff signed in with the password only: every route of
