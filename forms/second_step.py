@@ -39,6 +39,12 @@ class PasswordConfirmForm(PageForm):
                              render_kw={"autocomplete": "current-password"})
 
 
+class PasskeyAnswerForm(PageForm):
+    """The authenticator's answer at sign-in (filled by passkeys.js)."""
+
+    credential = HiddenField(validators=[Required(), MaxLength(20000)])
+
+
 class PasskeyRegisterForm(PageForm):
     """The name of a new passkey and the authenticator's answer (filled by passkeys.js)."""
 

@@ -3,9 +3,10 @@ blueprints/core/second_step.py): the verify page after the password, and the set
 ログイン情報 (authenticator app, passkeys, recovery codes)."""
 from __future__ import annotations
 
-from flask import (abort, current_app, flash, g, jsonify, redirect, render_template,
+from flask import (abort, current_app, flash, g, redirect, render_template,
                    request, session, url_for)
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
 
@@ -16,8 +17,8 @@ from blueprints.core.redirects import safe_next
 from blueprints.core.security import configured_limit
 from blueprints.core.second_step import has_second_step
 from forms.account import ConfirmForm
-from forms.second_step import (PasskeyRegisterForm, PasswordConfirmForm, SecondStepForm,
-                               TotpConfirmForm)
+from forms.second_step import (PasskeyAnswerForm, PasskeyRegisterForm, PasswordConfirmForm,
+                               SecondStepForm, TotpConfirmForm)
 
 PASSWORD_LIMIT = configured_limit("PASSWORD_CHECK_LIMIT")
 # The Flask session keys: the WebAuthn challenges, and 「ログイン状態の維持」 asked for at
@@ -25,7 +26,7 @@ PASSWORD_LIMIT = configured_limit("PASSWORD_CHECK_LIMIT")
 REGISTER_CHALLENGE = "passkey_register_challenge"
 SIGN_IN_CHALLENGE = "passkey_sign_in_challenge"
 REMEMBER_AFTER_STEP = "second_step_remember"
-WRONG_CODE = "認証コードが正しくありません。もう一度入力してください"
+WRONG_CODE = _l("認証コードが正しくありません。もう一度入力してください")
 
 
 def _next() -> str:
@@ -92,7 +93,7 @@ def _limited():
 def _verify_page(form, status: int = 200, passkey_failed: bool = False):
     state = rules.state_of(current_user)
     return render_template("account/second_step/verify.html", form=form, state=state,
-                           passkey_form=PasskeyRegisterForm(formdata=None),
+                           passkey_form=PasskeyAnswerForm(formdata=None),
                            passkey_failed=passkey_failed, next_values=_next_values()), status
 
 
@@ -110,7 +111,7 @@ def second_step():
             return _limited()
         if outcome is rules.StepOutcome.PASSED:
             return _passed()
-        form.code.errors.append(_(WRONG_CODE))
+        form.code.errors.append(str(WRONG_CODE))
     return _verify_page(form, _status(form))
 
 
@@ -131,8 +132,7 @@ def second_step_passkey():
     """The authenticator's answer (a form posted by passkeys.js)."""
     if not _pending():
         return redirect(_next(), code=303)
-    form = PasskeyRegisterForm()
-    form.name.data = "-"  # not asked here
+    form = PasskeyAnswerForm()
     if not form.validate_on_submit():
         return _verify_page(SecondStepForm(formdata=None), 422, passkey_failed=True)
     outcome = rules.verify_passkey(current_user, g.login_session, form.credential.data,
@@ -177,7 +177,7 @@ def totp_setup():
         if codes is not None:
             flash(_("認証アプリを設定しました"), "success")
             return _codes_page(codes, first=True)
-        form.code.errors.append(_(WRONG_CODE))
+        form.code.errors.append(str(WRONG_CODE))
     _row, secret = rules.pending_totp(current_user)
     uri = rules.provisioning_uri(current_user, secret)
     return render_template("account/second_step/totp_setup.html", form=form,
@@ -186,9 +186,7 @@ def totp_setup():
                            next_values=_next_values()), _status(form)
 
 
-REMOVE_MESSAGES = {
-    rules.RemoveOutcome.LAST_REQUIRED: "このアカウントでは2段階認証が必須のため、最後の認証方法は削除できません。先に別の認証方法を追加してください",
-}
+LAST_REQUIRED = _l("このアカウントでは2段階認証が必須のため、最後の認証方法は削除できません。先に別の認証方法を追加してください")
 
 
 def _remove_page(what: str, form, status: int = 200, name: str | None = None,
@@ -205,7 +203,7 @@ def _removed(outcome, form, what: str, name: str | None = None):
               else _("パスキーを削除しました"), "success")
         return redirect(url_for("account.second_step_settings"), code=303)
     if outcome is rules.RemoveOutcome.LAST_REQUIRED:
-        return _remove_page(what, form, 409, name, refused=_(REMOVE_MESSAGES[outcome]))
+        return _remove_page(what, form, 409, name, refused=str(LAST_REQUIRED))
     form.password.errors.append(_("パスワードが正しくありません"))
     return _remove_page(what, form, 422, name)
 
@@ -221,7 +219,7 @@ def totp_remove():
     form = PasswordConfirmForm()
     if form.validate_on_submit():
         return _removed(rules.remove_totp(current_user, form.password.data), form, "totp")
-    refused = (_(REMOVE_MESSAGES[rules.RemoveOutcome.LAST_REQUIRED])
+    refused = (str(LAST_REQUIRED)
                if state.due and state.count <= 1 else None)
     return _remove_page("totp", form, _status(form), refused=refused)
 
@@ -240,7 +238,7 @@ def passkey_remove(passkey_id: int):
     if form.validate_on_submit():
         return _removed(rules.remove_passkey(current_user, passkey_id, form.password.data),
                         form, "passkey", name)
-    refused = (_(REMOVE_MESSAGES[rules.RemoveOutcome.LAST_REQUIRED])
+    refused = (str(LAST_REQUIRED)
                if state.due and state.count <= 1 else None)
     return _remove_page("passkey", form, _status(form), name, refused=refused)
 

@@ -278,7 +278,8 @@ def test_a_dealer_is_led_to_the_set_up_and_the_console_waits_for_it(app):
     assert "後で設定する" in page and 'href="/dealers/"' in page
     # Later: the console is not opened without the step.
     response = client.get("/dealers/")
-    assert response.status_code == 303 and path_of(response.headers["Location"]).startswith(SETTINGS)
+    assert response.status_code == 303
+    assert path_of(response.headers["Location"]).startswith(SETTINGS)
     assert "この画面を利用するには2段階認証の設定が必要です" in client.get(
         response.headers["Location"]).get_data(as_text=True)
     assert client.get("/club/dealer/users").status_code == 303
