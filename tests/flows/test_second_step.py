@@ -431,3 +431,125 @@ def test_an_admin_grant_opens_the_reset(app):
     login(client, "admin@example.com")
     set_up_totp(client, "admin@example.com")
     assert client.get("/staff/accounts/").status_code == 200
+
+
+def test_wrong_codes_count_per_client_address_across_accounts(make_app, monkeypatch):
+    app = make_app(SECOND_STEP_FAILURES_PER_ADDRESS=2, SECOND_STEP_FAILURES_PER_ACCOUNT=50)
+    with app.app_context():
+        seeds = {}
+        for email in ("owner@example.com", "other@example.com"):
+            make_owner(email, "佐藤", "次郎")
+            setup = app.test_client()
+            login(setup, email)
+            seeds[email], _codes = set_up_totp(setup, email)
+        fixed_clock(monkeypatch, T0)
+        first, second = app.test_client(), app.test_client()
+        login(first, "owner@example.com")
+        login(second, "other@example.com")
+        assert post_code(first, code_at(seeds["owner@example.com"], T0, 9)).status_code == 422
+        assert post_code(first, "abcd-efgh").status_code == 422
+        # The same address is over its limit, whichever account it tries now.
+        right = code_at(seeds["other@example.com"], T0)
+        assert post_code(second, right).status_code == 429
+        # Another address is not: the rightful user is not locked out.
+        elsewhere = app.test_client()
+        elsewhere.environ_base["REMOTE_ADDR"] = "192.0.2.77"
+        login(elsewhere, "other@example.com")
+        assert post_code(elsewhere, right).status_code == 303
+
+
+class SoftAuthenticator:
+    """A software passkey (P-256): its COSE public key, and assertions it signs."""
+
+    def __init__(self):
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        self.key = ec.generate_private_key(ec.SECP256R1())
+
+    @property
+    def public_key(self) -> bytes:
+        from webauthn.helpers import encode_cbor
+
+        numbers = self.key.public_key().public_numbers()
+        return encode_cbor({1: 2, 3: -7, -1: 1, -2: numbers.x.to_bytes(32, "big"),
+                            -3: numbers.y.to_bytes(32, "big")})
+
+    def assertion(self, credential_id: str, challenge: str, rp_id="enelink.test",
+                  origin="http://enelink.test") -> str:
+        import hashlib
+        import json
+
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from webauthn.helpers import bytes_to_base64url
+
+        client_data = json.dumps({"type": "webauthn.get", "challenge": challenge,
+                                  "origin": origin, "crossOrigin": False}).encode()
+        authenticator_data = (hashlib.sha256(rp_id.encode()).digest() + bytes([0x05])
+                              + (7).to_bytes(4, "big"))
+        signature = self.key.sign(authenticator_data + hashlib.sha256(client_data).digest(),
+                                  ec.ECDSA(hashes.SHA256()))
+        return json.dumps({"id": credential_id, "rawId": credential_id, "type": "public-key",
+                           "response": {
+                               "clientDataJSON": bytes_to_base64url(client_data),
+                               "authenticatorData": bytes_to_base64url(authenticator_data),
+                               "signature": bytes_to_base64url(signature)}})
+
+
+def _passkey_attempt(client, authenticator, credential_id):
+    html = client.get(VERIFY).get_data(as_text=True)
+    options = client.post("/account/login/verify/passkey/options",
+                          headers={"X-CSRFToken": csrf_from(html)}).json
+    return client.post("/account/login/verify/passkey", data={
+        "csrf_token": csrf_from(html),
+        "credential": authenticator.assertion(credential_id, options["challenge"])})
+
+
+def test_a_passkey_signs_in_once_and_another_accounts_passkey_is_refused(app):
+    owner = make_owner()
+    other = make_owner("other@example.com", "佐藤", "次郎")
+    authenticator = SoftAuthenticator()  # one device holding a passkey of each account
+    db.session.add_all([
+        AccountPasskey(account_id=owner.id, credential_id="b3duZXI",
+                       public_key=authenticator.public_key, name="本人の鍵"),
+        AccountPasskey(account_id=other.id, credential_id="b3RoZXI",
+                       public_key=authenticator.public_key, name="他人の鍵")])
+    db.session.commit()
+    client = app.test_client()
+    login(client, "owner@example.com")
+    # The other account's passkey, rightly signed for this session's challenge: refused.
+    response = _passkey_attempt(client, authenticator, "b3RoZXI")
+    assert response.status_code == 422
+    assert "パスキーで認証できませんでした" in response.get_data(as_text=True)
+    failed = db.session.scalar(select(AuditEvent).where(
+        AuditEvent.action == "account.second_step_failed"))
+    assert failed.subject_id == owner.id and failed.detail["method"] == "passkey"
+    assert client.get("/account/settings").status_code == 303  # still pending
+    # A replayed answer (its challenge was spent) is refused too.
+    html = client.get(VERIFY).get_data(as_text=True)
+    client.post("/account/login/verify/passkey/options", headers={"X-CSRFToken": csrf_from(html)})
+    stale = authenticator.assertion("b3duZXI", "c3RhbGUtY2hhbGxlbmdl")
+    assert client.post("/account/login/verify/passkey", data={
+        "csrf_token": csrf_from(html), "credential": stale}).status_code == 422
+    # Its own passkey signs in.
+    response = _passkey_attempt(client, authenticator, "b3duZXI")
+    assert response.status_code == 303
+    assert client.get("/account/settings").status_code == 200
+    db.session.expire_all()
+    mine = db.session.scalar(select(AccountPasskey).where(AccountPasskey.account_id == owner.id))
+    assert mine.sign_count == 7 and mine.last_used_at is not None
+
+
+def test_confirming_the_app_twice_keeps_the_first_codes(app):
+    make_owner()
+    client = app.test_client()
+    login(client, "owner@example.com")
+    html = client.get(TOTP_SETUP).get_data(as_text=True)
+    data = {"csrf_token": csrf_from(html), "code": pyotp.TOTP(secret_of("owner@example.com")).now()}
+    assert client.post(TOTP_SETUP, data=data).status_code == 200
+    hashes = set(db.session.scalars(select(RecoveryCode.code_hash)))
+    again = client.post(TOTP_SETUP, data=data)
+    assert again.status_code == 303 and path_of(again.headers["Location"]).startswith(SETTINGS)
+    db.session.expire_all()
+    assert set(db.session.scalars(select(RecoveryCode.code_hash))) == hashes
+    assert len(outbox("owner@example.com", "second_step_added")) == 1
