@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 from markupsafe import Markup, escape
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, text, update
 from webauthn import (generate_authentication_options, generate_registration_options,
                       options_to_json, verify_authentication_response,
                       verify_registration_response)
@@ -247,11 +247,27 @@ class StepOutcome(enum.Enum):
     LIMITED = "limited"
 
 
+def _one_guess_at_a_time(client: str | None, account_id: int) -> None:
+    """Concurrent guesses of one client or for one account queue here until the guess is
+    counted and committed, so that no burst checks more codes than the limit allows.
+    PostgreSQL: transaction-scoped advisory locks, in a fixed order (SQLite runs one
+    writing transaction at a time anyway)."""
+    if db.engine.dialect.name != "postgresql":
+        return
+    keys = [f"second-step-account:{account_id}"]
+    if client is not None:
+        keys.append(f"second-step-client:{client}")
+    for key in keys:
+        db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+
+
 def _over_limit(client: str | None, account_id: int, _now: datetime) -> bool:
     """Whether the client or the account failed too often lately (counted on the audit
-    rows' own clock, not the one codes are checked against)."""
+    rows' own clock, not the one codes are checked against). Holds the guess lock until
+    the caller commits."""
     import models
 
+    _one_guess_at_a_time(client, account_id)
     config = current_app.config
     since = models.utcnow() - timedelta(minutes=config["SECOND_STEP_WINDOW_MINUTES"])
     failures = select(func.count()).select_from(AuditEvent).where(
@@ -261,10 +277,6 @@ def _over_limit(client: str | None, account_id: int, _now: datetime) -> bool:
         return True
     return db.session.scalar(failures.where(AuditEvent.subject_id == account_id)) \
         >= config["SECOND_STEP_FAILURES_PER_ACCOUNT"]
-
-
-def limited(client: str | None, account_id: int, now: datetime | None = None) -> bool:
-    return _over_limit(client, account_id, now or utcnow())
 
 
 def _accept_totp(account: Account, code: str, now: datetime) -> bool:
@@ -310,8 +322,7 @@ def verify_code(account: Account, login_session: LoginSession, code: str,
         method = "totp"
     elif is_recovery_code(code) and _accept_recovery_code(account, code, now):
         method = "recovery"
-    if method is None:
-        db.session.rollback()
+    if method is None:  # nothing was changed: the failure is written under the lock
         audit.record(FAILED, actor_id=account.id, subject_id=account.id)
         db.session.commit()
         return StepOutcome.WRONG
@@ -437,8 +448,7 @@ def verify_passkey(account: Account, login_session: LoginSession, credential: st
         except (WebAuthnException, InvalidCBORData, ValueError, TypeError, KeyError,
                 AttributeError):
             ok = False
-    if not ok:
-        db.session.rollback()
+    if not ok:  # nothing was changed: the failure is written under the lock
         audit.record(FAILED, actor_id=account.id, subject_id=account.id, method="passkey")
         db.session.commit()
         return StepOutcome.WRONG

@@ -281,6 +281,10 @@ def passkey_register():
                                         g.get("login_session"))
         if result is None:
             form.credential.errors.append(_("パスキーを登録できませんでした。もう一度お試しください"))
+    elif form.name.errors:  # passkeys.js asks the authenticator only once a name is typed
+        form.credential.errors = []
+    elif form.credential.errors:
+        form.credential.errors = [_("パスキーの登録には JavaScript が必要です。JavaScript を使えない場合は認証アプリをご利用ください")]
     if result is None:
         state = rules.state_of(current_user)
         return render_template("account/second_step/settings.html", state=state, later=None,
