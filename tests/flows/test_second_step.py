@@ -497,6 +497,77 @@ class SoftAuthenticator:
                                "signature": bytes_to_base64url(signature)}})
 
 
+def _attestation(authenticator: SoftAuthenticator, credential_id: bytes, challenge: str,
+                 origin="http://enelink.test", rp_id="enelink.test") -> str:
+    """What navigator.credentials.create answers ("none" attestation), as passkeys.js
+    posts it."""
+    import hashlib
+    import json
+
+    from webauthn.helpers import bytes_to_base64url, encode_cbor
+
+    client_data = json.dumps({"type": "webauthn.create", "challenge": challenge,
+                              "origin": origin, "crossOrigin": False}).encode()
+    auth_data = (hashlib.sha256(rp_id.encode()).digest() + bytes([0x45]) + (0).to_bytes(4, "big")
+                 + bytes(16) + len(credential_id).to_bytes(2, "big") + credential_id
+                 + authenticator.public_key)
+    attestation = encode_cbor({"fmt": "none", "attStmt": {}, "authData": auth_data})
+    raw_id = bytes_to_base64url(credential_id)
+    return json.dumps({"id": raw_id, "rawId": raw_id, "type": "public-key", "response": {
+        "clientDataJSON": bytes_to_base64url(client_data),
+        "attestationObject": bytes_to_base64url(attestation), "transports": ["internal"]}})
+
+
+def _register(client, name: str, answer) -> object:
+    """Ask for creation options, then post the form with `answer(challenge)`."""
+    html = client.get(SETTINGS).get_data(as_text=True)
+    options = client.post("/account/settings/second-step/passkeys/options",
+                          headers={"X-CSRFToken": csrf_from(html)}).json
+    return client.post("/account/settings/second-step/passkeys", data={
+        "csrf_token": csrf_from(html), "name": name, "credential": answer(options)})
+
+
+def test_passkey_registration_checks_the_answer(app):
+    make_owner()
+    client = app.test_client()
+    login(client, "owner@example.com")
+    authenticator = SoftAuthenticator()
+    # Another origin or relying party, a stale challenge, garbage: nothing is kept.
+    for answer in [
+            lambda o: _attestation(authenticator, b"key-1", o["challenge"],
+                                   origin="http://evil.example"),
+            lambda o: _attestation(authenticator, b"key-1", o["challenge"],
+                                   rp_id="evil.example"),
+            lambda o: _attestation(authenticator, b"key-1", "c3RhbGU"),
+            lambda o: "{}", lambda o: "\x00"]:
+        response = _register(client, "鍵", answer)
+        assert response.status_code == 422
+        assert "パスキーを登録できませんでした" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(AccountPasskey)) == 0
+    # The right answer: kept with its name, the first second step brings recovery codes.
+    response = _register(client, "仕事用のパソコン",
+                         lambda o: _attestation(authenticator, b"key-1", o["challenge"]))
+    assert response.status_code == 200
+    codes = re.findall(r"<code>([a-z2-9]{4}-[a-z2-9]{4})</code>", response.get_data(as_text=True))
+    assert len(codes) == 10
+    passkey = db.session.scalar(select(AccountPasskey))
+    assert (passkey.name, passkey.transports) == ("仕事用のパソコン", "internal")
+    assert outbox("owner@example.com", "second_step_added")
+    # The same credential again is refused; the options exclude it.
+    html = client.get(SETTINGS).get_data(as_text=True)
+    assert "仕事用のパソコン" in html
+    again = _register(client, "もう一度",
+                      lambda o: _attestation(authenticator, b"key-1", o["challenge"]))
+    assert again.status_code == 422
+    options = client.post("/account/settings/second-step/passkeys/options",
+                          headers={"X-CSRFToken": csrf_from(html)}).json
+    assert [c["id"] for c in options["excludeCredentials"]] == [passkey.credential_id]
+    # The next sign-in needs it.
+    fresh = app.test_client()
+    assert path_of(login(fresh, "owner@example.com").headers["Location"]).startswith(VERIFY)
+    assert _passkey_attempt(fresh, authenticator, passkey.credential_id).status_code == 303
+
+
 def _passkey_attempt(client, authenticator, credential_id):
     html = client.get(VERIFY).get_data(as_text=True)
     options = client.post("/account/login/verify/passkey/options",
