@@ -625,3 +625,35 @@ def test_confirming_the_app_twice_keeps_the_first_codes(app):
     db.session.expire_all()
     assert set(db.session.scalars(select(RecoveryCode.code_hash))) == hashes
     assert len(outbox("owner@example.com", "second_step_added")) == 1
+
+
+def test_an_owner_removes_a_passkey_with_the_password(app, owner_with_totp):
+    email, secret, _codes = owner_with_totp
+    owner = account(email)
+    passkey = AccountPasskey(account_id=owner.id, credential_id="a2V5", public_key=b"x",
+                             name="古いスマホ")
+    db.session.add(passkey)
+    db.session.commit()
+    passkey_id = passkey.id
+    client = app.test_client()
+    login(client, email)
+    assert post_code(client, code_at(secret, datetime.now(timezone.utc), 1)).status_code == 303
+    settings = client.get(SETTINGS).get_data(as_text=True)
+    assert "古いスマホ" in settings and "最終利用" in settings
+    url = f"/account/settings/second-step/passkeys/{passkey_id}/remove"
+    page = client.get(url).get_data(as_text=True)
+    assert "古いスマホ" in page
+    token = csrf_from(page)
+    wrong = client.post(url, data={"csrf_token": token, "password": "Wrong-Password-2026"})
+    assert wrong.status_code == 422
+    assert db.session.get(AccountPasskey, passkey_id) is not None
+    assert client.post(url, data={"csrf_token": token, "password": PASSWORD}).status_code == 303
+    db.session.expire_all()
+    assert db.session.get(AccountPasskey, passkey_id) is None
+    # The app remains, and so do the recovery codes.
+    assert db.session.scalar(select(func.count()).select_from(RecoveryCode)) == 10
+    mails = outbox(email, "second_step_removed")
+    assert mails and "パスキーが削除されました" in mails[-1].text_body
+    assert client.post(url, data={"csrf_token": token, "password": PASSWORD}).status_code == 404
+    assert db.session.scalar(select(AuditEvent.detail).where(
+        AuditEvent.action == "account.passkey_removed"))["name"] == "古いスマホ"
