@@ -50,8 +50,8 @@ from webauthn.helpers.structs import (AuthenticatorSelectionCriteria,
                                       UserVerificationRequirement)
 
 from blueprints.core import audit, registry
-from blueprints.core.second_step import has_second_step  # noqa: F401  (re-exported)
-from blueprints.core.security import revoke_login_sessions
+from blueprints.core.second_step import has_second_step
+from blueprints.core.security import hash_key, revoke_login_sessions
 from forms.validators import RECOVERY_ALPHABET, is_recovery_code, is_totp_code
 from models import db, utcnow
 from models.account import Account, LoginSession
@@ -106,6 +106,17 @@ def state_of(account: Account) -> SecondStepState:
     left = db.session.scalar(select(func.count()).select_from(RecoveryCode).where(
         RecoveryCode.account_id == account.id, RecoveryCode.used_at.is_(None)))
     return SecondStepState(totp, passkeys, left or 0, registry.second_step_due(account))
+
+
+def setup_due(account: Account) -> bool:
+    """After the password: the account must have a second step, has none, and its new
+    session (`account.login_session_key`) has not passed one; the sign-in then leads to
+    the set-up page."""
+    if not registry.second_step_due(account):
+        return False
+    passed = db.session.scalar(select(LoginSession.second_step_at).where(
+        LoginSession.key_hash == hash_key(account.login_session_key or "")))
+    return passed is None
 
 
 def mark_passed(login_session: LoginSession | None, method: str, now: datetime) -> None:

@@ -53,20 +53,8 @@ def _second_step_summary():
 
 
 def setup_due(account) -> bool:
-    """After the password: the account must have a second step, has none, and this new
-    session has not passed one (the sign-in then leads to the set-up page)."""
-    from sqlalchemy import select
-
-    from blueprints.core import registry
-    from blueprints.core.security import hash_key
-    from models import db
-    from models.account import LoginSession
-
-    if not registry.second_step_due(account):
-        return False
-    passed = db.session.scalar(select(LoginSession.second_step_at).where(
-        LoginSession.key_hash == hash_key(account.login_session_key or "")))
-    return passed is None
+    """For the sign-in view: lead this new session to the set-up page?"""
+    return rules.setup_due(account)
 
 
 # -- the step after the password ---------------------------------------------------------
