@@ -64,7 +64,8 @@
   function setUp(form) {
     var kind = form.getAttribute("data-passkey");
     var error = form.querySelector("[data-passkey-error]");
-    var unsupported = form.querySelector("[data-passkey-unsupported]");
+    var unsupported = form.querySelector("[data-passkey-unsupported]")
+      || document.querySelector("[data-passkey-unsupported]");
     var button = form.querySelector("button[type=submit]");
     if (!window.PublicKeyCredential || !navigator.credentials) {
       if (unsupported) { unsupported.hidden = false; }
