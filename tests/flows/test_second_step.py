@@ -657,3 +657,39 @@ def test_an_owner_removes_a_passkey_with_the_password(app, owner_with_totp):
     assert client.post(url, data={"csrf_token": token, "password": PASSWORD}).status_code == 404
     assert db.session.scalar(select(AuditEvent.detail).where(
         AuditEvent.action == "account.passkey_removed"))["name"] == "古いスマホ"
+
+
+def test_at_once_a_code_passes_one_browser_and_guesses_stay_within_the_limit(make_app,
+                                                                               monkeypatch):
+    """Double submits and bursts on the same database (file SQLite or PostgreSQL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    app = make_app(RATELIMIT_ENABLED=False, SECOND_STEP_FAILURES_PER_ACCOUNT=3,
+                   SECOND_STEP_FAILURES_PER_ADDRESS=100)
+    with app.app_context():
+        make_owner()
+        setup = app.test_client()
+        login(setup, "owner@example.com")
+        secret, codes = set_up_totp(setup, "owner@example.com")
+    fixed_clock(monkeypatch, T0)
+    clients = [app.test_client() for _ in range(6)]
+    tokens = []
+    for client in clients:
+        login(client, "owner@example.com")
+        tokens.append(csrf_from(client.get(VERIFY).get_data(as_text=True)))
+
+    def post(i: int, code: str) -> int:
+        return clients[i].post(VERIFY, data={"csrf_token": tokens[i], "code": code}).status_code
+
+    with ThreadPoolExecutor(6) as pool:
+        statuses = list(pool.map(post, range(6), [code_at(secret, T0)] * 6))
+    # One browser passes; the five replays are wrong guesses, of which only the three
+    # the account may fail are checked, the others refused unchecked.
+    assert statuses.count(303) == 1
+    assert statuses.count(422) == 3 and statuses.count(429) == 2
+    with app.app_context():
+        failed = db.session.scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == "account.second_step_failed"))
+        passed = db.session.scalar(select(func.count()).select_from(LoginSession).where(
+            LoginSession.second_step_method == "totp"))
+    assert failed == 3 and passed == 2  # the set-up's browser and the one that passed
