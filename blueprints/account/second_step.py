@@ -493,7 +493,13 @@ def _remove(account: Account, password: str, what, kind: str, **detail) -> Remov
                      subject_id=account.id)
         db.session.commit()
         return RemoveOutcome.WRONG_PASSWORD
+    # One change of the account's second steps at a time (PostgreSQL: the account row's
+    # lock), so two removals at once cannot both take away the last one it must keep.
+    db.session.execute(select(Account.id).where(Account.id == account.id).with_for_update())
     db.session.execute(what)
+    if registry.second_step_due(account) and not has_second_step(account.id):
+        db.session.rollback()
+        return RemoveOutcome.LAST_REQUIRED
     if not has_second_step(account.id):  # nothing left that the codes could stand in for
         db.session.execute(delete(RecoveryCode).where(RecoveryCode.account_id == account.id))
     now = utcnow()
