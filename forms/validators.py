@@ -721,3 +721,43 @@ class ListPosition:
 
 
 __all__ = [name for name in dir() if not name.startswith("_")] + ["ValidationError"]
+
+
+# >>> twostep
+# Second sign-in step: a 6-digit authenticator code or a recovery code (xxxx-xxxx of
+# RECOVERY_ALPHABET: lowercase letters and digits without look-alikes 0 o 1 l i).
+RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+_CODE_SEPARATORS = re.compile(rf"[\s\u3000{re.escape(_DASHES)}]+")
+
+
+def normalize_code(value):
+    """What a person types from an app or a sheet of paper: full-width digits and letters,
+    spaces (half and full width) and dashes are forgiven; letters become lowercase.
+    "１２３ ４５６" → "123456", "ABCD－EFGH" → "abcdefgh"."""
+    if not isinstance(value, str):
+        return value
+    return _CODE_SEPARATORS.sub("", _halfwidth(value)).lower()
+
+
+def is_totp_code(code: str) -> bool:
+    return len(code) == 6 and code.isascii() and code.isdigit()
+
+
+def is_recovery_code(code: str) -> bool:
+    return len(code) == 8 and all(char in RECOVERY_ALPHABET for char in code)
+
+
+class SecondStepCode:
+    """A 6-digit code, or (with `recovery=True`) a recovery code too."""
+
+    def __init__(self, recovery: bool = True):
+        self.recovery = recovery
+
+    def __call__(self, form, field):
+        code = field.data or ""
+        if is_totp_code(code) or (self.recovery and is_recovery_code(code)):
+            return
+        if self.recovery:
+            raise StopValidation(_l("6桁の認証コード、またはリカバリーコード（xxxx-xxxx）を入力してください"))
+        raise StopValidation(_l("認証アプリに表示されている6桁の数字を入力してください"))
+# <<< twostep

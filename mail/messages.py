@@ -503,3 +503,41 @@ def send_gateway_handover_mail(account: Account, gateway, handover, slip_passwor
                   registration_url=registration_url,
                   handovers_link=public_url("gateways.handovers"))
 # <<< handover mails
+# >>> twostep
+# Two-step sign-in: every change of how an account signs in is told to the account, so
+# that a change the owner did not make is noticed.
+def _second_step_mail(kind: str, account: Account, subject_fn, when: datetime,
+                      **context) -> None:
+    _mail_account(kind, account, subject_fn, when=when,
+                  settings_link=public_url("account.second_step_settings"),
+                  reset_link=public_url("account.password_reset"), **context)
+
+
+def send_second_step_added_mail(account: Account, method: str, when: datetime) -> None:
+    """【2段階認証を設定しました】: an authenticator app ("totp") or a passkey was added."""
+    _second_step_mail("second_step_added", account,
+                      lambda: _("【%(site)s】2段階認証を設定しました", site=_site()),
+                      when, method=method)
+
+
+def send_second_step_removed_mail(account: Account, method: str, when: datetime) -> None:
+    """【2段階認証の設定を削除しました】: an authenticator app or a passkey was removed."""
+    _second_step_mail("second_step_removed", account,
+                      lambda: _("【%(site)s】2段階認証の設定を削除しました", site=_site()),
+                      when, method=method)
+
+
+def send_second_step_codes_mail(account: Account, when: datetime) -> None:
+    """【リカバリーコードを再発行しました】: the old codes no longer work."""
+    _second_step_mail("second_step_codes", account,
+                      lambda: _("【%(site)s】リカバリーコードを再発行しました", site=_site()),
+                      when)
+
+
+def send_second_step_reset_mail(account: Account, when: datetime) -> None:
+    """【2段階認証がリセットされました】: support staff removed every second step (the
+    owner lost the device) and signed out every browser."""
+    _second_step_mail("second_step_reset", account,
+                      lambda: _("【%(site)s】2段階認証がリセットされました", site=_site()),
+                      when, login_link=public_url("account.login"))
+# <<< twostep

@@ -51,3 +51,18 @@ registry.refuse_while_acting("account.devices", "account.device_sign_out",
 # Whether the new address gets the link or an "it has an ID already" mail: the relay.
 on_mail_request(email_change.EMAIL_CHANGE_REQUEST, email_change.email_change_requested)
 # <<< sessions
+# >>> twostep
+# Two-step sign-in: its pages (second_step_views), staff's reset of a lost device
+# (/staff/accounts/, support agents), and nobody acting for the owner changes how the
+# owner signs in.
+from blueprints.core.staff import SUPPORT, staff_blueprint  # noqa: E402
+
+staff_bp = staff_blueprint("accounts", __name__, role=SUPPORT)
+
+from blueprints.account import second_step_views, staff_views  # noqa: E402,F401
+
+registry.refuse_while_acting("account.second_step_settings", "account.totp_setup",
+                             "account.totp_remove", "account.recovery_codes_new",
+                             "account.passkey_register_options", "account.passkey_register",
+                             "account.passkey_remove")
+# <<< twostep

@@ -118,7 +118,20 @@ def login():
         result = services.sign_in(form.email.data, form.password.data, form.remember.data,
                                   request.user_agent.string)
         if result.outcome is services.LoginOutcome.OK:
-            _login_session(result.account, form.remember.data)
+            # >>> twostep
+            # With a second step the session is pending: no remember cookie until it is
+            # passed; an account that must have one and has none is led to its set-up.
+            from blueprints.account import second_step_views
+            pending = second_step_views.has_second_step(result.account.id)
+            _login_session(result.account, form.remember.data and not pending)
+            target = safe_next(request.args.get("next"))
+            if pending:
+                session[second_step_views.REMEMBER_AFTER_STEP] = bool(form.remember.data)
+                return redirect(url_for("account.second_step", next=target), code=303)
+            if second_step_views.setup_due(result.account):
+                return redirect(url_for("account.second_step_settings", next=target),
+                                code=303)
+            # <<< twostep
             return redirect(safe_next(request.args.get("next")), code=303)
         g.sign_in_failed = result.outcome is services.LoginOutcome.INVALID
         problem = result.outcome.value

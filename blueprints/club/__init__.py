@@ -140,3 +140,9 @@ registry.on_gateway_event("handed_over", products.detach_from_gateways)
 registry.on_gateway_event("handed_over", _end_permissions_for_handover)
 registry.handover_blocker(_proxy_blocks_handover)
 # <<< handover
+# >>> twostep
+# The dealer's pages of the club (販売店情報, 登録ユーザー一覧 and a user's page) and the
+# proxy login open only after the second sign-in step.
+registry.second_step_required("club.proxy_start", "club.dealer_info", "club.dealer_info_edit",
+                              "club.dealer_users", "club.dealer_user")
+# <<< twostep

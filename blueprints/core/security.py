@@ -222,3 +222,7 @@ def init_app(app: Flask) -> None:
     if app.config.get("MAX_CONTENT_LENGTH") is None:
         app.config["MAX_CONTENT_LENGTH"] = 2 * 1024 * 1024
     app.config.setdefault("MAX_FORM_MEMORY_SIZE", 500 * 1024)
+    # >>> twostep
+    from blueprints.core import second_step
+    second_step.install(app)
+    # <<< twostep

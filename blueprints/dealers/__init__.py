@@ -33,3 +33,13 @@ from blueprints.dealers import personal_data as _personal_data  # noqa: E402
 
 registry.personal_data("dealers", _personal_data.dealer_tables, order=30)
 # <<< export
+# >>> twostep
+# Members of a dealer company see owners' homes: they must use a second sign-in step,
+# and the console opens only after it.
+def _dealer_member(account) -> bool:
+    return services.dealer_for_account(account) is not None
+
+
+registry.second_step_expected(_dealer_member)
+registry.second_step_required("dealers.console", "dealers.console_gateway")
+# <<< twostep

@@ -100,3 +100,7 @@ def _open_cases_block_handover(gateway):
 
 registry.handover_blocker(_open_cases_block_handover)
 # <<< handover
+
+# Unlock codes open a dealer's way into a customer's device: behind the second sign-in
+# step, like the dealer console they belong to.
+registry.second_step_required("support.unlock_codes")

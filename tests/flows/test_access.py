@@ -601,3 +601,75 @@ def test_an_alert_recipients_remove_page_is_the_owners_alone(world, app):
     db.session.expire_all()
     assert db.session.get(AlertRecipient, recipient.id) is not None
 # <<< recipients
+# >>> twostep
+# Two-step sign-in: every signed-in account has its set-up pages; the verify page sends
+# a browser that has nothing to verify on (303); staff's reset is for support staff.
+ROUTES.update({
+    "/account/settings/second-step": _SIGNED_IN,
+    "/account/settings/second-step/totp": _SIGNED_IN,
+    "/account/settings/second-step/recovery-codes": dict(
+        anonymous=302, owner=303, other=303, linked=303, unlinked=303, staff=303),
+    "/account/settings/second-step/totp/remove": _NOBODYS,
+    "/account/settings/second-step/passkeys/999999/remove": _NOBODYS,
+    "/account/login/verify": dict(anonymous=302, owner=303, other=303, linked=303,
+                                  unlinked=303, staff=303),
+    "/staff/accounts/": _STAFF_ONLY,
+    "/staff/accounts/?q=owner@example.com": _STAFF_ONLY,
+    "/staff/accounts/CUSTOMER/second-step/reset": _STAFF_ONLY,
+    "/staff/accounts/0000000000/second-step/reset": _NOBODYS,
+})
+# Nobody acting for the owner changes how the owner signs in.
+PROXY_REFUSED |= {"/account/settings/second-step", "/account/settings/second-step/totp",
+                  "/account/settings/second-step/recovery-codes",
+                  "/account/settings/second-step/totp/remove",
+                  "/account/settings/second-step/passkeys/999999/remove"}
+
+
+@pytest.mark.real_second_step
+def test_second_step_routes_wait_for_the_step_of_dealers_and_staff(world, app):
+    """The linked dealer and staff signed in with the password only: every route of
+    ROUTES behind the second step (registry.second_step_needed) leads to the set-up page;
+    once the authenticator app is set up, each answers as the matrix says. (The staff
+    account gets the admin role here, so that every staff page is its to open.)"""
+    from urllib.parse import urlsplit
+
+    from werkzeug.exceptions import HTTPException
+    from werkzeug.routing import RequestRedirect
+
+    from blueprints.core import registry
+    from blueprints.core.staff import ADMIN
+    from models.trust import StaffGrant
+    from tests.flows.test_second_step import SETTINGS, set_up_totp
+
+    clients, dealer_code = world
+    staff = db.session.scalar(select(Account).where(Account.email == "staff@example.com"))
+    db.session.add(StaffGrant(account_id=staff.id, role=ADMIN))
+    db.session.commit()
+    adapter = app.url_map.bind(app.config["PUBLIC_HOST"])
+    needed = {}
+    for path, expected in ROUTES.items():
+        filled = _filled(path, dealer_code)
+        try:
+            endpoint, _args = adapter.match(urlsplit(filled).path, method="GET")
+        except (HTTPException, RequestRedirect):
+            continue
+        if registry.second_step_needed(endpoint):
+            needed[filled] = expected
+    assert "/dealers/" in needed and "/staff/gateways/slips" in needed
+    assert any(path.startswith("/club/dealer/users") for path in needed)
+    wrong = []
+    for role, email in [("linked", "admin1@dealer1.example"), ("staff", "staff@example.com")]:
+        client = clients[role]
+        for path in needed:
+            response = client.get(path)
+            location = urlsplit(response.headers.get("Location", "")).path
+            if response.status_code != 303 or location != SETTINGS:
+                wrong.append(f"{role:7} GET {path} → {response.status_code} {location}, "
+                             "expected the set-up page")
+        set_up_totp(client, email)
+        for path, expected in needed.items():
+            status = client.get(path).status_code
+            if status != expected[role]:
+                wrong.append(f"{role:7} GET {path} → {status}, expected {expected[role]}")
+    assert wrong == [], "\n".join(wrong)
+# <<< twostep
