@@ -363,3 +363,19 @@ def send_support_phone_decided_mail(account: Account, case, phone_request) -> No
                   confirmed=phone_request.state == "confirmed",
                   case_link=public_url("support.case", number=case.number))
 # <<< support phone mails
+
+
+# >>> staff
+def send_staff_roles_changed_mail(account: Account, roles_from: list[str],
+                                  roles_to: list[str], actor: Account | None,
+                                  changed_at: datetime) -> None:
+    """【スタッフ権限の変更のお知らせ】: the staff roles before and after (none after:
+    no longer staff), who changed them (the command line when nobody) and when."""
+    from blueprints.core.staff import STAFF_ROLES
+
+    _mail_account("staff_roles_changed", account,
+                  lambda: _("【%(site)s】スタッフ権限の変更のお知らせ", site=_site()),
+                  roles_from=[STAFF_ROLES[role] for role in roles_from],
+                  roles_to=[STAFF_ROLES[role] for role in roles_to],
+                  actor=actor, changed_at=changed_at, home_link=public_url("core.index"))
+# <<< staff
