@@ -140,8 +140,8 @@ def audit_csv():
         writer = csv.writer(buffer, lineterminator="\r\n")
         buffer.write("\ufeff")
         writer.writerow(auditlog.CSV_HEADER)
-        for row in auditlog.audit_rows(filters):
-            writer.writerow(auditlog.csv_line(row))
+        for line in auditlog.audit_csv_lines(filters):
+            writer.writerow(line)
             if buffer.tell() > 64_000:
                 yield buffer.getvalue()
                 buffer.seek(0)
