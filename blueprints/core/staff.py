@@ -64,6 +64,7 @@ def require_staff_role(blueprint: Blueprint, role: str) -> None:
     if role not in STAFF_ROLES:
         raise ValueError(f"unknown staff role {role!r}")
     blueprint.before_request(_staff_only(role))
+    blueprint.staff_role = role  # what the pages need, for the access tests
 
 
 def staff_blueprint(service: str, import_name: str, role: str) -> Blueprint:

@@ -16,6 +16,7 @@ from blueprints.core.pages import go_to, page_or_partial
 from blueprints.core.staff import STAFF_ROLES
 from blueprints.staff import auditlog, bp, people
 from forms.staff import AuditFilterForm, PersonAddForm, ProxyFilterForm, RemoveForm, RolesForm
+from models import db
 
 REFUSALS = {
     people.NOT_FOUND: _l("このメールアドレスの、登録が完了したEnelink IDはありません"),
@@ -134,6 +135,7 @@ def audit():
 def audit_csv():
     """The filtered rows as CSV (UTF-8 with BOM for Excel), streamed."""
     _form, filters = _audit_filters()
+    db.session.commit()  # end this request's read: nothing is held while the client reads
 
     def lines():
         buffer = io.StringIO()

@@ -263,6 +263,14 @@ ROUTES.update({
                                            unlinked=404, staff=200),
 })
 # <<< support phone
+# >>> staff (helper C): the staff administration is for staff admins only (the world's
+# staff member is an admin); everyone else does not learn it exists.
+ROUTES.update({
+    path: dict(anonymous=302, owner=404, other=404, linked=404, unlinked=404, staff=200)
+    for path in ("/staff/people", "/staff/people/add", "/staff/audit",
+                 "/staff/audit?action=account.&date_from=2026-01-01", "/staff/audit/proxy")
+})
+# <<< staff
 
 
 EMPLOYEE_EMAIL = "member1@dealer1.example"
