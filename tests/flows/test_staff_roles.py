@@ -103,3 +103,16 @@ def test_each_role_opens_its_staff_pages_only(app):
         checked += 1
     assert wrong == [], "\n".join(wrong)
     assert checked >= 15  # every staff page of gateways, points, support and staff
+
+
+def test_the_demo_staff_member_holds_every_role_once(app):
+    from blueprints.account.demo import seed_demo_accounts
+    from models.trust import StaffGrant
+
+    lines = seed_demo_accounts()
+    assert any("support@example.com" in line and "スタッフ管理者" in line for line in lines)
+    seed_demo_accounts()  # idempotent
+    staff = db.session.scalar(select(Account).where(Account.email == "support@example.com"))
+    roles = list(db.session.scalars(select(StaffGrant.role)
+                                    .where(StaffGrant.account_id == staff.id)))
+    assert sorted(roles) == sorted(STAFF_ROLES)
