@@ -92,8 +92,7 @@ def person_roles(account_id: int):
         if refused.reason == people.NOT_FOUND:
             abort(404)
         form.roles.errors = [REFUSALS[refused.reason]]
-        return _person_page(account_id, form, 409 if refused.reason == people.LAST_ADMIN
-                            else 422)
+        return _person_page(account_id, form, 422)  # htmx swaps 422 (base.html)
     flash(_("役割を変更しました") if changed else _("役割は変わっていません"),
           "success" if changed else "info")
     return go_to("staff.person", account_id=account_id)
