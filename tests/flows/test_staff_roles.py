@@ -116,3 +116,23 @@ def test_the_demo_staff_member_holds_every_role_once(app):
     roles = list(db.session.scalars(select(StaffGrant.role)
                                     .where(StaffGrant.account_id == staff.id)))
     assert sorted(roles) == sorted(STAFF_ROLES)
+
+
+def test_cases_go_to_support_agents_and_admins_only(app):
+    """The desk's assignee list and its check follow the support role, not any staff."""
+    import pytest
+
+    from blueprints.support import desk
+
+    agent = make_staff(make_owner("agent@example.com", "高橋", "美咲"), SUPPORT)
+    boss = make_staff(make_owner("boss@example.com", "山本", "一郎"), ADMIN)
+    issuer = make_staff(make_owner("issuer@example.com", "田中", "三郎"), SLIPS)
+    make_owner("owner@example.com")
+    assert {a.email for a in desk.staff_accounts()} == {agent.email, boss.email}
+
+    class Case:  # what assign() reads before it refuses the assignee
+        assignee_id = account_id = None
+        number = "400000000"
+
+    with app.test_request_context(), pytest.raises(LookupError):
+        desk.assign(Case(), boss, issuer.id)
