@@ -76,6 +76,9 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
 # registers what the shell needs with blueprints.core.registry when imported.
 SERVICES = ("account", "gateways", "monitoring", "dealers", "club", "eco", "points", "support",
             "api")
+# >>> staff
+SERVICES += ("staff",)
+# <<< staff
 
 
 def _register_services(app: Flask) -> None:

@@ -541,3 +541,17 @@ def send_second_step_reset_mail(account: Account, when: datetime) -> None:
                       lambda: _("【%(site)s】2段階認証がリセットされました", site=_site()),
                       when, login_link=public_url("account.login"))
 # <<< twostep
+# >>> staff
+def send_staff_roles_changed_mail(account: Account, roles_from: list[str],
+                                  roles_to: list[str], actor: Account | None,
+                                  changed_at: datetime) -> None:
+    """【スタッフ権限の変更のお知らせ】: the staff roles before and after (none after:
+    no longer staff), who changed them (the command line when nobody) and when."""
+    from blueprints.core.staff import STAFF_ROLES
+
+    _mail_account("staff_roles_changed", account,
+                  lambda: _("【%(site)s】スタッフ権限の変更のお知らせ", site=_site()),
+                  roles_from=[STAFF_ROLES[role] for role in roles_from],
+                  roles_to=[STAFF_ROLES[role] for role in roles_to],
+                  actor=actor, changed_at=changed_at, home_link=public_url("core.index"))
+# <<< staff

@@ -138,3 +138,17 @@ def statements():
         yield seen
     finally:
         event.remove(db.engine, "before_cursor_execute", listener)
+
+
+def make_staff(account, *roles: str):
+    """Make `account` staff with `roles` (see `blueprints.core.staff.STAFF_ROLES`): each
+    staff page opens only for its role (or a staff admin). Commits; returns the account."""
+    from models.account import Role
+    from models.trust import StaffGrant
+
+    account.role = Role.STAFF
+    db.session.flush()
+    for role in roles:
+        db.session.add(StaffGrant(account_id=account.id, role=role))
+    db.session.commit()
+    return account

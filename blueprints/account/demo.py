@@ -1,10 +1,15 @@
 """Demo accounts for `make run`: a homeowner, a company (administrator and employee)
-and a member of the support staff, all with the password of the README."""
+and a member of the staff (a staff admin with every staff role, so that every staff page
+can be tried), all with the password of the README."""
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from blueprints.account.services import find_account, hash_password
+from blueprints.core.staff import STAFF_ROLES
 from models import db, utcnow
 from models.account import Account, AccountPhone, AccountType, Company, CompanyRole, Role
+from models.trust import StaffGrant
 
 DEMO_PASSWORD = "Demo-Pass-2026!"
 
@@ -55,14 +60,27 @@ def seed_demo_accounts() -> list[str]:
             db.session.add(account)
         elif account.company is not None:
             company = account.company
+        if account.is_staff:
+            _grant_every_role(account)
         lines.append(f"  {spec['email']:<28} {DEMO_PASSWORD}  ({_describe(account)})")
     db.session.commit()
     return ["Demo accounts (e-mail / password):", *lines]
 
 
+def _grant_every_role(account: Account) -> None:
+    """The demo staff member holds every staff role (the admin opens every staff page;
+    the other roles make the support desk's assignee list and the tiles show them)."""
+    db.session.flush()
+    held = {grant.role for grant in db.session.scalars(
+        select(StaffGrant).where(StaffGrant.account_id == account.id))}
+    for role in STAFF_ROLES:
+        if role not in held:
+            db.session.add(StaffGrant(account_id=account.id, role=role))
+
+
 def _describe(account: Account) -> str:
     if account.is_staff:
-        return "サポート担当"
+        return "スタッフ・全権限（スタッフ管理者、サポート担当、伝票発行担当、プログラム管理担当）"
     if account.is_commercial:
         return "商用アカウント・" + ("管理者" if account.company_role == CompanyRole.ADMIN
                                   else "従業員")

@@ -58,6 +58,15 @@ def _staff_only(role: str):
     return check
 
 
+def require_staff_role(blueprint: Blueprint, role: str) -> None:
+    """Every page of `blueprint` opens only for staff with `role` (or staff admins); for
+    a blueprint that is not made by `staff_blueprint` (the staff administration)."""
+    if role not in STAFF_ROLES:
+        raise ValueError(f"unknown staff role {role!r}")
+    blueprint.before_request(_staff_only(role))
+    blueprint.staff_role = role  # what the pages need, for the access tests
+
+
 def staff_blueprint(service: str, import_name: str, role: str) -> Blueprint:
     """A blueprint named `<service>_staff` whose pages only staff with `role` (or staff
     admins) may open; register it with `url_prefix=staff_blueprint.url_prefix`
@@ -65,5 +74,5 @@ def staff_blueprint(service: str, import_name: str, role: str) -> Blueprint:
     if role not in STAFF_ROLES:
         raise ValueError(f"unknown staff role {role!r}")
     blueprint = Blueprint(f"{service}_staff", import_name, url_prefix=f"/staff/{service}")
-    blueprint.before_request(_staff_only(role))
+    require_staff_role(blueprint, role)
     return blueprint

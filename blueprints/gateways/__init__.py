@@ -10,7 +10,7 @@ from flask import Blueprint
 from flask_babel import lazy_gettext as _l
 
 from blueprints.core import registry
-from blueprints.core.staff import SLIPS, staff_blueprint
+from blueprints.core.staff import SLIPS, has_staff_role, staff_blueprint
 
 bp = Blueprint("gateways", __name__)
 URL_PREFIX = "/monitoring"
@@ -27,12 +27,12 @@ registry.launcher_tile(
     registry.LauncherTile(_l("ゲートウェイ伝票の発行"),
                           _l("未登録ゲートウェイの伝票（ID・パスワード・QRコード）を発行・印刷"),
                           "gateways_staff.slips", "slips"),
-    allowed=lambda account: account.is_staff, order=90)
+    allowed=lambda account: has_staff_role(account, SLIPS), order=90)
 registry.launcher_tile(
     registry.LauncherTile(_l("システム機種の管理"),
                           _l("製品登録で選べる機種と保証年数、ゲートウェイの運転開始日"),
                           "gateways_staff.models", "catalogue"),
-    allowed=lambda account: account.is_staff, order=91)
+    allowed=lambda account: has_staff_role(account, SLIPS), order=91)
 registry.demo_data("gateway slips", demo.seed_demo_slips, order=30)
 registry.demo_data("gateways", demo.seed_demo_monitored_gateway, order=31)
 registry.on_account_deleted(management.release_gateways)

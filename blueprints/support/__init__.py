@@ -11,6 +11,7 @@ URL_PREFIX = "/support"
 
 # >>> support cases (helper A) registrations
 from blueprints.core import registry  # noqa: E402
+from blueprints.core.staff import SUPPORT, has_staff_role  # noqa: E402
 from blueprints.support import customer_views, demo, web  # noqa: E402,F401
 
 # Attachments larger than the app's 2 MB body limit: the limit is raised before CSRF
@@ -36,7 +37,7 @@ registry.launcher_tile(
     registry.LauncherTile(_l("サポートデスク"),
                           _l("お客様のケースへの回答・社内メモ・担当、サポート内容とナレッジ記事の管理"),
                           "support_staff.queue", "support-desk"),
-    allowed=lambda account: account.is_staff, order=92)
+    allowed=lambda account: has_staff_role(account, SUPPORT), order=92)
 # <<< support staff desk
 
 # >>> support self-help (helper C) registrations

@@ -25,10 +25,12 @@ from sqlalchemy.orm import aliased, selectinload
 
 from blueprints.core import audit
 from blueprints.core.paging import Page
+from blueprints.core.staff import ADMIN, SUPPORT, has_staff_role
 from blueprints.support import cases
 from blueprints.support import files as support_files
 from models import db, utcnow
 from models.account import Account, Role
+from models.trust import StaffGrant
 from models.gateway import Gateway
 from models.support import (CaseState, KbArticle, SupportCase, SupportCategory,
                             SupportDetail, SupportFile, SupportMessage)
@@ -133,8 +135,10 @@ def queue(staff: Account, filters: QueueFilters) -> Page:
 
 
 def staff_accounts() -> list[Account]:
-    """Who a case may be assigned to."""
-    return list(db.session.scalars(select(Account).where(Account.role == Role.STAFF)
+    """Who a case may be assigned to: staff with the support role (or staff admins)."""
+    with_role = select(StaffGrant.account_id).where(StaffGrant.role.in_((SUPPORT, ADMIN)))
+    return list(db.session.scalars(select(Account).where(Account.role == Role.STAFF,
+                                                         Account.id.in_(with_role))
                                    .order_by(Account.family_name, Account.given_name,
                                              Account.id)))
 
@@ -222,7 +226,7 @@ def assign(case: SupportCase, staff: Account, assignee_id: int | None) -> bool:
     nothing changed. Raises LookupError for an account that is not staff."""
     if assignee_id is not None:
         assignee = db.session.get(Account, assignee_id)
-        if assignee is None or not assignee.is_staff:
+        if assignee is None or not has_staff_role(assignee, SUPPORT):
             raise LookupError(assignee_id)
     if case.assignee_id == assignee_id:
         return False

@@ -28,6 +28,7 @@ from datetime import datetime
 from markupsafe import Markup, escape
 from sqlalchemy import Integer, column, or_, select, text
 
+from blueprints.core.staff import SUPPORT, has_staff_role
 from forms.validators import normalize_alnum_width
 from models import db
 from models.account import Account
@@ -205,7 +206,7 @@ def article_page(viewer: Account, article_id: int) -> ArticlePage | None:
     if row is None:
         return None
     article, category = row
-    if not article.published and not viewer.is_staff:
+    if not article.published and not has_staff_role(viewer, SUPPORT):
         return None
     return ArticlePage(article, category, paragraphs(article.body))
 

@@ -12,15 +12,16 @@ from sqlalchemy import func, select
 from blueprints.account.services import INVITATION
 from blueprints.club.permissions import APPROVAL
 from blueprints.core.links import issue_link
+from blueprints.core.staff import ADMIN
 from blueprints.dealers.services import become_dealer, link_dealer
 from blueprints.gateways.catalogue import ensure_catalogue
 from models import db, utcnow
-from models.account import Account, AccountType, CompanyRole, Role
+from models.account import Account, AccountType, CompanyRole
 from models.gateway import Dealer, SystemModel
 from models.club import LoginPermission, PermissionState
 from models.link import MailLink
 from tests.flows.test_dealer_links import _password_hash, make_company, make_gateway, make_owner
-from tests.helpers import login
+from tests.helpers import login, make_staff
 
 GATEWAY = "01AB12345678"
 DEALER_PHONE = "0312345678"
@@ -296,6 +297,14 @@ ROUTES.update({
                                              unlinked=404, staff=404),
 })
 # <<< handover
+# >>> staff (helper C): the staff administration is for staff admins only (the world's
+# staff member is an admin); everyone else does not learn it exists.
+ROUTES.update({
+    path: dict(anonymous=302, owner=404, other=404, linked=404, unlinked=404, staff=200)
+    for path in ("/staff/people", "/staff/people/add", "/staff/audit",
+                 "/staff/audit?action=account.&date_from=2026-01-01", "/staff/audit/proxy")
+})
+# <<< staff
 
 
 EMPLOYEE_EMAIL = "member1@dealer1.example"
@@ -314,7 +323,7 @@ def world(app):
     become_dealer(make_company(2), "0312345679")
     assert link_dealer(owner, gateway, linked.dealer_code, DEALER_PHONE).name == "LINKED"
     staff = make_owner("staff@example.com", "高橋", "美咲")
-    staff.role = Role.STAFF
+    make_staff(staff, ADMIN)
     # An employee of the linked dealer's company, and an invitation it sent.
     db.session.add(Account(email=EMPLOYEE_EMAIL, password_hash=_password_hash(),
                            family_name="鈴木", given_name="一郎",

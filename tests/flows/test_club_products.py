@@ -13,16 +13,16 @@ from sqlalchemy import func, select
 from blueprints.account.services import delete_account
 from blueprints.club import products
 from blueprints.core import registry
+from blueprints.core.staff import SLIPS
 from blueprints.gateways.catalogue import model_for_code
 from blueprints.gateways.management import dispose_gateway
 from models import JST, db, utcnow
-from models.account import Role
 from models.audit import AuditEvent
 from models.club import Product, ProductSubscription
 from models.gateway import Gateway, GatewayStatus, PcsUnit, SystemModel
 from tests.conftest import csrf_from
 from tests.flows.test_dealer_links import make_gateway, make_owner
-from tests.helpers import HX, PASSWORD, login
+from tests.helpers import HX, PASSWORD, login, make_staff
 
 GOOD = {"model_id": "", "system_serial": "hc-a10001wn1", "remote_serial": "",
         "postal_code": "103-0026", "installed_on": "2024-04-27"}
@@ -65,8 +65,7 @@ def _gateway_with_unit(owner, gateway_id="01AB12345678", model="GW-M001", serial
 @pytest.fixture
 def staff(app):
     account = make_owner("staff@example.com", "高橋", "美咲")
-    account.role = Role.STAFF
-    db.session.commit()
+    make_staff(account, SLIPS)
     return _signed_in(app, "staff@example.com")
 
 

@@ -12,15 +12,16 @@ from sqlalchemy import func, select
 from blueprints.account.services import delete_account
 from blueprints.club import proxy as proxy_service
 from blueprints.core.security import revoke_login_sessions
+from blueprints.core.staff import SUPPORT
 from blueprints.dealers.services import become_dealer
 from mail.relay import deliver_pending
 from models import db, utcnow
-from models.account import Account, AccountType, CompanyRole, LoginSession, Role
+from models.account import Account, AccountType, CompanyRole, LoginSession
 from models.audit import AuditEvent
 from models.club import LoginPermission, PermissionState, ProxySession
 from tests.conftest import SmtpServer, csrf_from
 from tests.flows.test_dealer_links import _password_hash, make_company, make_gateway, make_owner
-from tests.helpers import HX, PASSWORD, login, outbox
+from tests.helpers import HX, PASSWORD, login, make_staff, outbox
 
 GATEWAY = "01AB12345678"
 EMPLOYEE = "member1@dealer1.example"
@@ -171,8 +172,7 @@ def test_only_an_approved_dealers_employee_may_start(app, world):
     number = world["number"]
     other_owner = make_owner("other@example.com", "佐藤", "次郎")
     staff = make_owner("staff@example.com", "高橋", "美咲")
-    staff.role = Role.STAFF
-    db.session.commit()
+    make_staff(staff, SUPPORT)
     # dealer 2 (not approved), the owner, another owner, staff: all 404, no hint.
     for email in ("admin2@dealer2.example", "owner@example.com", "other@example.com",
                   "staff@example.com"):

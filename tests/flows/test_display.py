@@ -14,11 +14,13 @@ from sqlalchemy import select
 
 from blueprints.dealers.services import link_dealer
 from models import db, utcnow
-from models.account import Account, AccountType, Company, CompanyRole, Role
+from blueprints.core.staff import SLIPS
+from models.account import Account, AccountType, Company, CompanyRole
 from tests.conftest import csrf_from, page_token
 from tests.flows.test_dealer_links import make_dealer, make_gateway, make_owner
 from tests.flows.test_monitoring_registration import TERMS, slip, step
 from tests.flows.test_slips import make_account
+from tests.helpers import make_staff
 from tests.helpers import (COMMERCIAL_DETAILS, HX, NAME_STEP, add_units, login, post_step,
                            reading, signed_up_and_active, slot_end)
 
@@ -250,7 +252,7 @@ def test_staff_slips_and_dev_mailbox_label_every_stacked_cell(make_app):
     app = make_app(DEV_MAILBOX=True)
     with app.app_context():
         client = app.test_client()
-        make_account("staff@example.com", Role.STAFF)
+        make_staff(make_account("staff@example.com"), SLIPS)
         login(client, "staff@example.com")
         token = page_token(client, "/staff/gateways/slips")
         printed = client.post("/staff/gateways/slips", data={"csrf_token": token, "count": "2",

@@ -16,11 +16,12 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 
 from blueprints.core import registry
+from blueprints.core.staff import PROGRAMME
 from blueprints.points import ledger
 from forms.validators import today_in_japan
 from mail.relay import deliver_pending
 from models import JST, db, utcnow
-from models.account import Account, Role
+from models.account import Account
 from models.audit import AuditEvent
 from models.eco import EcoMembership
 from models.mail import OutboxMail
@@ -29,6 +30,7 @@ from models.telemetry import MonthlyEnergy
 from tests.conftest import csrf_from
 from tests.flows.test_dealer_links import make_gateway, make_owner
 from tests.helpers import PASSWORD, outbox, statements
+from tests.helpers import make_staff as grant_staff
 from tests.helpers import login as _login
 
 GATEWAY = "01AB12345678"
@@ -90,9 +92,7 @@ def entries(member_id: int, kind: EntryKind | None = None) -> list[PointsEntry]:
 
 def make_staff(email="staff@example.com") -> Account:
     staff = make_owner(email, "高橋", "美咲")
-    staff.role = Role.STAFF
-    db.session.commit()
-    return staff
+    return grant_staff(staff, PROGRAMME)
 
 
 # -- the monthly accrual -----------------------------------------------------------------

@@ -13,11 +13,12 @@ from blueprints.gateways.demo import DEMO_SLIPS, seed_demo_slips
 from blueprints.gateways.slips import MAX_SLIPS, issue_slips
 from blueprints.gateways.credentials import authenticate
 from models import db, utcnow
+from blueprints.core.staff import SLIPS
 from models.account import Account, AccountType, Role
 from models.audit import AuditEvent
 from models.gateway import Gateway, GatewayStatus, PcsUnit
 from tests.conftest import csrf_from, page_token
-from tests.helpers import PASSWORD, login
+from tests.helpers import PASSWORD, login, make_staff
 
 GATEWAY_ID = re.compile(r"[0-9A-Z]{12}")
 STAFF = "staff@example.com"
@@ -36,7 +37,7 @@ def make_account(email: str, role: Role = Role.USER) -> Account:
 
 @pytest.fixture
 def staff_client(client):
-    make_account(STAFF, Role.STAFF)
+    make_staff(make_account(STAFF), SLIPS)
     assert login(client, email=STAFF).status_code in (302, 303)
     return client
 
@@ -221,6 +222,6 @@ def test_launcher_offers_slips_to_staff_only(app, client):
     login(client, email="owner@example.com")
     assert "/staff/gateways/slips" not in client.get("/").get_data(as_text=True)
     staff = app.test_client()
-    make_account("staff@example.com", Role.STAFF)
+    make_staff(make_account("staff@example.com"), SLIPS)
     login(staff, email="staff@example.com")
     assert 'href="/staff/gateways/slips"' in staff.get("/").get_data(as_text=True)

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from blueprints.support import cases
 from mail.relay import deliver_pending
 from models import db, utcnow
+from blueprints.core.staff import SUPPORT
 from models.account import Account, AccountType, CompanyRole
 from models.gateway import PcsUnit
 from models.mail import OutboxMail, OutboxStatus
@@ -22,7 +23,7 @@ from models.support import CaseState, SupportCase, SupportCategory, SupportMessa
 from models.telemetry import GatewayAlert, Reading
 from tests.conftest import csrf_from
 from tests.flows.test_dealer_links import _password_hash, make_company, make_gateway, make_owner
-from tests.helpers import HX, login, outbox, statements
+from tests.helpers import HX, login, make_staff, outbox, statements
 
 GATEWAY = "01AB12345678"
 OTHER_GATEWAY = "01AB87654321"
@@ -714,8 +715,7 @@ def test_demo_data_gives_the_demo_owner_an_answered_case(app):
     from blueprints.support.demo import seed_demo_case
     assert seed_demo_case() == []  # no demo owner yet
     owner = make_owner("owner@example.com")
-    make_owner("support@example.com", "高橋", "美咲").role = "staff"
-    db.session.commit()
+    make_staff(make_owner("support@example.com", "高橋", "美咲"), SUPPORT)
     first = seed_demo_case()
     assert first and "answered by support" in first[0]
     assert "(already)" in seed_demo_case()[0]
@@ -729,8 +729,7 @@ def test_a_dealer_and_staff_file_cases_by_typing_the_site(app):
     for them) and the case is theirs (a company's for the dealer)."""
     admin, _employee = company_world()
     staff = make_owner("staff@example.com", "高橋", "美咲")
-    staff.role = "staff"
-    db.session.commit()
+    make_staff(staff, SUPPORT)
     for email, company_id in (("admin1@dealer1.example", admin.company_id),
                               ("staff@example.com", None)):
         client = app.test_client()

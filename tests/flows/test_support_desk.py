@@ -18,16 +18,18 @@ import pytest
 from sqlalchemy import func, select
 
 from blueprints.core import registry
+from blueprints.core.staff import SUPPORT
 from blueprints.support import cases
 from mail.relay import deliver_pending
 from models import db, utcnow
-from models.account import Account, AccountPhone, Role
+from models.account import Account, AccountPhone
 from models.audit import AuditEvent
 from models.support import (CaseState, KbArticle, SupportCase, SupportCategory,
                             SupportDetail, SupportFile, SupportMessage)
 from tests.conftest import csrf_from
 from tests.flows.test_dealer_links import make_company, make_gateway, make_owner
 from tests.helpers import HX, login, statements
+from tests.helpers import make_staff as grant_staff
 
 STAFF = "staff@example.com"
 OWNER = "owner@example.com"
@@ -36,9 +38,7 @@ OWNER = "owner@example.com"
 # -- the world ---------------------------------------------------------------------------------
 def make_staff(email=STAFF, family="高橋", given="美咲") -> Account:
     staff = make_owner(email, family, given)
-    staff.role = Role.STAFF
-    db.session.commit()
-    return staff
+    return grant_staff(staff, SUPPORT)
 
 
 def make_customer(email=OWNER, family="山田", given="太郎", phone="09012345678") -> Account:

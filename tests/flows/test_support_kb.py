@@ -12,13 +12,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import delete, func, select
 
+from blueprints.core.staff import SUPPORT
 from blueprints.support import home_views, kb
 from blueprints.support.kb_demo import ARTICLES, seed_demo_articles
 from models import db, utcnow
-from models.account import Role
 from models.support import KbArticle, SupportCategory
 from tests.flows.test_dealer_links import make_owner
-from tests.helpers import HX, login, statements
+from tests.helpers import HX, login, make_staff, statements
 
 @pytest.fixture
 def owner_client(app):
@@ -31,8 +31,7 @@ def owner_client(app):
 @pytest.fixture
 def staff_client(app):
     staff = make_owner("staff@example.com", "高橋", "美咲")
-    staff.role = Role.STAFF
-    db.session.commit()
+    make_staff(staff, SUPPORT)
     client = app.test_client()
     assert login(client, "staff@example.com").status_code == 303
     return client

@@ -17,12 +17,14 @@ from sqlalchemy import func, select
 from blueprints.support import cases, phone, phone_views
 from mail.relay import deliver_pending
 from models import JST, db
-from models.account import Account, AccountPhone, AccountType, CompanyRole, Role
+from blueprints.core.staff import SUPPORT
+from models.account import Account, AccountPhone, AccountType, CompanyRole
 from models.audit import AuditEvent
 from models.support import CaseState, PhoneRequest, PhoneRequestState, SupportCase
 from tests.conftest import csrf_from
 from tests.flows.test_dealer_links import _password_hash, make_company, make_owner
 from tests.helpers import HX, outbox, statements
+from tests.helpers import make_staff as grant_staff
 from tests.helpers import login as _login
 
 MONDAY_1559 = datetime(2026, 11, 30, 15, 59, tzinfo=JST)
@@ -66,9 +68,7 @@ def owner_with_case(email="owner@example.com", state: CaseState | None = None) -
 
 def make_staff(email="staff@example.com") -> Account:
     staff = make_owner(email, "高橋", "美咲")
-    staff.role = Role.STAFF
-    db.session.commit()
-    return staff
+    return grant_staff(staff, SUPPORT)
 
 
 def url(case) -> str:

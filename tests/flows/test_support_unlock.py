@@ -17,13 +17,14 @@ from blueprints.dealers.services import become_dealer, link_dealer
 from blueprints.gateways.credentials import set_api_key
 from blueprints.support import unlock
 from models import db, utcnow
-from models.account import Account, AccountType, CompanyRole, Role
+from blueprints.core.staff import SUPPORT
+from models.account import Account, AccountType, CompanyRole
 from models.audit import AuditEvent
 from models.gateway import Dealer, Gateway, GatewayStatus, PcsUnit
 from models.support import UnlockCode
 from tests.conftest import csrf_from
 from tests.flows.test_dealer_links import _password_hash, make_company, make_gateway, make_owner
-from tests.helpers import login, statements
+from tests.helpers import login, make_staff, statements
 
 GATEWAY = "01AB12345678"
 OTHER_GATEWAY = "02CD87654321"
@@ -56,8 +57,7 @@ def build_world(app):
                            activated_at=utcnow(), terms_accepted_at=utcnow(),
                            privacy_accepted_at=utcnow()))
     staff = make_owner("staff@example.com", "高橋", "美咲")
-    staff.role = Role.STAFF
-    db.session.commit()
+    make_staff(staff, SUPPORT)
     clients = {"anonymous": app.test_client()}
     for role, email in [("owner", "owner@example.com"), ("linked", "admin1@dealer1.example"),
                         ("employee", EMPLOYEE), ("unlinked", "admin2@dealer2.example"),
