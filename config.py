@@ -287,6 +287,7 @@ class Config:
     EMAIL_CHANGE_UNDO_TTL = timedelta(days=_env_int("EMAIL_CHANGE_UNDO_DAYS", 7))
     # 個人データのダウンロード: the archive is offered by a mailed link this long.
     DATA_EXPORT_LINK_TTL = timedelta(hours=_env_int("DATA_EXPORT_LINK_HOURS", 24))
+    DATA_EXPORTS_PER_DAY = _env_int("DATA_EXPORTS_PER_DAY", 3)
     # Extra alert recipients of a gateway (family members), each confirmed by a link.
     ALERT_RECIPIENTS_MAX = _env_int("ALERT_RECIPIENTS_MAX", 3)
     ALERT_RECIPIENT_LINK_TTL = timedelta(hours=_env_int("ALERT_RECIPIENT_LINK_HOURS", 72))

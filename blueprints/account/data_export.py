@@ -56,7 +56,6 @@ log = logging.getLogger(__name__)
 
 PURPOSE = "data_export"
 CHUNK_BYTES = 512 * 1024
-DEFAULT_PER_DAY = 3
 # Cells a spreadsheet would run as a formula: written with a leading ' (strings only).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -144,7 +143,7 @@ class RequestOutcome(str, enum.Enum):
 
 
 def per_day() -> int:
-    return int(current_app.config.get("DATA_EXPORTS_PER_DAY", DEFAULT_PER_DAY))
+    return current_app.config["DATA_EXPORTS_PER_DAY"]
 
 
 def request_export(account: Account) -> RequestOutcome:

@@ -638,21 +638,17 @@ PROXY_REFUSED |= {"/account/settings/second-step", "/account/settings/second-ste
 def test_second_step_routes_wait_for_the_step_of_dealers_and_staff(world, app):
     """The linked dealer and staff signed in with the password only: every route of
     ROUTES behind the second step (registry.second_step_needed) leads to the set-up page;
-    once the authenticator app is set up, each answers as the matrix says. (The staff
-    account gets the admin role here, so that every staff page is its to open.)"""
+    once the authenticator app is set up, each answers as the matrix says. (The world's
+    staff account is an admin, so that every staff page is its to open.)"""
     from urllib.parse import urlsplit
 
     from werkzeug.exceptions import HTTPException
     from werkzeug.routing import RequestRedirect
 
     from blueprints.core import registry
-    from blueprints.core.staff import ADMIN
-    from models.trust import StaffGrant
     from tests.flows.test_second_step import SETTINGS, set_up_totp
 
     clients, dealer_code = world
-    staff = db.session.scalar(select(Account).where(Account.email == "staff@example.com"))
-    db.session.add(StaffGrant(account_id=staff.id, role=ADMIN))
     db.session.commit()
     adapter = app.url_map.bind(app.config["PUBLIC_HOST"])
     needed = {}

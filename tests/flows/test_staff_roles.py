@@ -19,7 +19,7 @@ from tests.helpers import login, make_staff
 GATEWAY = "01AB12345678"
 # The role each staff blueprint asks for; a new staff blueprint must be added here.
 EXPECTED = {"gateways_staff": SLIPS, "points_staff": PROGRAMME, "support_staff": SUPPORT,
-            "staff": ADMIN}
+            "accounts_staff": SUPPORT, "staff": ADMIN}
 
 # What a page needs in its query to answer 200 (without it: back to its form).
 QUERIES = {"points_staff.report": "?month=2026-01"}
@@ -32,7 +32,7 @@ def staff_rules(app):
                   key=lambda rule: rule.rule)
 
 
-def fillers(admin_id: int) -> dict[str, str]:
+def fillers(admin_id: int, owner: Account) -> dict[str, str]:
     ensure_catalogue()
     seed_demo_articles()
     return {
@@ -41,6 +41,7 @@ def fillers(admin_id: int) -> dict[str, str]:
         "article_id": str(db.session.scalar(select(func.min(KbArticle.id)))),
         "category_id": str(db.session.scalar(select(func.min(SupportCategory.id))) or 1),
         "account_id": str(admin_id),
+        "customer_number": owner.customer_number,
         # Nothing of these exists: 404 for everyone, the role check comes first.
         "number": "499999999", "member_id": "999999999", "file_id": "999999999",
         "request_id": "999999999", "detail_id": "999999999",
@@ -68,7 +69,7 @@ def test_each_role_opens_its_staff_pages_only(app):
         ADMIN: make_staff(make_owner("admin@example.com"), ADMIN).email,
     }
     admin_id = db.session.scalar(select(Account.id).where(Account.email == "admin@example.com"))
-    values = fillers(admin_id)
+    values = fillers(admin_id, owner)
     clients = {"anonymous": app.test_client()}
     for who, email in accounts.items():
         clients[who] = app.test_client()

@@ -942,8 +942,8 @@ def test_the_same_reply_sent_twice_at_once_is_one_reply_and_one_mail(smtp_app, s
     owner = make_customer()
     make_staff()
     case = file_case(owner)
-    new_mail(smtp)
     clients = [staff_client(smtp_app), staff_client(smtp_app)]
+    new_mail(smtp)  # the filing's mail, and the second browser's sign-in notice
     page = case_page(clients[0], case.number)
     key = form_values(page, "reply-form")["request_key"]
     values = [{"csrf_token": form_values(case_page(client, case.number),
