@@ -179,7 +179,7 @@ class SignOutOutcome(enum.Enum):
 
 def sign_out_device(account: Account, session_id: int) -> SignOutOutcome:
     """Sign out one other browser of the account (its cookie, remember-me included, no
-    longer opens anything; a proxy login riding on it ends on its next request)."""
+    longer opens anything; a proxy login riding on it ends with it)."""
     row = db.session.scalar(select(LoginSession).where(
         LoginSession.id == session_id, LoginSession.account_id == account.id)
         .with_for_update())
@@ -191,6 +191,7 @@ def sign_out_device(account: Account, session_id: int) -> SignOutOutcome:
         db.session.rollback()
         return SignOutOutcome.ALREADY
     row.revoked_at = utcnow()
+    registry.sessions_revoked([row.id], row.revoked_at)
     audit.record("account.device_sign_out", actor_id=account.id, subject_id=account.id,
                  session_id=row.id)
     db.session.commit()
@@ -208,8 +209,9 @@ def sign_out_others(account: Account) -> int:
 
 def sign_out_everywhere(account: Account) -> int:
     """「すべての端末からログアウト」: every browser of the account, this one included
-    (remember-me cookies too). The services' sign-out hooks run for this browser (e.g. a
-    dealer's own proxy sessions end with it); the others end on their next request."""
+    (remember-me cookies too). The services' sign-out hooks run for this browser, and
+    what rides on the others ends with them (`registry.on_sessions_revoked`: a proxy
+    login of the account, as owner or as dealer, ends at once)."""
     registry.signed_out(account)
     count = revoke_login_sessions(account.id)
     audit.record("account.devices_sign_out_all", actor_id=account.id, subject_id=account.id,

@@ -49,6 +49,7 @@ registry.acting_check(proxy_views.acting)
 registry.page_banner(proxy_views.banner)
 registry.access_lines(proxy_views.access_lines)
 registry.on_signed_out(proxy.proxy_signed_out)
+registry.on_sessions_revoked(proxy.end_for_revoked_sessions)
 # While acting for the owner: no new proxy login, no ending one from the owner's access
 # page (granting and withdrawing permissions are refused below).
 registry.refuse_while_acting("club.proxy_start", "club.proxy_end")

@@ -158,6 +158,22 @@ def _end(proxy: ProxySession, reason: EndReason, now=None) -> None:
                  proxy_id=proxy.id, reason=reason.value)
 
 
+def end_for_revoked_sessions(session_ids: list[int], now) -> None:
+    """Sign-in sessions were revoked (a password change, 「すべての端末からログアウト」, one
+    browser signed out …): the proxy logins riding on them end now, in that transaction,
+    not on the proxy browser's next request (the owner's access page then no longer shows
+    them running)."""
+    running = db.session.scalars(
+        select(ProxySession).where(ProxySession.ended_at.is_(None),
+                                   or_(ProxySession.login_session_id.in_(session_ids),
+                                       ProxySession.parent_session_id.in_(session_ids)))
+        .with_for_update())
+    for proxy in running:
+        reason = (EndReason.OWNER_SESSION if proxy.login_session_id in session_ids
+                  else EndReason.DEALER_SESSION)
+        _end(proxy, reason, now)
+
+
 def end_proxy(proxy_id: int, reason: EndReason) -> None:
     """End a proxy session (nothing happens when it already ended) and commit."""
     proxy = db.session.scalar(select(ProxySession).where(ProxySession.id == proxy_id)

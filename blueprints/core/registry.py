@@ -34,6 +34,7 @@ Extension points, and who calls them:
 | sections of another service's page | `page_section` | that page's template (`page_sections(slot, ...)`) |
 | periodic jobs | `periodic_job` | the watch loop and `flask jobs run` (`run_periodic_jobs()`) |
 | sign-out | `on_signed_out` | the account's sign-out (`signed_out(account)`) |
+| sessions revoked | `on_sessions_revoked` | `revoke_login_sessions`, 端末のログアウト (`sessions_revoked(ids, now)`) |
 | CLI commands | `cli_command` | `register_cli` (`cli_groups()`) |
 | who must use a second sign-in step | `second_step_expected` | sign-in, set-up (`second_step_due(account)`) |
 | pages behind the second step | `second_step_required` | every request (`second_step_needed(endpoint)`) |
@@ -131,6 +132,7 @@ class _Registry:
     second_step_pages: set[str] = field(default_factory=set)
     handover_blockers: dict[str, Callable] = field(default_factory=dict)
     personal_data: dict[str, tuple[int, Callable]] = field(default_factory=dict)
+    sessions_revoked: dict[str, Callable] = field(default_factory=dict)
 
 
 _registry = _Registry()
@@ -357,6 +359,21 @@ def on_signed_out(hook: Callable[[Any], None]) -> None:
 def signed_out(account) -> None:
     for hook in list(_registry.signed_out.values()):
         hook(account)
+
+
+def on_sessions_revoked(hook: Callable[[list[int], Any], None]) -> None:
+    """`hook(session_ids, now)` runs inside the transaction that revoked these sign-in
+    sessions (password change or reset, 「すべての端末からログアウト」, one browser signed
+    out, a second step reset), so that what rides on them ends at once (e.g. a proxy
+    login). It must not commit."""
+    _registry.sessions_revoked[_name(hook)] = hook
+
+
+def sessions_revoked(session_ids: list[int], now) -> None:
+    if not session_ids:
+        return
+    for hook in list(_registry.sessions_revoked.values()):
+        hook(session_ids, now)
 
 
 # -- command line -----------------------------------------------------------------------

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import SecurityError
 
+from blueprints.core import registry
 from blueprints.core.redirects import safe_next
 from models import db, utcnow
 from models.account import Account, LoginSession
@@ -78,12 +79,13 @@ def revoke_login_sessions(account_id: int, keep_key: str | None = None) -> int:
         )
     ).all()
     keep = hash_key(keep_key) if keep_key else None
-    count = 0
+    revoked = []
     for login_session in sessions:
         if login_session.key_hash != keep:
             login_session.revoked_at = now
-            count += 1
-    return count
+            revoked.append(login_session.id)
+    registry.sessions_revoked(revoked, now)
+    return len(revoked)
 
 
 def load_account(key: str) -> Account | None:

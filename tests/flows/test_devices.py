@@ -265,8 +265,12 @@ def test_the_owner_signing_out_everywhere_ends_a_running_proxy_login(app, proxy_
     assert "Mobile Safari / iOS" in owner.get(DEVICES).get_data(as_text=True)
     owner.post(f"{DEVICES}/sign-out-all",
                data={"csrf_token": token_of(owner, f"{DEVICES}/sign-out-all")})
+    # ended at once, before the dealer's browser asks anything (the owner's access page
+    # no longer shows it running) …
+    assert _proxy().ended_at is not None and _proxy().end_reason == "owner_session"
+    assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "club.proxy_end"))
     acting = proxy_world["acting"]
-    # the very next request of the dealer's browser leaves the proxy session
+    # … and the very next request of the dealer's browser leaves the proxy session
     response = acting.get("/club/mypage")
     assert response.status_code == 303
     assert _proxy().ended_at is not None and _proxy().end_reason == "owner_session"
@@ -277,6 +281,7 @@ def test_signing_out_the_proxys_browser_alone_ends_it(app, proxy_world):
     owner = signed_in(app)
     proxy_row = next(row for row in live() if row.user_agent == IPHONE)
     owner.post(f"{DEVICES}/{proxy_row.id}/sign-out", data={"csrf_token": token_of(owner)})
+    assert _proxy().end_reason == "owner_session"
     proxy_world["acting"].get("/club/mypage")
     assert _proxy().end_reason == "owner_session"
     assert is_signed_in(owner)
@@ -286,6 +291,7 @@ def test_the_dealer_signing_out_everywhere_ends_its_proxy_login(app, proxy_world
     employee = signed_in(app, proxy_world["employee"].email)
     employee.post(f"{DEVICES}/sign-out-all",
                   data={"csrf_token": token_of(employee, f"{DEVICES}/sign-out-all")})
+    assert _proxy().end_reason == "dealer_gone"
     acting = proxy_world["acting"]
     acting.get("/club/mypage")
     assert _proxy().end_reason == "dealer_gone"
