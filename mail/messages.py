@@ -156,14 +156,9 @@ def send_registration_has_id_mail(account: Account, gateway) -> None:
                   reset_link=public_url("account.password_reset"))
 
 
-def send_gateway_alert_mail(recipient: str, locale: str, gateway, alert, recovered: bool,
-                            when: datetime, owner: Account | None,
-                            company: Company | None = None, actions=()) -> None:
-    """One mail per incident and recipient: 【ゲートウェイの異常を検知しました】,
-    【ゲートウェイからの通信が途絶えています】 or, when it ends, 【ゲートウェイが復旧しました】.
-    `company` is given for a linked dealer's maintenance contact (the mail then names the
-    owner as the customer), left out for the owner. `actions` are links other services
-    offer at the end (each with a `label` and an absolute `url`)."""
+def _alert_subject(gateway, alert, recovered: bool):
+    """The subject (to be rendered in the recipient's language) and the outbox kind of an
+    alert mail, the same for the owner, the dealers and the extra recipients."""
     site, gateway_id = _site(), gateway.gateway_id
     if recovered:
         subject = lambda: _("【%(site)s】ゲートウェイが復旧しました（%(id)s）",  # noqa: E731
@@ -174,11 +169,22 @@ def send_gateway_alert_mail(recipient: str, locale: str, gateway, alert, recover
     else:
         subject = lambda: _("【%(site)s】ゲートウェイの異常を検知しました（%(id)s）",  # noqa: E731
                             site=site, id=gateway_id)
-    kind = "gateway_recovered" if recovered else "gateway_alert"
+    return subject, "gateway_recovered" if recovered else "gateway_alert"
+
+
+def send_gateway_alert_mail(recipient: str, locale: str, gateway, alert, recovered: bool,
+                            when: datetime, owner: Account | None,
+                            company: Company | None = None, actions=()) -> None:
+    """One mail per incident and recipient: 【ゲートウェイの異常を検知しました】,
+    【ゲートウェイからの通信が途絶えています】 or, when it ends, 【ゲートウェイが復旧しました】.
+    `company` is given for a linked dealer's maintenance contact (the mail then names the
+    owner as the customer), left out for the owner. `actions` are links other services
+    offer at the end (each with a `label` and an absolute `url`)."""
+    subject, kind = _alert_subject(gateway, alert, recovered)
     queue_mail(kind, recipient, _subject(locale, subject), "gateway_alert", locale=locale,
                gateway=gateway, alert=alert, recovered=recovered, when=when, owner=owner,
                company=company, actions=actions,
-               link=public_url("monitoring.monitor", gateway_id=gateway_id))
+               link=public_url("monitoring.monitor", gateway_id=gateway.gateway_id))
 
 
 # -- club: dealer sign-up --
@@ -404,17 +410,7 @@ def send_alert_recipient_alert_mail(email: str, owner: Account, gateway, alert,
     """The alert mail to a confirmed recipient, in Japanese: the same subject as the
     owner's, the owner's family name and the site name only, no link that needs the
     owner's sign-in, and the recipient's stop link."""
-    site, gateway_id = _site(), gateway.gateway_id
-    if recovered:
-        subject = lambda: _("【%(site)s】ゲートウェイが復旧しました（%(id)s）",  # noqa: E731
-                            site=site, id=gateway_id)
-    elif alert.kind == "silent":
-        subject = lambda: _("【%(site)s】ゲートウェイからの通信が途絶えています（%(id)s）",  # noqa: E731
-                            site=site, id=gateway_id)
-    else:
-        subject = lambda: _("【%(site)s】ゲートウェイの異常を検知しました（%(id)s）",  # noqa: E731
-                            site=site, id=gateway_id)
-    kind = "gateway_recovered" if recovered else "gateway_alert"
+    subject, kind = _alert_subject(gateway, alert, recovered)
     queue_mail(kind, email, _subject("ja", subject), "alert_recipient_alert",
                family_name=owner.family_name, gateway=gateway, alert=alert,
                recovered=recovered, when=when, stop_link=stop_link)

@@ -31,13 +31,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import pyotp
-import qrcode
-import qrcode.image.svg
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
-from markupsafe import Markup, escape
 from sqlalchemy import delete, func, or_, select, text, update
 from webauthn import (generate_authentication_options, generate_registration_options,
                       options_to_json, verify_authentication_response,
@@ -169,17 +166,6 @@ def pending_totp(account: Account) -> tuple[AccountTotp, str]:
 def provisioning_uri(account: Account, secret: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(
         name=account.email, issuer_name=current_app.config["TOTP_ISSUER"])
-
-
-def qr_svg(data: str, label: str) -> Markup:
-    """The provisioning URI as an inline <svg> QR code (no image file, no script)."""
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4,
-                         image_factory=qrcode.image.svg.SvgPathImage)
-    code.add_data(data)
-    code.make(fit=True)
-    svg = code.make_image().to_string(encoding="unicode")
-    svg = re.sub(r'\s(width|height)="[^"]*"', "", svg, count=2)
-    return Markup(svg.replace("<svg ", f'<svg role="img" aria-label="{escape(label)}" ', 1))
 
 
 def grouped(secret: str) -> str:

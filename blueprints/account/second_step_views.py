@@ -13,6 +13,7 @@ from flask_login import current_user, login_required
 from app import limiter
 from blueprints.account import bp
 from blueprints.account import second_step as rules
+from blueprints.core.qr import qr_svg
 from blueprints.core.redirects import safe_next
 from blueprints.core.security import configured_limit
 from blueprints.core.second_step import has_second_step
@@ -169,7 +170,7 @@ def totp_setup():
     _row, secret = rules.pending_totp(current_user)
     uri = rules.provisioning_uri(current_user, secret)
     return render_template("account/second_step/totp_setup.html", form=form,
-                           qr=rules.qr_svg(uri, _("認証アプリ用のQRコード")),
+                           qr=qr_svg(uri, _("認証アプリ用のQRコード")),
                            secret=rules.grouped(secret),
                            next_values=_next_values()), _status(form)
 

@@ -7,14 +7,13 @@ import secrets
 import string
 from dataclasses import dataclass
 
-import qrcode
-import qrcode.image.svg
 from flask import current_app
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from sqlalchemy import select
 
 from blueprints.account.services import hash_password
 from blueprints.core import audit
+from blueprints.core.qr import qr_svg as core_qr_svg
 from blueprints.gateways.credentials import new_api_key, set_api_key
 from models import db
 from models.gateway import Gateway, GatewayStatus, PcsUnit
@@ -113,12 +112,5 @@ def registration_url() -> str:
 
 
 def qr_svg(data: str, label: str) -> Markup:
-    """An inline <svg> QR code of `data` (no image library, no inline style or script)."""
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4,
-                         image_factory=qrcode.image.svg.SvgPathImage)
-    code.add_data(data)
-    code.make(fit=True)
-    svg = code.make_image().to_string(encoding="unicode")
-    svg = re.sub(r'\s(width|height)="[^"]*"', "", svg, count=2)
-    return Markup(svg.replace(
-        "<svg ", f'<svg class="slip-qr" role="img" aria-label="{escape(label)}" ', 1))
+    """The registration URL's QR code as printed on a slip."""
+    return core_qr_svg(data, label, "slip-qr")

@@ -16,7 +16,7 @@ from models import db
 from models.account import Account, Role
 from models.audit import AuditEvent
 from models.trust import StaffGrant
-from tests.conftest import SmtpServer, csrf_from, page_token
+from tests.conftest import SmtpServer, page_token
 from tests.flows.test_dealer_links import make_owner
 from tests.helpers import login, make_staff, outbox
 
