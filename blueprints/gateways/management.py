@@ -15,6 +15,7 @@ from sqlalchemy import delete, select, update
 
 from blueprints.core import audit, registry
 from blueprints.dealers.services import LinkedDealer, dealer_addresses, linked_dealers
+from blueprints.gateways.catalogue import GATEWAY_ID
 from blueprints.gateways.registration import SlipGuess, SlipRequester, check_slip_password
 from forms.fields import address_data, store_address
 from mail import messages
@@ -32,6 +33,11 @@ EXCHANGE_CHECK_LIFETIME = timedelta(minutes=15)
 
 
 def _owned(owner: Account, gateway_id: str, lock: bool = False):
+    """The owner's gateway in service, or None. An ID that cannot be one (a NUL byte,
+    another script, any length but 12) is never sent to the database: PostgreSQL refuses
+    a NUL in a parameter with an error, where SQLite simply finds nothing."""
+    if not isinstance(gateway_id, str) or not GATEWAY_ID.fullmatch(gateway_id):
+        return None
     statement = (select(Gateway)
                  .where(Gateway.gateway_id == gateway_id, Gateway.owner_id == owner.id,
                         Gateway.status.in_([s.value for s in MANAGEABLE_STATUSES]))
@@ -44,8 +50,6 @@ def _owned(owner: Account, gateway_id: str, lock: bool = False):
 def owned_gateway(owner: Account, gateway_id: str) -> Gateway | None:
     """The owner's gateway in service (not retired), or None: unknown, someone else's
     and retired gateways all look the same to the views (404)."""
-    if not isinstance(gateway_id, str) or len(gateway_id) > 12:
-        return None
     return _owned(owner, gateway_id)
 
 

@@ -136,7 +136,10 @@ def test_other_owner_unknown_and_retired_are_404_everywhere(app, owner, owner_cl
     owned_gateway(owner, "03EF11112222", status=GatewayStatus.RETIRED)
     owned_gateway(None, NEW_ID)  # unregistered
     token = _token(owner_client)
-    for gateway_id in (OLD_ID, "03EF11112222", NEW_ID, "99ZZ00000000", "x" * 300):
+    # …and IDs that cannot be one: a NUL byte (PostgreSQL refuses it in a parameter),
+    # another script, lower case
+    for gateway_id in (OLD_ID, "03EF11112222", NEW_ID, "99ZZ00000000", "x" * 300,
+                       "01AB1234%00ZZ", "０１ＡＢ１２３４５６７８", OLD_ID.lower()):
         for suffix in ROUTES:
             assert owner_client.get(base(gateway_id) + suffix).status_code == 404, suffix
             if suffix in POSTS:
