@@ -310,6 +310,14 @@ class Config:
     # the logs, too few to matter for guessing a 256-bit key. Only failures count.
     GATEWAY_API_FAILED_AUTH_LIMIT = _env("GATEWAY_API_FAILED_AUTH_LIMIT",
                                          "20 per minute; 200 per hour")
+    # >>> remote
+    # <<< remote
+    # >>> legacy
+    # <<< legacy
+    # >>> join
+    # <<< join
+    # >>> help
+    # <<< help
 
 
 class TestConfig(Config):

@@ -63,4 +63,4 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 
 from models import (account, audit, club, eco, gateway, link, mail, points,  # noqa: E402,F401
-                    support, telemetry, trust, wizard)
+                    remote, support, telemetry, trust, wizard)

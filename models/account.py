@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import ClassVar
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, func
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models import Base, UTCDateTime, utcnow
@@ -50,6 +50,9 @@ class Company(Base):
     website: Mapped[str | None] = mapped_column(String(255))
     phone: Mapped[str] = mapped_column(String(15))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # 会社の検索: whether people signing up may find this company and ask to join it
+    # (a setting of 会社情報; dealers are findable, other companies not unless they say so).
+    findable: Mapped[bool] = mapped_column(default=False)
 
     members: Mapped[list[Account]] = relationship(back_populates="company")
 
@@ -213,3 +216,64 @@ class LoginSession(Base):
     second_step_method: Mapped[str | None] = mapped_column(String(12))
 
     account: Mapped[Account] = relationship(back_populates="login_sessions")
+
+
+class JoinRequestStatus(str, enum.Enum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+
+
+class CompanyJoinRequest(Base):
+    """従業員からのリクエスト: a commercial account asks to join a company it found with
+    会社の検索 instead of creating a second one; the company's administrators approve or
+    decline. At most one request per account and company is pending."""
+
+    __tablename__ = "company_join_request"
+    __table_args__ = (
+        Index("uq_company_join_request_pending", "company_id", "account_id", unique=True,
+              sqlite_where=text("status = 'pending'"),
+              postgresql_where=text("status = 'pending'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"),
+                                            index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"),
+                                            index=True)
+    status: Mapped[JoinRequestStatus] = mapped_column(String(10),
+                                                      default=JoinRequestStatus.PENDING)
+    message: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("account.id", ondelete="SET NULL"))
+
+    company: Mapped[Company] = relationship()
+    account: Mapped[Account] = relationship(foreign_keys=[account_id])
+
+
+class LegacyLogin(Base):
+    """An account imported from the old portal (`flask accounts import`): its old user
+    name, which stays a way to sign in, and until the one-time migration step is done the
+    old password hash (`hash_format` names its scheme, e.g. "bcrypt", "pbkdf2_sha256").
+    The step verifies the old hash once, asks for a new password under today's rule and
+    deletes the old hash (`old_hash` NULL, `migrated_at` set)."""
+
+    __tablename__ = "legacy_login"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"),
+                                            unique=True)
+    username: Mapped[str] = mapped_column(String(64))
+    hash_format: Mapped[str | None] = mapped_column(String(20))
+    old_hash: Mapped[str | None] = mapped_column(String(255))
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    migrated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    account: Mapped[Account] = relationship()
+
+
+# A user name signs in whatever the case of its letters, like an e-mail address.
+Index("uq_legacy_login_username_lower", func.lower(LegacyLogin.username), unique=True)

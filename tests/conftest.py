@@ -353,3 +353,11 @@ def second_step_passed(request):
     finally:
         event.remove(LoginSession, "before_insert", mark_passed)
 # <<< twostep
+# >>> remote
+# <<< remote
+# >>> legacy
+# <<< legacy
+# >>> join
+# <<< join
+# >>> help
+# <<< help

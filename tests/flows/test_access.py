@@ -305,6 +305,14 @@ ROUTES.update({
                  "/staff/audit?action=account.&date_from=2026-01-01", "/staff/audit/proxy")
 })
 # <<< staff
+# >>> remote
+# <<< remote
+# >>> legacy
+# <<< legacy
+# >>> join
+# <<< join
+# >>> help
+# <<< help
 
 
 EMPLOYEE_EMAIL = "member1@dealer1.example"
