@@ -248,15 +248,18 @@ class Importer:
         if problem is None:
             hash_format = values["hash_format"].strip().lower()
             problem = hash_problem(hash_format, values["password_hash"].strip())
-        if problem is None:
-            problem = self._email_taken(form.email.data)
         if problem is not None:
             return self._outcome(Outcome(line, name, REFUSED, problem))
+        # The unique indexes decide (e-mail, user name, whatever the case of their
+        # letters): one savepoint per row, so a refused row undoes nothing else, and no
+        # look-up before it on the way of the many rows that go in.
         try:
             with db.session.begin_nested():
                 db.session.add(self._account(form, hash_format, values["password_hash"].strip()))
-        except IntegrityError:  # an ID made meanwhile by someone signing up
-            return self._outcome(Outcome(line, name, REFUSED, "the e-mail already has an ID"))
+        except IntegrityError:
+            reason = (self._email_taken(form.email.data)
+                      or "user name imported meanwhile by another run")
+            return self._outcome(Outcome(line, name, REFUSED, reason))
         self._outcome(Outcome(line, name, IMPORTED))
         self.pending += 1
         if self.pending >= self.batch_size:
