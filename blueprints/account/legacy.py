@@ -301,3 +301,35 @@ class Importer:
         return LegacyLogin(account=account, username=form.username.data,
                            hash_format=hash_format, old_hash=old_hash,
                            imported_at=self.started)
+
+
+# -- demo ------------------------------------------------------------------------------
+DEMO_USERNAME = "olduser"
+DEMO_EMAIL = "olduser@example.com"
+
+
+def seed_demo_legacy_account() -> list[str]:
+    """`make run`: one account imported from the old portal (user name `olduser`, the
+    demo password as a bcrypt hash), to try the first sign-in and its one-time step."""
+    import bcrypt
+
+    from blueprints.account.demo import DEMO_PASSWORD
+
+    line = (f"  {DEMO_USERNAME} / {DEMO_EMAIL:<17} {DEMO_PASSWORD}  "
+            "(imported from the old portal: sign in with the user name)")
+    if db.session.scalar(select(LegacyLogin.id).where(
+            func.lower(LegacyLogin.username) == DEMO_USERNAME)) is not None:
+        return ["Old portal account (user name / e-mail / password):", line]
+    if find_account(DEMO_EMAIL) is not None:
+        return []
+    now = utcnow()
+    account = Account(email=DEMO_EMAIL, password_hash=hash_password(secrets.token_urlsafe(32)),
+                      family_name="伊藤", given_name="健一", family_kana="イトウ",
+                      given_kana="ケンイチ", activated_at=now, postal_code="1030026",
+                      prefecture="東京都", city="中央区", street="日本橋兜町3-1")
+    account.phones = [AccountPhone(position=0, kind="mobile", number="09087654321")]
+    old_hash = bcrypt.hashpw(DEMO_PASSWORD.encode(), bcrypt.gensalt(10)).decode()
+    db.session.add(LegacyLogin(account=account, username=DEMO_USERNAME, hash_format="bcrypt",
+                               old_hash=old_hash, imported_at=now))
+    db.session.commit()
+    return ["Old portal account (user name / e-mail / password):", line]
