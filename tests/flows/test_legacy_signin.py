@@ -208,3 +208,30 @@ def test_personal_data_export_names_the_user_name_never_the_hash(app, legacy_imp
     rows = list(rows)
     assert rows[0]["username"] == "olduser" and rows[0]["imported_at"]
     assert "old_hash" not in rows[0] and legacy.old_hash not in repr(rows)
+
+
+def test_bad_input_on_the_step_is_a_message_never_an_error(app, legacy_import):
+    _imported(legacy_import)
+    client = app.test_client()
+    login(client, "olduser", OLD)
+    for changes in ({"family_name": "田\x00中"}, {"phones-0-number": "0" * 5000},
+                    {"address-prefecture": "Ｔｏｋｙｏ"}, {"language": "xx"}):
+        response = _data_step(client, **changes)
+        assert response.status_code == 422, changes
+    # Without the CSRF token nothing is saved.
+    fields = prefilled(client.get(f"{STEP}/data").get_data(as_text=True))
+    fields.pop("csrf_token")
+    assert client.post(f"{STEP}/data", data=fields).status_code in (400, 422)
+    assert client.get(f"{STEP}/terms").headers["Location"] == f"{STEP}/data"
+
+
+def test_a_second_browser_finds_the_step_done_by_the_first(app, legacy_import):
+    _imported(legacy_import)
+    first, second = app.test_client(), app.test_client()
+    login(first, "olduser", OLD)
+    login(second, "old@example.com", OLD)
+    _data_step(second)
+    assert _walk(first).headers["Location"] == "/"
+    # The second browser's marker is void: the password changed since it was verified.
+    assert second.get(f"{STEP}/terms").headers["Location"] == "/account/login"
+    assert login(app.test_client(), "olduser", NEW).headers["Location"] == "/"
