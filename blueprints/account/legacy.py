@@ -191,7 +191,7 @@ class Importer:
             problems = lines.problems(first, last_line)
             if not record and not problems:
                 continue  # an empty line
-            self._row(first, header, record, problems)
+            self._row(first, header, record, problems, last_line)
         db.session.commit()
         audit.record("account.legacy_import", source=source[:200],
                      imported=self.counts.imported, skipped=self.counts.skipped,
@@ -225,13 +225,15 @@ class Importer:
         self.report(outcome)
 
     def _row(self, line: int, header: list[str], record: list[str],
-             problems: list[str]) -> None:
+             problems: list[str], last_line: int | None = None) -> None:
         name = record[header.index("username")][:64] if len(record) == len(header) else ""
         if problems:
             return self._outcome(Outcome(line, name, REFUSED, "; ".join(problems)))
         if len(record) != len(header):
-            return self._outcome(Outcome(line, name, REFUSED,
-                                         f"{len(record)} fields, the header has {len(header)}"))
+            spans = (f" (one row over lines {line}-{last_line}: a quote left open?)"
+                     if last_line and last_line > line else "")
+            return self._outcome(Outcome(
+                line, name, REFUSED, f"{len(record)} fields, the header has {len(header)}{spans}"))
         if any("\x00" in value for value in record):
             return self._outcome(Outcome(line, name.replace("\x00", ""), REFUSED,
                                          "a NUL byte in the row"))

@@ -200,3 +200,15 @@ def test_a_100000_row_file_is_streamed_in_bounded_memory(app, tmp_path):
     assert (small_refused, big_refused) == (10_000, 100_000)
     assert size > 9_000_000 and big_peak < 2_000_000
     assert big_peak < small_peak + 300_000
+
+
+def test_a_quote_left_open_refuses_the_rows_it_swallows_with_their_lines(app, legacy_import):
+    content = _csv(legacy_row("open", "open@example.com", HASH, building='"ビル'),  # 2
+                   legacy_row("eaten", "eaten@example.com", HASH),                  # 3
+                   'closed",x',                                                     # 4
+                   legacy_row("after", "after@example.com", HASH))                  # 5
+    result = legacy_import(content)
+    assert "line 2 -: refused: " in result.output
+    assert "(one row over lines 2-4: a quote left open?)" in result.output
+    assert "imported 1, skipped 0, refused 1" in result.output
+    assert list(db.session.scalars(select(LegacyLogin.username))) == ["after"]
