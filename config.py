@@ -313,6 +313,11 @@ class Config:
     # >>> remote
     # <<< remote
     # >>> legacy
+    # The old portal's one-time migration step: how long after the old password was
+    # verified its pages stay open in that browser (then sign in again).
+    LEGACY_STEP_MINUTES = _env_int("LEGACY_STEP_MINUTES", 30)
+    # `flask accounts import`: rows per transaction (bounded memory for big files).
+    LEGACY_IMPORT_BATCH = _env_int("LEGACY_IMPORT_BATCH", 500)
     # <<< legacy
     # >>> join
     # <<< join

@@ -171,9 +171,11 @@ def details_form_for(values: dict) -> type[PageForm]:
 
 # -- sign-in and passwords -------------------------------------------------------------
 class LoginForm(PageForm):
-    email = StringField(_l("メールアドレス"), filters=[normalize_email],
+    # The e-mail, or the user name of an account imported from the old portal.
+    email = StringField(_l("メールアドレスまたはユーザー名"), filters=[normalize_email],
                         validators=[Required(), MaxLength(254), NoControlCharacters()],
-                        render_kw={**EMAIL_KW, "autocomplete": "username"})
+                        render_kw={**EMAIL_KW, "type": "text", "autocomplete": "username"},
+                        description=_l("旧ポータルをご利用だった方は、旧ポータルのユーザー名でもログインできます"))
     password = PasswordField(_l("パスワード"), validators=[Required(), MaxLength(128)],
                              render_kw={"autocomplete": "current-password"})
     remember = BooleanField(_l("ログイン状態を維持する"))

@@ -356,6 +356,48 @@ def second_step_passed(request):
 # >>> remote
 # <<< remote
 # >>> legacy
+LEGACY_HEADER = ("username,email,family_name,given_name,family_kana,given_kana,phone,"
+                 "postal_code,prefecture,city,street,building,company,password_hash,hash_format")
+
+
+def legacy_bcrypt(password: str) -> str:
+    """An old portal's bcrypt hash (the lowest cost: tests check many)."""
+    import bcrypt
+
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(4)).decode()
+
+
+def legacy_row(username="olduser", email="old@example.com", password_hash=None,
+               hash_format="bcrypt", company="", **fields) -> str:
+    """One CSV row of the old portal (a homeowner in Tokyo unless told otherwise)."""
+    values = {"family_name": "田中", "given_name": "一郎", "family_kana": "たなか",
+              "given_kana": "いちろう", "phone": "090-1234-5678", "postal_code": "103-0026",
+              "prefecture": "東京都", "city": "中央区", "street": "日本橋兜町1-2-3",
+              "building": "", **fields}
+    cells = [username, email, values["family_name"], values["given_name"],
+             values["family_kana"], values["given_kana"], values["phone"],
+             values["postal_code"], values["prefecture"], values["city"], values["street"],
+             values["building"], company,
+             password_hash if password_hash is not None else legacy_bcrypt("Old-Pass-2019"),
+             hash_format]
+    return ",".join(cells)
+
+
+@pytest.fixture
+def legacy_import(app, tmp_path):
+    """Run `flask accounts import` on CSV text (or bytes); returns the click result."""
+    runner = app.test_cli_runner()
+    counter = iter(range(1000))
+
+    def run(content, *args):
+        path = tmp_path / f"legacy-{next(counter)}.csv"
+        if isinstance(content, str):
+            path.write_text(content, encoding="utf-8")
+        else:
+            path.write_bytes(content)
+        return runner.invoke(args=["accounts", "import", str(path), *args])
+
+    return run
 # <<< legacy
 # >>> join
 # <<< join

@@ -66,3 +66,11 @@ registry.refuse_while_acting("account.second_step_settings", "account.totp_setup
                              "account.passkey_register_options", "account.passkey_register",
                              "account.passkey_remove")
 # <<< twostep
+# >>> legacy (helper B): accounts of the old portal: `flask --app app accounts import`,
+# sign-in by old user name and the one-time 移行手続き (legacy_views).
+from blueprints.account import legacy, legacy_cli, legacy_views  # noqa: E402,F401
+
+registry.cli_command("accounts", legacy_cli.import_command,
+                     help="Accounts of the old portal (移行).")
+registry.demo_data("legacy", legacy.seed_demo_legacy_account, order=11)
+# <<< legacy

@@ -146,4 +146,24 @@ def account_tables(account: Account) -> dict:
     return {"profile": _profile(account), "company": _company(account),
             "phones": _phones(account), "consents": _consents(account),
             "sessions": _sessions(account), "browsers": _browsers(account),
-            "second_steps": _second_steps(account), "audit": _audit(account)}
+            "second_steps": _second_steps(account), "audit": _audit(account),
+            **_legacy_login(account)}
+
+
+LEGACY_COLUMNS = ("username", "imported_at", "migrated_at")
+
+
+def _legacy_login(account: Account) -> dict:
+    """An account imported from the old portal: its old user name (still a way to sign
+    in) and when it was imported and migrated, never the old hash. Other accounts: no
+    such table."""
+    from models.account import LegacyLogin
+
+    row = db.session.execute(select(LegacyLogin.username, LegacyLogin.imported_at,
+                                    LegacyLogin.migrated_at)
+                             .where(LegacyLogin.account_id == account.id)).first()
+    if row is None:
+        return {}
+    return {"legacy_login": Table(LEGACY_COLUMNS, [{
+        "username": row.username, "imported_at": iso(row.imported_at),
+        "migrated_at": iso(row.migrated_at)}])}

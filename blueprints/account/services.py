@@ -11,6 +11,7 @@ from flask import current_app
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from blueprints.account import legacy_hashes
 from blueprints.core import audit, registry
 from blueprints.core.links import LinkCheck, LinkState, check_link, issue_link, spend_link
 from blueprints.core.security import open_login_session, revoke_login_sessions
@@ -204,6 +205,9 @@ class LoginOutcome(enum.Enum):
     OK = "ok"
     INVALID = "invalid"
     NOT_ACTIVATED = "not_activated"
+    # An account imported from the old portal, right password, one-time step not done:
+    # no session is opened; the view starts the migration step (legacy_views).
+    MIGRATE = "migrate"
 
 
 @dataclass
@@ -222,13 +226,19 @@ def sign_in(email: str, password: str, remember: bool, user_agent: str | None) -
     address is verified against a hash of the same algorithm and cost, and both write one
     audit row."""
     config = current_app.config
-    account = find_account(email)
+    # The e-mail, or the user name of an account imported from the old portal.
+    account, legacy = legacy_hashes.find_for_sign_in(email)
     account_id = account.id if account is not None else None
     password_hash = account.password_hash if account is not None else _DUMMY_HASH
+    old_hash = (legacy.hash_format, legacy.old_hash) if legacy is not None else None
+    migrating = legacy is not None and legacy.migrated_at is None
     # End the read before the deliberately slow hash check: on SQLite every transaction
     # holds the write lock, and other sign-ins should not wait for our argon2.
     db.session.rollback()
-    password_ok = verify_password(password_hash, password)
+    if old_hash is not None and old_hash[1] is not None:
+        password_ok = legacy_hashes.verify_old_hash(*old_hash, password)
+    else:
+        password_ok = verify_password(password_hash, password)
     if account is None or not password_ok:
         # Read from what was loaded before the rollback: reloading the account here
         # would be one statement more for a known address.
@@ -239,6 +249,9 @@ def sign_in(email: str, password: str, remember: bool, user_agent: str | None) -
     if account.activated_at is None:
         db.session.rollback()
         return LoginResult(LoginOutcome.NOT_ACTIVATED, account)
+    if migrating:
+        db.session.rollback()
+        return LoginResult(LoginOutcome.MIGRATE, account)
     account.last_login_at = utcnow()
     lifetime = config["REMEMBER_COOKIE_DURATION"] if remember else config["SESSION_LIFETIME"]
     key = open_login_session(account, remember, lifetime, user_agent)
@@ -297,6 +310,7 @@ def _set_password(account: Account, password: str, keep_session_key: str | None)
     account.password_changed_at = now
     revoke_login_sessions(account.id, keep_key=keep_session_key)
     messages.send_password_changed_mail(account, now)
+    legacy_hashes.forget_old_hash(account)  # an imported account's old hash goes
 
 
 def reset_password(token: str, password: str) -> LinkCheck:

@@ -133,6 +133,10 @@ def login():
                                 code=303)
             # <<< twostep
             return redirect(safe_next(request.args.get("next")), code=303)
+        if result.outcome is services.LoginOutcome.MIGRATE:  # old portal: one-time step
+            from blueprints.account import legacy_views
+            return legacy_views.start(result.account, form.remember.data,
+                                      safe_next(request.args.get("next")))
         g.sign_in_failed = result.outcome is services.LoginOutcome.INVALID
         problem = result.outcome.value
     status = 401 if problem else _status(form)

@@ -307,7 +307,14 @@ ROUTES.update({
 # <<< staff
 # >>> remote
 # <<< remote
-# >>> legacy
+# >>> legacy: the old portal's one-time 移行手続き opens only in a browser that has just
+# verified an imported account's old password; everyone else is sent to sign in.
+ROUTES.update({
+    path: dict(anonymous=302, owner=302, other=302, linked=302, unlinked=302, staff=302)
+    for path in ("/account/migration", "/account/migration/data",
+                 "/account/migration/password", "/account/migration/continue",
+                 "/account/migration/continue/terms")
+})
 # <<< legacy
 # >>> join
 # <<< join
