@@ -139,23 +139,18 @@ class Values:
             return start <= minute < end
         return minute >= start or minute < end
 
-    def shown(self, name: str) -> str:
-        """A value as the page and the mails show it."""
+    def shown(self, name: str):
+        """A value as the page and the mails show it (translated when rendered)."""
         value = getattr(self, name)
         if name == "operation_mode":
-            return str(MODES.get(value, value))
+            return MODES.get(value, value)
         if name in ("charge_start", "charge_end"):
             return time_label(value)
         if name == "discharge_floor":
             return f"{value}%"
         if name == "sell_when_discharging":
-            return str(SELLING[bool(value)])
-        return str(ISLANDING.get(value, value))
-
-    def window_label(self) -> str:
-        if self.charge_start == self.charge_end:
-            return str(_l("終日"))
-        return f"{time_label(self.charge_start)}〜{time_label(self.charge_end)}"
+            return SELLING[bool(value)]
+        return ISLANDING.get(value, value)
 
     def api(self) -> dict:
         data = asdict(self)
@@ -166,16 +161,19 @@ class Values:
 
 @dataclass(frozen=True)
 class Change:
+    """One setting changed: its label and both values, as lazy strings (rendered in the
+    reader's language)."""
+
     name: str
-    label: str
-    before: str
-    after: str
+    label: object
+    before: object
+    after: object
 
 
 def changes(before: Values | None, after: Values) -> list[Change]:
     if before is None:
         return []
-    return [Change(f.name, str(FIELD_LABELS[f.name]), before.shown(f.name), after.shown(f.name))
+    return [Change(f.name, FIELD_LABELS[f.name], before.shown(f.name), after.shown(f.name))
             for f in fields(Values) if getattr(before, f.name) != getattr(after, f.name)]
 
 
@@ -260,12 +258,12 @@ def history(gateway: Gateway, page: int = 1) -> Page:
     return Page(items=items, total=total, page=page, per_page=per_page)
 
 
-def _who(row: GatewaySettings, account: Account | None, company: Company | None) -> str:
+def _who(row: GatewaySettings, account: Account | None, company: Company | None):
     if row.changed_by_id is None and row.dealer_id is None:
-        return str(_l("工場出荷時の設定"))
-    name = account.full_name if account is not None else str(_l("（退会したユーザー）"))
+        return _l("工場出荷時の設定")
+    name = account.full_name if account is not None else _l("（退会したユーザー）")
     if row.dealer_id is not None:
-        return f"{company.name if company else _l('販売店')} {name}"
+        return f"{company.name if company else ''} {name}".strip()
     return name
 
 
