@@ -56,5 +56,8 @@ registry.on_gateway_event("handed_over", telemetry.end_for_handover)
 # check and the dealer console's link
 from blueprints.monitoring import settings as _settings, settings_views  # noqa: E402,F401
 
+from blueprints.monitoring import settings_demo  # noqa: E402
+
 registry.periodic_job(_settings.periodic_check)
+registry.demo_data("remote settings", settings_demo.seed_demo_settings, order=35)
 # <<< remote
