@@ -251,6 +251,10 @@ def history(gateway: Gateway, page: int = 1) -> Page:
         GatewaySettings.gateway_id == gateway.id, GatewaySettings.version.in_(versions)))}
     items = []
     for row, account, company in rows:
+        if gateway.history_from is not None and row.created_at < gateway.history_from:
+            # The current values, set before the hand-over: not who, nor what they were.
+            items.append(HistoryEntry(row, _l("譲渡前の設定"), []))
+            continue
         previous = before.get(row.version - 1)
         items.append(HistoryEntry(row, _who(row, account, company),
                                   changes(Values.of(previous) if previous else None,

@@ -353,3 +353,28 @@ def test_a_simulated_gateway_fetches_runs_by_and_acknowledges_the_settings(app):
         minute = simulator.slot_index(reading.ts) * 5
         if not 60 <= minute < 300:
             assert reading.battery_state != "charging", reading.ts
+
+
+# -- hand-over and personal data -------------------------------------------------------------
+def test_after_a_hand_over_the_next_owner_keeps_the_values_but_not_the_history(app):
+    from blueprints.monitoring.personal_data import monitoring_tables
+    owner, gateway, _key = linked_world()
+    client = signed_in(app, OWNER)
+    assert save(client, discharge_floor="40").status_code == 303
+    assert save(client, discharge_floor="50").status_code == 303
+    exported = list(monitoring_tables(owner)["settings"].rows)
+    assert [(r["version"], r["discharge_floor"], r["made_by_you"]) for r in exported] == [
+        (1, 10, False), (2, 40, True), (3, 50, True)]
+    # The gateway changes hands (what gateways/handover.py does to it).
+    successor = db.session.scalar(select(Account).where(Account.email == "other@example.com"))
+    gateway.owner_id = successor.id
+    gateway.history_from = utcnow()
+    db.session.commit()
+    page = text(signed_in(app, "other@example.com").get(PAGE))
+    assert 'value="50"' in page  # the current values stay
+    history = page.split("変更履歴", 1)[1]
+    assert "譲渡前の設定" in history  # the current version, but not who made it or how
+    assert "% → " not in history and "山田 太郎" not in history
+    assert list(monitoring_tables(successor)["settings"].rows) == []
+    # The previous owner keeps what it made, in its own archive.
+    assert [r["version"] for r in monitoring_tables(owner)["settings"].rows] == [2, 3]
