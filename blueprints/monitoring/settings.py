@@ -370,8 +370,9 @@ def acknowledge(gateway: Gateway, version: int,
         return AckResult.NOT_DELIVERED, newest(gateway.id)
     if row.acked_at is None:
         row.acked_at = now
-        audit.record("gateway.settings_applied", gateway_id=locked.gateway_id,
-                     version=row.version)
+        if row.version > 1:  # the factory version is no change of anyone's
+            audit.record("gateway.settings_applied", gateway_id=locked.gateway_id,
+                         version=row.version)
     current = newest(gateway.id)
     if current.version == row.version:
         alerts.end_unapplied(locked, now)
