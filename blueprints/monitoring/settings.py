@@ -64,10 +64,6 @@ def time_label(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-def time_choices() -> list[tuple[str, str]]:
-    return [(str(m), time_label(m)) for m in range(0, DAY_MINUTES, STEP_MINUTES)]
-
-
 def parse_time(value) -> int | None:
     """Minutes after midnight from "HH:MM" (or a number of minutes as text), if it is a
     time of the day on a 30-minute step; None otherwise."""
@@ -128,16 +124,6 @@ class Values:
         if self.islanding not in ISLANDING:
             found["islanding"] = "unknown islanding"
         return found
-
-    def in_window(self, minute: int) -> bool:
-        """Whether `minute` (after midnight JST) is inside the charge window; the same
-        start and end mean all day, an end before the start a window over midnight."""
-        start, end = self.charge_start, self.charge_end
-        if start == end:
-            return True
-        if start < end:
-            return start <= minute < end
-        return minute >= start or minute < end
 
     def shown(self, name: str):
         """A value as the page and the mails show it (translated when rendered)."""
@@ -437,12 +423,6 @@ def check_unapplied(now: datetime | None = None) -> list[str]:
             continue
         opened.append(gateway.gateway_id)
     return opened
-
-
-def unapplied_alert(gateway: Gateway) -> GatewayAlert | None:
-    return db.session.scalar(select(GatewayAlert).where(
-        GatewayAlert.gateway_id == gateway.id, GatewayAlert.kind == AlertKind.UNAPPLIED.value,
-        GatewayAlert.ended_at.is_(None)))
 
 
 def periodic_check() -> None:
