@@ -311,6 +311,15 @@ class Config:
     GATEWAY_API_FAILED_AUTH_LIMIT = _env("GATEWAY_API_FAILED_AUTH_LIMIT",
                                          "20 per minute; 200 per hour")
     # >>> remote
+    # Remote settings of the storage system (遠隔設定): a saved version not acknowledged by
+    # the gateway within this many minutes is 反映されていません and alerted like silence.
+    SETTINGS_ACK_TIMEOUT_MINUTES = _env_int("SETTINGS_ACK_TIMEOUT_MINUTES", 30)
+    # The factory defaults (version 1 of every gateway): 環境優先, charging all day (start ==
+    # end), down to 10 %, no selling from the battery, automatic islanding.
+    SETTINGS_DEFAULTS = {"operation_mode": "green", "charge_start": 0, "charge_end": 0,
+                         "discharge_floor": 10, "sell_when_discharging": False,
+                         "islanding": "auto"}
+    SETTINGS_HISTORY_PER_PAGE = _env_int("SETTINGS_HISTORY_PER_PAGE", 10)
     # <<< remote
     # >>> legacy
     # The old portal's one-time migration step: how long after the old password was

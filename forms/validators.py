@@ -761,3 +761,45 @@ class SecondStepCode:
             raise StopValidation(_l("6桁の認証コード、またはリカバリーコード（xxxx-xxxx）を入力してください"))
         raise StopValidation(_l("認証アプリに表示されている6桁の数字を入力してください"))
 # <<< twostep
+
+
+# >>> remote
+# Remote settings of the storage system (forms/remote.py): times of day on a 30-minute
+# step and a whole percentage within a range.
+def normalize_clock(value):
+    """A time of day as people type or tamper it: full-width digits and colon, spaces,
+    "7:30" → "07:30", "0730" → "07:30". Anything else is left as typed."""
+    if not isinstance(value, str):
+        return value
+    text = re.sub(r"\s", "", _halfwidth(value)).replace("：", ":")
+    match = re.fullmatch(r"(\d{1,2}):?(\d{2})", text)
+    return f"{int(match.group(1)):02d}:{match.group(2)}" if match else text
+
+
+class ClockStep:
+    """A time of day "HH:MM" from 00:00 to 23:30 on a `step`-minute boundary."""
+
+    def __init__(self, step: int = 30):
+        self.step = step
+
+    def __call__(self, form, field):
+        text = _text(field.data)
+        match = re.fullmatch(r"(\d{2}):(\d{2})", text)
+        if match is None or int(match.group(1)) > 23 or int(match.group(2)) > 59 \
+                or (int(match.group(1)) * 60 + int(match.group(2))) % self.step:
+            raise StopValidation(_l("%(step)d分単位の時刻（例: 23:00）を選択してください",
+                                    step=self.step))
+
+
+class PercentRange:
+    """A whole percentage within [minimum, maximum] (after normalize_integer)."""
+
+    def __init__(self, minimum: int, maximum: int):
+        self.minimum, self.maximum = minimum, maximum
+
+    def __call__(self, form, field):
+        text = _text(field.data).rstrip("%％")
+        if not re.fullmatch(r"\d{1,3}", text) or not self.minimum <= int(text) <= self.maximum:
+            raise StopValidation(_l("%(min)dから%(max)dまでの半角数字（%%）で入力してください",
+                                    min=self.minimum, max=self.maximum))
+# <<< remote

@@ -160,11 +160,17 @@ def _alert_subject(gateway, alert, recovered: bool):
     """The subject (to be rendered in the recipient's language) and the outbox kind of an
     alert mail, the same for the owner, the dealers and the extra recipients."""
     site, gateway_id = _site(), gateway.gateway_id
-    if recovered:
+    if recovered and alert.kind == "unapplied":
+        subject = lambda: _("【%(site)s】設定がゲートウェイに反映されました（%(id)s）",  # noqa: E731
+                            site=site, id=gateway_id)
+    elif recovered:
         subject = lambda: _("【%(site)s】ゲートウェイが復旧しました（%(id)s）",  # noqa: E731
                             site=site, id=gateway_id)
     elif alert.kind == "silent":
         subject = lambda: _("【%(site)s】ゲートウェイからの通信が途絶えています（%(id)s）",  # noqa: E731
+                            site=site, id=gateway_id)
+    elif alert.kind == "unapplied":
+        subject = lambda: _("【%(site)s】設定がゲートウェイに反映されていません（%(id)s）",  # noqa: E731
                             site=site, id=gateway_id)
     else:
         subject = lambda: _("【%(site)s】ゲートウェイの異常を検知しました（%(id)s）",  # noqa: E731
@@ -551,3 +557,16 @@ def send_staff_roles_changed_mail(account: Account, roles_from: list[str],
                   roles_to=[STAFF_ROLES[role] for role in roles_to],
                   actor=actor, changed_at=changed_at, home_link=public_url("core.index"))
 # <<< staff
+# >>> remote
+def send_settings_changed_mail(owner: Account, gateway, version, changes, company: Company,
+                               employee: Account) -> None:
+    """【蓄電システムの設定が変更されました】 to the owner when a linked dealer's employee
+    changed the settings: which dealer and who, what changed (from → to), and the link to
+    the settings page (sign-in needed)."""
+    _mail_account("settings_changed", owner,
+                  lambda: _("【%(site)s】蓄電システムの設定が変更されました（%(id)s）",
+                            site=_site(), id=gateway.gateway_id),
+                  gateway=gateway, version=version, changes=changes, company=company,
+                  employee=employee,
+                  link=public_url("monitoring.settings", gateway_id=gateway.gateway_id))
+# <<< remote

@@ -105,6 +105,9 @@ class MonthlyEnergy(EnergySums, Base):
 class AlertKind(str, enum.Enum):
     ERROR = "error"    # a unit reported an error code
     SILENT = "silent"  # no reading for longer than the silence threshold (通信途絶)
+    # remote settings saved but not acknowledged by the gateway within
+    # SETTINGS_ACK_TIMEOUT_MINUTES (反映されていません)
+    UNAPPLIED = "unapplied"
 
 
 class GatewayAlert(Base):

@@ -3,6 +3,8 @@ never the owner's password): `Authorization: Bearer <key>` on its own URL.
 
     POST /api/v1/gateways/<gateway_id>/readings   {"readings": [ {...}, ... ]}
     GET  /api/v1/gateways/<gateway_id>            what the server has (to resume a backfill)
+    GET  /api/v1/gateways/<gateway_id>/settings   the newest remote settings
+    POST /api/v1/gateways/<gateway_id>/settings/ack   {"version": n}: applied
 
 Answers are JSON: 200 when every reading was stored or was a duplicate, 422 when some were
 rejected (the others are stored: resending the whole batch is safe), 400 for a body that
@@ -32,7 +34,7 @@ from limits import parse_many
 from app import csrf, limiter
 from blueprints.api import bp
 from blueprints.gateways import credentials
-from blueprints.monitoring import telemetry
+from blueprints.monitoring import settings, telemetry
 from models import utcnow
 
 
@@ -117,6 +119,11 @@ def post_readings(gateway):
         return _error(403, "gateway_retired", "this gateway was exchanged or disposed of")
     payload = {"accepted": result.accepted, "duplicates": result.duplicates,
                "rejected": result.rejected}
+    # >>> remote: announce settings the gateway has not applied yet
+    version, pending = settings.pending_version(gateway.id)
+    if pending:
+        payload.update(settings_version=version, settings_pending=True)
+    # <<< remote
     if result.rejected:
         return _error(422, "invalid_readings",
                       f"{len(result.rejected)} reading(s) rejected; the others were stored",
@@ -153,3 +160,48 @@ def gateway_state(gateway):
                     "last_reading_at": last.isoformat() if last else None,
                     "server_time": utcnow().isoformat(),
                     "max_batch": telemetry.MAX_BATCH})
+
+
+# >>> remote: remote settings (遠隔設定), read and acknowledged by the gateway
+MAX_ACK_BYTES = 1024
+
+
+def _settings_payload(row) -> dict:
+    return {"version": row.version, "settings": settings.Values.of(row).api(),
+            "acknowledged": row.acked_at is not None}
+
+
+@bp.get("/gateways/<gateway_id>/settings")
+@gateway_request
+def gateway_settings(gateway):
+    """The newest version of the gateway's settings (the first fetch marks it
+    delivered). The gateway applies it and acknowledges its version."""
+    return jsonify(_settings_payload(settings.fetch(gateway)))
+
+
+@bp.post("/gateways/<gateway_id>/settings/ack")
+@csrf.exempt
+@gateway_request
+def gateway_settings_ack(gateway):
+    """{"version": n}: the gateway applied version n. 200 with the newest version and
+    whether it still waits; 400 for a body that is not that, 404 for a version the
+    gateway does not have, 409 for one it never fetched."""
+    request.max_content_length = MAX_ACK_BYTES
+    if not request.is_json:
+        return _error(415, "unsupported_media_type", "send application/json")
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        body = None
+    version = body.get("version") if isinstance(body, dict) else None
+    if not isinstance(version, int) or isinstance(version, bool) or not 0 < version < 2**31:
+        return _error(400, "malformed_ack", 'the body must be a JSON object {"version": <int>}')
+    result, current = settings.acknowledge(gateway, version)
+    if result is settings.AckResult.UNKNOWN:
+        return _error(404, "unknown_version", f"this gateway has no settings version {version}")
+    if result is settings.AckResult.NOT_DELIVERED:
+        return _error(409, "version_not_fetched",
+                      f"settings version {version} was never fetched by this gateway")
+    return jsonify({"acknowledged": version, "settings_version": current.version,
+                    "settings_pending": settings.is_pending(current)})
+# <<< remote

@@ -52,3 +52,12 @@ registry.personal_data("monitoring", _personal_data.monitoring_tables, order=40)
 # >>> handover: a hand-over ends the open alerts but keeps the history (not purge_history)
 registry.on_gateway_event("handed_over", telemetry.end_for_handover)
 # <<< handover
+# >>> remote: remote settings (遠隔設定) of the storage system, their page, the timeout
+# check and the dealer console's link
+from blueprints.monitoring import settings as _settings, settings_views  # noqa: E402,F401
+
+from blueprints.monitoring import settings_demo  # noqa: E402
+
+registry.periodic_job(_settings.periodic_check)
+registry.demo_data("remote settings", settings_demo.seed_demo_settings, order=35)
+# <<< remote

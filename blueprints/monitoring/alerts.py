@@ -135,3 +135,19 @@ def check_silence(now: datetime | None = None) -> WatchResult:
             continue
         opened.append(gateway.gateway_id)
     return WatchResult(opened=opened, checked=len(candidates))
+
+
+# >>> remote: settings not applied by the gateway within SETTINGS_ACK_TIMEOUT_MINUTES
+def open_unapplied(gateway: Gateway, started_at: datetime, now: datetime) -> GatewayAlert:
+    """Open the 反映されていません alert of `gateway` (locked by the caller, who commits),
+    mailed like silence."""
+    return _open(gateway, AlertKind.UNAPPLIED, started_at, None, now)
+
+
+def end_unapplied(gateway: Gateway, now: datetime) -> None:
+    """The newest settings were acknowledged: end an open 反映されていません alert (with
+    its recovery mail). `gateway` is locked by the caller, who commits."""
+    alert = open_alerts(gateway.id).get(AlertKind.UNAPPLIED.value)
+    if alert is not None:
+        _close(gateway, alert, now)
+# <<< remote

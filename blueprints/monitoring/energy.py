@@ -157,7 +157,8 @@ def list_states(gateways: list[Gateway], now: datetime | None = None) -> dict[in
     if pks:
         for gateway_pk, kind in db.session.execute(
                 select(GatewayAlert.gateway_id, GatewayAlert.kind).where(
-                    GatewayAlert.gateway_id.in_(pks), GatewayAlert.ended_at.is_(None))):
+                    GatewayAlert.gateway_id.in_(pks), GatewayAlert.ended_at.is_(None),
+                    GatewayAlert.kind != "unapplied")):  # remote: a settings alert is no state
             if alerting.get(gateway_pk) != "error":
                 alerting[gateway_pk] = kind
     states = {}

@@ -119,6 +119,39 @@ def _alerts(account, periods: list[Period]) -> Table:
                    "ended_by": row.ended_by} for row in rows])
 
 
+# >>> remote: the settings versions of the account's gateways (while it owned them) and
+# those the account made itself (e.g. as a linked dealer's employee)
+SETTINGS_COLUMNS = ("gateway_id", "version", "operation_mode", "charge_start", "charge_end",
+                    "discharge_floor", "sell_when_discharging", "islanding", "made_by_you",
+                    "by_dealer", "created_at", "delivered_at", "acked_at")
+
+
+def _settings(account, periods: list[Period]) -> Table:
+    from blueprints.monitoring.settings import time_label
+    from models.remote import GatewaySettings
+
+    pks = sorted({period.gateway_pk for period in periods})
+    statement = (select(Gateway.gateway_id.label("code"), GatewaySettings)
+                 .join(Gateway, Gateway.id == GatewaySettings.gateway_id)
+                 .where(or_(GatewaySettings.gateway_id.in_(pks) if pks else false(),
+                            GatewaySettings.changed_by_id == account.id))
+                 .order_by(GatewaySettings.gateway_id, GatewaySettings.version))
+    rows = [(code, row) for code, row in db.session.execute(statement)
+            if row.changed_by_id == account.id
+            or any(period.gateway_pk == row.gateway_id and period.holds(row.created_at)
+                   for period in periods)]
+    return Table(SETTINGS_COLUMNS, [
+        {"gateway_id": code, "version": row.version, "operation_mode": row.operation_mode,
+         "charge_start": time_label(row.charge_start), "charge_end": time_label(row.charge_end),
+         "discharge_floor": row.discharge_floor,
+         "sell_when_discharging": row.sell_when_discharging, "islanding": row.islanding,
+         "made_by_you": row.changed_by_id == account.id, "by_dealer": row.dealer_id is not None,
+         "created_at": iso(row.created_at), "delivered_at": iso(row.delivered_at),
+         "acked_at": iso(row.acked_at)} for code, row in rows])
+# <<< remote
+
+
 def monitoring_tables(account) -> dict:
     periods = _periods(account)
-    return {"daily_energy": _daily(account, periods), "alerts": _alerts(account, periods)}
+    return {"daily_energy": _daily(account, periods), "alerts": _alerts(account, periods),
+            "settings": _settings(account, periods)}

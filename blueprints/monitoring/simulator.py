@@ -9,13 +9,17 @@ The model, per 5-minute slot:
   follows the seasons; one sky for every gateway) and the clouds passing during the day;
 - consumption is a household's: a base load, morning and evening peaks, air conditioning
   in summer and heating in winter, a heat-pump water heater at night, appliance spikes;
-- a 9.8 kWh battery (at most 3 kW, 10 % reserve) charges from the surplus and covers any
-  deficit down to the reserve; what remains is sold or bought. In watts,
-  pv + buy + discharge = load + sell + charge holds exactly.
+- a 9.8 kWh battery (at most 3 kW, 10 % reserve) obeys the gateway's remote settings
+  (運転モード, 充電する時間帯, 放電下限, 売電; see battery_step): with the factory settings
+  it charges from the surplus and covers any deficit down to the reserve; what remains
+  is sold or bought. In watts, pv + buy + discharge = load + sell + charge holds exactly.
+  A feed reads the settings like a gateway (settings.fetch), runs by them, and
+  acknowledges them once its readings are stored, so that a change shows 反映待ち and
+  then 反映済み, and the charts change.
 
 Everything random comes from `random.Random(f"{gateway_id}:{day}")` (the weather from the
-day alone), and the only state carried from one slot to the next is what a reading
-stores (the whole-percent SOC, rounded with a per-slot dither so that small flows still
+day alone), and the only state carried from one slot to the next (besides the
+settings) is what a reading stores (the whole-percent SOC, rounded with a per-slot dither so that small flows still
 add up, and the units in error). The same gateway, newest reading and timestamps
 therefore always give the same readings, whether fed as one back-fill or slot by slot,
 and feeding again stores nothing twice."""
@@ -307,24 +311,75 @@ class Flows:
         return BatteryState.DISCHARGING if self.discharge else BatteryState.STANDBY
 
 
-def battery_step(pv: int, load: int, soc: int, dither: float) -> Flows:
-    """Charge from the surplus, discharge into a deficit down to RESERVE_SOC; the grid
-    takes or gives the rest. The SOC change is rounded to whole percent up or down with
-    the chance of its fraction (`dither` in [0, 1)), so that small flows add up."""
+@dataclass(frozen=True)
+class Control:
+    """What the battery obeys in a slot: the gateway's remote settings (see
+    settings.Values), reduced to what the simulation needs. The default is the factory
+    setting: 環境優先, charging all day, down to RESERVE_SOC, no selling from the battery."""
+
+    mode: str = "green"
+    charge_start: int = 0
+    charge_end: int = 0
+    floor: int = RESERVE_SOC
+    sell: bool = False
+
+    @classmethod
+    def of(cls, values) -> Control:
+        return cls(mode=values.operation_mode, charge_start=values.charge_start,
+                   charge_end=values.charge_end, floor=values.discharge_floor,
+                   sell=values.sell_when_discharging)
+
+    def in_window(self, minute: int) -> bool:
+        start, end = self.charge_start, self.charge_end
+        if start == end:
+            return True
+        return start <= minute < end if start < end else minute >= start or minute < end
+
+
+FACTORY = Control()
+
+
+def battery_step(pv: int, load: int, soc: int, dither: float,
+                 control: Control = FACTORY, minute: int = 0) -> Flows:
+    """One slot starting `minute` after midnight (JST) under `control`:
+
+    - the battery charges only inside the charge window: from the PV surplus in every
+      mode, and in 経済優先 (economy) and 安心 (backup) also from the grid, at full rate
+      until it is full (cheap night power; a full battery for outages);
+    - it discharges into a deficit down to the floor: in 環境優先 (green) at any time, in
+      経済優先 only outside the charge window (never while the power is cheap), in 安心
+      never (the energy is kept for an outage, which the simulation has none of);
+    - when discharging with `sell` on it discharges at full rate and sells what the
+      house does not use; without it, only what the house uses;
+    - the grid takes or gives the rest.
+
+    The SOC change is rounded to whole percent up or down with the chance of its fraction
+    (`dither` in [0, 1)), so that small flows add up."""
     surplus, charge, discharge, change = pv - load, 0, 0, 0.0
-    if surplus > 0:
+    in_window = control.in_window(minute)
+    if in_window:
         room_wh = max(0, 100 - soc) / 100 * BATTERY_WH / EFFICIENCY
-        charge = min(surplus, BATTERY_MAX_W, math.floor(room_wh / SLOT_HOURS))
+        wanted = max(0, surplus)
+        if control.mode in ("economy", "backup"):
+            wanted = BATTERY_MAX_W  # from the surplus first, the grid for the rest
+        charge = min(wanted, BATTERY_MAX_W, math.floor(room_wh / SLOT_HOURS))
         charge = charge if charge >= MIN_BATTERY_W else 0
         change = charge * SLOT_HOURS * EFFICIENCY / BATTERY_WH * 100
-    elif surplus < 0:
-        stored_wh = max(0, soc - RESERVE_SOC) / 100 * BATTERY_WH * EFFICIENCY
-        discharge = min(-surplus, BATTERY_MAX_W, math.floor(stored_wh / SLOT_HOURS))
+    may_discharge = (control.mode == "green"
+                     or (control.mode == "economy" and not in_window))
+    if not charge and may_discharge and (surplus < 0 or control.sell):
+        floor = max(control.floor, RESERVE_SOC)
+        stored_wh = max(0, soc - floor) / 100 * BATTERY_WH * EFFICIENCY
+        wanted = BATTERY_MAX_W if control.sell else max(0, -surplus)
+        discharge = min(wanted, BATTERY_MAX_W, math.floor(stored_wh / SLOT_HOURS))
         discharge = discharge if discharge >= MIN_BATTERY_W else 0
         change = -discharge * SLOT_HOURS / EFFICIENCY / BATTERY_WH * 100
     new_soc = min(100, max(0, math.floor(soc + change + dither)))
+    if discharge:  # rounding never takes the battery below its floor
+        new_soc = max(new_soc, min(soc, max(control.floor, RESERVE_SOC)))
+    net = pv + discharge - load - charge
     return Flows(pv=pv, load=load, charge=charge, discharge=discharge,
-                 sell=max(0, surplus - charge), buy=max(0, -surplus - discharge), soc=new_soc)
+                 sell=max(0, net), buy=max(0, -net), soc=new_soc)
 
 
 # -- readings ------------------------------------------------------------------------------
@@ -345,10 +400,12 @@ def _reading(ts: datetime, flows: Flows, units: list[dict]) -> dict:
 
 
 def simulate(gateway_id: str, unit_numbers: Sequence[int], first: datetime, last: datetime,
-             soc: int, faults: dict[int, str] | None = None) -> Iterator[dict]:
+             soc: int, faults: dict[int, str] | None = None,
+             control: Control = FACTORY) -> Iterator[dict]:
     """The readings of timestamps `first` to `last` (5-minute boundaries, both included),
-    the battery starting at `soc` %. A unit in `faults` (unit number → error code) reports
-    that error and its share of the generation is lost."""
+    the battery starting at `soc` % and obeying `control` (the remote settings). A unit in
+    `faults` (unit number → error code) reports that error and its share of the
+    generation is lost."""
     if first != floor_slot(first) or last != floor_slot(last):
         raise ValueError("first and last must be on 5-minute boundaries")
     faults = dict(faults or {})
@@ -359,7 +416,8 @@ def simulate(gateway_id: str, unit_numbers: Sequence[int], first: datetime, last
         plan = day_plan(gateway_id, local_day(ts))
         index = slot_index(ts)
         pv = round(plan.pv_w[index] * working_share)
-        flows = battery_step(pv, plan.load_w[index], soc, plan.dither[index])
+        flows = battery_step(pv, plan.load_w[index], soc, plan.dither[index], control,
+                             index * 5)
         working = flows.pv > 0 or flows.battery_state is not BatteryState.STANDBY
         yield _reading(ts, flows, _units(unit_numbers, faults, working))
         soc = flows.soc
@@ -451,12 +509,19 @@ def feed(gateway: Gateway, days: int = DEFAULT_DAYS, now: datetime | None = None
     if first > last:
         return result
     result.first, result.last = first, last
+    # Like a real gateway: read the settings, run by them, report, acknowledge them.
+    from blueprints.monitoring import settings
+    fetched = settings.fetch(gateway, now)
+    version, control = fetched.version, Control.of(settings.Values.of(fetched))
     batch: list[dict] = []
-    for reading in simulate(gateway.gateway_id, unit_numbers, first, last, soc, faults):
+    for reading in simulate(gateway.gateway_id, unit_numbers, first, last, soc, faults,
+                            control):
         batch.append(reading)
         if len(batch) == MAX_BATCH:
             _ingest(gateway, batch, now, result)
     _ingest(gateway, batch, now, result)
+    if result.accepted:
+        settings.acknowledge(gateway, version, now)
     return result
 
 

@@ -306,6 +306,35 @@ ROUTES.update({
 })
 # <<< staff
 # >>> remote
+# Remote settings (遠隔設定): the owner and the linked dealer's employees; nobody else
+# learns the gateway exists. A proxy sees the page (read-only, tested in
+# test_remote_settings.py), so it is not in PROXY_REFUSED.
+ROUTES.update({
+    f"/monitoring/gateways/{GATEWAY}/settings": dict(
+        anonymous=302, owner=200, other=404, linked=200, unlinked=404, staff=404),
+    f"/monitoring/gateways/{GATEWAY}/settings?page=2": dict(
+        anonymous=302, owner=200, other=404, linked=200, unlinked=404, staff=404),
+    "/monitoring/gateways/01AB00000000/settings": dict(
+        anonymous=302, owner=404, other=404, linked=404, unlinked=404, staff=404),
+})
+
+
+@pytest.mark.parametrize("path", [f"/monitoring/gateways/{GATEWAY}/settings"])
+def test_settings_of_someone_elses_gateway_cannot_be_changed(world, path):
+    """A POST with a valid CSRF token of the intruder's own session: 404, no version."""
+    from models.remote import GatewaySettings
+    from tests.conftest import csrf_from
+
+    clients, _dealer_code = world
+    for role in ("other", "unlinked", "staff"):
+        token = csrf_from(clients[role].get("/account/access").get_data(as_text=True))
+        response = clients[role].post(path, data={
+            "csrf_token": token, "base_version": "1", "operation_mode": "backup",
+            "charge_start": "00:00", "charge_end": "06:00", "discharge_floor": "50",
+            "sell_when_discharging": "no", "islanding": "auto"})
+        assert response.status_code == 404
+    assert db.session.scalar(select(func.count()).select_from(GatewaySettings)
+                             .where(GatewaySettings.version > 1)) == 0
 # <<< remote
 # >>> legacy: the old portal's one-time 移行手続き opens only in a browser that has just
 # verified an imported account's old password; everyone else is sent to sign in.

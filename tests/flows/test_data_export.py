@@ -160,7 +160,8 @@ def test_the_archive_holds_what_the_services_keep_and_nothing_else(app, people):
         "account": {"profile", "company", "phones", "consents", "sessions", "browsers",
                     "second_steps", "audit"},
         "gateways": {"gateways", "units", "handovers"}, "dealers": {"links"},
-        "monitoring": {"daily_energy", "alerts"}, "alert_recipients": {"alert_recipients"},
+        "monitoring": {"daily_energy", "alerts", "settings"},
+        "alert_recipients": {"alert_recipients"},
         "club": {"products", "subscriptions", "login_permissions", "proxy_sessions"},
         "eco": {"memberships"}, "points": {"members", "entries"},
         "support": {"cases", "messages", "files", "phone_requests"}}
