@@ -399,7 +399,12 @@ def test_the_page_speaks_english_when_the_account_does(owner_client, owner_gatew
     page = text_of(owner_client.get(PAGE))
     assert "Operating normally" in page and "Now (average)" in page
     assert "正常動作中" not in page
-    rows = list(csv.reader(io.StringIO(text_of(owner_client.get(CSV_URL)).lstrip("\ufeff"))))
+    # The CSV of yesterday (today may have no row yet just after midnight in Japan).
+    yesterday = utcnow().astimezone(JST).date() - timedelta(days=1)
+    feed(gateway, [reading(datetime(yesterday.year, yesterday.month, yesterday.day, 12,
+                                    tzinfo=JST))])
+    day_csv = owner_client.get(f"{CSV_URL}?period=day&date={yesterday.isoformat()}")
+    rows = list(csv.reader(io.StringIO(text_of(day_csv).lstrip("\ufeff"))))
     assert rows[0][:2] == ["Date and time", "Generation(kW)"] and rows[1][-1] == "Charging"
 
 
