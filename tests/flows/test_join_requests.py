@@ -494,3 +494,16 @@ def test_an_admin_who_decided_can_be_deleted(app, companies):
         "password": PASSWORD}).status_code == 303
     [decided] = requests_of(REQUESTER)
     assert decided.decided_by_id is None and decided.status == JoinRequestStatus.DECLINED
+
+
+def test_demo_data_has_a_findable_company_with_a_request_waiting(app):
+    from blueprints.core.registry import seed_demo
+
+    seed_demo()
+    seed_demo()  # idempotent
+    admin = account_of("dealer@example.com")
+    assert admin.company.findable is True
+    [pending] = requests_of("applicant@example.com")
+    assert (pending.company_id, pending.status) == (admin.company_id, JoinRequestStatus.PENDING)
+    assert [r.id for r in join_requests.pending_for(admin)] == [pending.id]
+    assert account_of("applicant@example.com").company_id is None
