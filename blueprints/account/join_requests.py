@@ -215,6 +215,8 @@ def own_requests(account: Account) -> list[CompanyJoinRequest]:
 def withdraw(account: Account, request_id: int) -> bool:
     """取り下げ: the requester's own pending request is closed. False when there is none
     (another's, decided meanwhile, unknown). Commits."""
+    if not 0 < request_id < 2**31:
+        return False
     withdrawn = db.session.execute(
         update(CompanyJoinRequest)
         .where(CompanyJoinRequest.id == request_id,

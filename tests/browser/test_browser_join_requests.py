@@ -75,6 +75,14 @@ def test_sign_up_joins_a_found_company_and_the_admin_approves(live_server, open_
                 db.session.scalar(select(func.count()).select_from(Company)))
 
     assert in_db(live_server, request_state) == (None, None, JoinRequestStatus.PENDING, 1)
+    # The requester's 会社情報: the request waiting, with 取り下げる, and the search.
+    sign_in(page, audit, live_server, Person(REQUESTER, "山田", "太郎"), PASSWORD)
+    visit(page, audit, live_server.url + "/account/settings/company")
+    expect(page).to_have_url(re.compile(r"/account/settings/company/join$"))
+    expect(page.locator("#my-requests")).to_contain_text("承認待ち")
+    expect(page.locator("#my-requests").get_by_role("button", name=re.compile("取り下げる"))) \
+        .to_be_visible()
+    check(page, audit, "company-join-pending")
 
     # -- phone: the administrator approves --------------------------------------------------
     phone, phone_audit = open_page("phone")

@@ -507,3 +507,32 @@ def test_demo_data_has_a_findable_company_with_a_request_waiting(app):
     assert (pending.company_id, pending.status) == (admin.company_id, JoinRequestStatus.PENDING)
     assert [r.id for r in join_requests.pending_for(admin)] == [pending.id]
     assert account_of("applicant@example.com").company_id is None
+
+
+def test_ids_beyond_the_database_range_are_404(app, companies):
+    make_requester()
+    requester = signed_in(app, REQUESTER)
+    admin = signed_in(app, ADMIN)
+    huge = "99999999999"
+    assert requester.get(f"{JOIN_PAGE}/{huge}").status_code == 404
+    token = csrf_from(text_of(requester.get(JOIN_PAGE)))
+    assert requester.post(f"/account/settings/company/requests/{huge}/withdraw",
+                          data={"csrf_token": token}).status_code == 404
+    assert admin.get(f"{REQUESTS_PAGE}/{huge}/approve").status_code == 404
+
+
+def test_an_account_opened_by_a_password_reset_announces_its_request(client, companies):
+    _choose_company_in_step_3(client, companies[0])
+    assert post_step(client, "details", {**PERSON, "join_company": str(companies[0])}) \
+        .status_code == 303
+    assert outbox(ADMIN, "join_request") == []
+    page = client.get("/account/password/reset")
+    client.post("/account/password/reset", data={"csrf_token": csrf_from(text_of(page)),
+                                                 "email": REQUESTER})
+    link = last_link(REQUESTER, "password_reset")
+    form = client.get(link)
+    new_password = "Brand-New-Pass-2026!"
+    assert client.post(link, data={"csrf_token": csrf_from(text_of(form)),
+                                   "password": new_password,
+                                   "password_confirm": new_password}).status_code == 303
+    assert len(outbox(ADMIN, "join_request")) == 1
