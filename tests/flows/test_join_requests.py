@@ -336,8 +336,8 @@ def test_only_the_companys_admins_see_and_decide_requests(app, companies):
     assert account_of(REQUESTER).company_id is None
     admin = signed_in(app, ADMIN)
     assert admin.get(f"{REQUESTS_PAGE}/999999/approve").status_code == 404
-    # Without a CSRF token nothing happens: the confirmation page again.
-    assert admin.post(f"{REQUESTS_PAGE}/{request_id}/approve").status_code == 200
+    # Without a CSRF token: refused (400), nothing happens.
+    assert admin.post(f"{REQUESTS_PAGE}/{request_id}/approve").status_code == 400
     assert requests_of(REQUESTER)[0].status == JoinRequestStatus.PENDING
 
 
