@@ -329,6 +329,11 @@ class Config:
     LEGACY_IMPORT_BATCH = _env_int("LEGACY_IMPORT_BATCH", 500)
     # <<< legacy
     # >>> join
+    # 会社の検索 (sign-up step 3, and 会社情報 of a commercial account without a company):
+    # searches per client address, counted whichever of the two pages they come from.
+    COMPANY_SEARCH_LIMIT = _env("COMPANY_SEARCH_LIMIT", "20 per minute; 200 per hour")
+    # At most this many companies per search; more → 「絞り込んでください」.
+    COMPANY_SEARCH_MAX_RESULTS = _env_int("COMPANY_SEARCH_MAX_RESULTS", 20)
     # <<< join
     # >>> help
     # <<< help

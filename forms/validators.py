@@ -803,3 +803,32 @@ class PercentRange:
             raise StopValidation(_l("%(min)dから%(max)dまでの半角数字（%%）で入力してください",
                                     min=self.minimum, max=self.maximum))
 # <<< remote
+# >>> join
+# -- 会社の検索 ------------------------------------------------------------------------------
+_CORPORATE_NUMBER_QUERY = re.compile(r"T?([0-9]{13})")
+
+
+def normalize_company_query(value):
+    """What someone typed to find a company, in one width: NFKC (Ｅｎｅ → Ene, ｴﾈ → エネ,
+    １２３ → 123), spaces trimmed and collapsed to one."""
+    if not isinstance(value, str):
+        return value
+    return " ".join(unicodedata.normalize("NFKC", value).split())
+
+
+def corporate_number_query(value: str) -> str | None:
+    """The 13 digits of a 法人番号 searched for ("7000012050002", "T7000012050002",
+    "7000-0120-50002" after normalising), or None when the text is a name."""
+    match = _CORPORATE_NUMBER_QUERY.fullmatch(_text(value).upper().replace("-", ""))
+    return match.group(1) if match else None
+
+
+class CompanyQuery:
+    """A company name of at least 2 characters (counted after normalising: "ＡＢ" is 2),
+    or a 法人番号 of 13 digits."""
+
+    def __call__(self, form, field):
+        value = _text(field.data)
+        if corporate_number_query(value) is None and len(value) < 2:
+            raise StopValidation(_l("会社名は2文字以上、または13桁の法人番号を入力してください"))
+# <<< join

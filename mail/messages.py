@@ -570,3 +570,29 @@ def send_settings_changed_mail(owner: Account, gateway, version, changes, compan
                   employee=employee,
                   link=public_url("monitoring.settings", gateway_id=gateway.gateway_id))
 # <<< remote
+
+
+# >>> join
+def send_join_request_mail(admin: Account, requester: Account, company: Company) -> None:
+    """【従業員からのリクエスト】 to an administrator of a company someone asked to join (found
+    with 会社の検索), with a link to 「従業員からのリクエストの管理」. Sent once the
+    requester's address is confirmed. Names people typed appear in the body only."""
+    _mail_account("join_request", admin,
+                  lambda: _("【%(site)s】従業員からのリクエスト", site=_site()),
+                  requester=requester, company=company,
+                  link=public_url("account.join_requests"))
+
+
+def send_join_request_decided_mail(requester: Account, company: Company,
+                                   approved: bool) -> None:
+    """【会社への参加が承認されました】 or 【会社への参加が承認されませんでした】 to the person
+    who asked to join a company."""
+    if approved:
+        _mail_account("join_request_approved", requester,
+                      lambda: _("【%(site)s】会社への参加が承認されました", site=_site()),
+                      company=company, login_link=public_url("account.settings"))
+    else:
+        _mail_account("join_request_declined", requester,
+                      lambda: _("【%(site)s】会社への参加が承認されませんでした", site=_site()),
+                      company=company, settings_link=public_url("account.company_join"))
+# <<< join

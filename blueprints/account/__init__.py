@@ -74,3 +74,15 @@ registry.cli_command("accounts", legacy_cli.import_command,
                      help="Accounts of the old portal (移行).")
 registry.demo_data("legacy", legacy.seed_demo_legacy_account, order=11)
 # <<< legacy
+# >>> join
+# 会社の検索 and 従業員からのリクエスト: their pages; whoever acts for the owner neither asks
+# to join a company in the owner's name nor decides the company's requests; a deleted
+# account's requests go with it; the demo company has a request waiting.
+from blueprints.account import join_requests, join_requests_views  # noqa: E402,F401
+
+registry.refuse_while_acting("account.company_join_confirm", "account.join_request_withdraw",
+                             "account.company_findable", "account.join_requests",
+                             "account.join_request_approve", "account.join_request_decline")
+registry.on_account_deleted(join_requests.forget_account)
+registry.demo_data("join_requests", demo.seed_demo_join_request, order=11)
+# <<< join

@@ -85,3 +85,40 @@ def _describe(account: Account) -> str:
         return "商用アカウント・" + ("管理者" if account.company_role == CompanyRole.ADMIN
                                   else "従業員")
     return "個人ユーザー"
+
+
+# >>> join
+DEMO_APPLICANT = dict(email="applicant@example.com", family_name="田中", given_name="健",
+                      family_kana="タナカ", given_kana="ケン", department="工事部",
+                      position="担当", phone="08033334444")
+
+
+def seed_demo_join_request() -> list[str]:
+    """会社の検索 and 従業員からのリクエスト: the demo company is findable, and a commercial
+    account without a company has asked to join it (pending, for its administrator
+    dealer@example.com to approve or decline)."""
+    from models.account import CompanyJoinRequest, JoinRequestStatus
+
+    admin = find_account("dealer@example.com")
+    if admin is None or admin.company is None:
+        return []
+    company = admin.company
+    company.findable = True
+    spec = dict(DEMO_APPLICANT)
+    phone = spec.pop("phone")
+    applicant = find_account(spec["email"])
+    if applicant is None:
+        now = utcnow()
+        applicant = Account(password_hash=hash_password(DEMO_PASSWORD), activated_at=now,
+                            terms_accepted_at=now, privacy_accepted_at=now,
+                            account_type=AccountType.COMMERCIAL, **spec)
+        applicant.phones = [AccountPhone(position=0, kind="mobile", number=phone)]
+        db.session.add(applicant)
+        db.session.flush()
+        db.session.add(CompanyJoinRequest(company_id=company.id, account_id=applicant.id,
+                                          message="工事部に配属になりました。よろしくお願いします。",
+                                          status=JoinRequestStatus.PENDING))
+    db.session.commit()
+    return [f"  {spec['email']:<28} {DEMO_PASSWORD}  (商用アカウント・会社なし: "
+            f"{company.name} に参加をリクエスト中)"]
+# <<< join

@@ -147,6 +147,7 @@ def account_tables(account: Account) -> dict:
             "phones": _phones(account), "consents": _consents(account),
             "sessions": _sessions(account), "browsers": _browsers(account),
             "second_steps": _second_steps(account), "audit": _audit(account),
+            "company_join_requests": _join_requests(account),
             **_legacy_login(account)}
 
 
@@ -167,3 +168,25 @@ def _legacy_login(account: Account) -> dict:
     return {"legacy_login": Table(LEGACY_COLUMNS, [{
         "username": row.username, "imported_at": iso(row.imported_at),
         "migrated_at": iso(row.migrated_at)}])}
+
+
+# >>> join
+JOIN_REQUEST_COLUMNS = ("company", "status", "message", "created_at", "decided_at")
+
+
+def _join_requests(account: Account) -> Table:
+    """The account's own requests to join a company (会社の検索): which company, the
+    message, when, and how it ended (who decided is not named)."""
+    from models.account import Company, CompanyJoinRequest
+
+    rows = db.session.execute(
+        select(Company.name, CompanyJoinRequest.status, CompanyJoinRequest.message,
+               CompanyJoinRequest.created_at, CompanyJoinRequest.decided_at)
+        .join(Company, Company.id == CompanyJoinRequest.company_id)
+        .where(CompanyJoinRequest.account_id == account.id)
+        .order_by(CompanyJoinRequest.created_at, CompanyJoinRequest.id))
+    return Table(JOIN_REQUEST_COLUMNS, [
+        {"company": row.name, "status": _plain(row.status), "message": row.message,
+         "created_at": iso(row.created_at), "decided_at": iso(row.decided_at)}
+        for row in rows])
+# <<< join

@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from blueprints.account import legacy_hashes
+from blueprints.account import join_requests
 from blueprints.core import audit, registry
 from blueprints.core.links import LinkCheck, LinkState, check_link, issue_link, spend_link
 from blueprints.core.security import open_login_session, revoke_login_sessions
@@ -65,7 +66,8 @@ def _phones_from(entries) -> list[AccountPhone]:
 
 
 def create_account(name: dict, account_type: str, details: dict,
-                   password_hash: str, opened: bool = False) -> Account | None:
+                   password_hash: str, opened: bool = False,
+                   join_company: Company | None = None) -> Account | None:
     """Create an unopened account from the three sign-up steps and mail its activation
     link, in one transaction (the sign-up wizard commits it with the end of its draft).
     With `opened`, for a flow whose mailed link already proved the address (the club's
@@ -75,7 +77,11 @@ def create_account(name: dict, account_type: str, details: dict,
     sign-up), no second account is made and no activation mail is sent: the owner of the
     address is told by mail that they already have an ID, with the ways to sign in and
     to reset the password, and None is returned. The person signing up sees the same
-    pages either way, so the sign-up does not tell who has an account."""
+    pages either way, so the sign-up does not tell who has an account.
+
+    With `join_company` (a company found by 会社の検索), a commercial account is created
+    without a company and with a pending request to join that one; its administrators
+    are told once the address is confirmed (join_requests.announce_requests)."""
     existing = find_account(name["email"])
     if existing is not None:
         _tell_owner_of_existing_id(existing)
@@ -89,8 +95,9 @@ def create_account(name: dict, account_type: str, details: dict,
         terms_accepted_at=now, privacy_accepted_at=now, activated_at=now if opened else None,
     )
     if account.account_type is AccountType.COMMERCIAL:
-        account.company = _company_from(details, Company())
-        account.company_role = CompanyRole.ADMIN
+        if join_company is None:
+            account.company = _company_from(details, Company())
+            account.company_role = CompanyRole.ADMIN
         account.department = details["department"]
         account.position = details["position"]
         account.phones = _phones_from(details["phones"])
@@ -106,6 +113,8 @@ def create_account(name: dict, account_type: str, details: dict,
             raise
         _tell_owner_of_existing_id(existing)
         return None
+    if join_company is not None and account.is_commercial:
+        join_requests.add_request(account, join_company, details.get("join_message"))
     if not opened:
         _send_activation(account)
     audit.record("account.signup", actor_id=account.id, subject_id=account.id,
@@ -177,6 +186,7 @@ def activate(token: str) -> tuple[LinkCheck, ActivationResult | None]:
         db.session.commit()
         return checked, ActivationResult.ALREADY_OPEN
     account.activated_at = utcnow()
+    join_requests.announce_requests(account)
     audit.record("account.activate", actor_id=account.id, subject_id=account.id)
     db.session.commit()
     return checked, ActivationResult.OPENED
@@ -326,6 +336,7 @@ def reset_password(token: str, password: str) -> LinkCheck:
     _set_password(account, password, keep_session_key=None)
     if account.activated_at is None:
         account.activated_at = utcnow()
+        join_requests.announce_requests(account)
     audit.record("account.password_reset", actor_id=account.id, subject_id=account.id)
     db.session.commit()
     return checked

@@ -6,9 +6,10 @@ from __future__ import annotations
 from flask import session, url_for
 from flask_babel import lazy_gettext as _l
 
-from blueprints.account import services
-from blueprints.core.wizard import Step, Wizard
-from forms.account import SignupNameForm, SignupTypeForm, details_form_for
+from blueprints.account import join_requests, services
+from blueprints.account.join_requests_signup import GONE, details_form_for
+from blueprints.core.wizard import Step, Wizard, WizardError
+from forms.account import SignupNameForm, SignupTypeForm
 
 
 def _finish(forms, secrets) -> str:
@@ -16,11 +17,19 @@ def _finish(forms, secrets) -> str:
     instead: either way the same 「一次登録完了」 page follows, so that the sign-up does
     not tell whether an address is registered."""
     email = forms["name"].email.data
+    details = forms["details"]
+    # 会社の検索: a found company to ask to join instead of a new company (checked again).
+    join_company = None
+    if getattr(details, "joining", False):
+        join_company = join_requests.findable_company(details.join_company.data)
+        if join_company is None:
+            raise WizardError("details", "join_company", str(GONE))
     services.create_account(
         name=forms["name"].data,
         account_type=forms["type"].account_type.data,
-        details=forms["details"].data,
+        details=details.data,
         password_hash=secrets["password"],  # a hash: the draft never holds the password
+        join_company=join_company,
     )
     session["signup_email"] = email
     return url_for("account.signup_done")

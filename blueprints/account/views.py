@@ -20,6 +20,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from app import htmx, limiter
 from blueprints.account import bp, services
+from blueprints.account.join_requests_signup import company_search_sub_action
 from blueprints.account.signup import signup_wizard
 from blueprints.core import registry
 from blueprints.core.links import LinkState
@@ -44,9 +45,11 @@ from forms.validators import normalize_email, password_checklist
 LOGIN_LIMIT = configured_limit("PASSWORD_CHECK_LIMIT")
 MAIL_LIMIT = configured_limit("MAIL_SENDING_LIMIT")
 
-# The last step creates the account (or tells the owner of the address) by mail.
+# The last step creates the account (or tells the owner of the address) by mail. Its
+# 会社の検索 buttons (search, choose) are counted by the search's own limit instead.
 signup_wizard.register(bp, "/signup", "signup", decorators=[
-    limiter.limit(MAIL_LIMIT, methods=["POST"], exempt_when=signup_wizard.not_final_step)])
+    limiter.limit(MAIL_LIMIT, methods=["POST"], exempt_when=lambda: (
+        signup_wizard.not_final_step() or company_search_sub_action()))])
 
 
 def _login_session(account, remember: bool) -> None:
@@ -291,6 +294,8 @@ def _company_account_required():
 @login_required
 def settings_company():
     """会社情報 (commercial accounts; only the company's administrator edits)."""
+    if current_user.is_commercial and current_user.company is None:  # 会社の検索
+        return redirect(url_for("account.company_join"))
     _company_account_required()
     company = current_user.company
     form = CompanyForm(data=None if request.method == "POST"

@@ -121,6 +121,7 @@ def add_dealer(company: Company, phone: str, contact_emails=()) -> Dealer:
             # Another registration took this 販売店ID (or made this company a dealer):
             # start again; the second case then ends in the update above.
             continue
+        company.findable = True  # dealers are found by 会社の検索 (会社情報 may turn it off)
         audit.record("dealer.create", company_id=company_id, dealer_code=dealer.dealer_code)
         return dealer
     raise RuntimeError("could not allocate a 販売店ID")

@@ -82,3 +82,16 @@ function hideWithoutHtmx(root) {
 document.addEventListener("DOMContentLoaded", function () { hideWithoutHtmx(document); });
 document.addEventListener("htmx:load", function (event) { hideWithoutHtmx(event.detail.elt); });
 // <<< support cases
+
+// >>> join (helper C)
+// 会社の検索 answers 429 with its message in the results when searched too often: show it
+// (htmx swaps no 4xx by default).
+document.addEventListener("htmx:beforeSwap", function (event) {
+  var target = event.detail.target;
+  if (event.detail.xhr && event.detail.xhr.status === 429 && target && target.closest &&
+      target.closest("[data-swap-429]")) {
+    event.detail.shouldSwap = true;
+    event.detail.isError = false;
+  }
+});
+// <<< join

@@ -345,7 +345,26 @@ ROUTES.update({
                  "/account/migration/continue/terms")
 })
 # <<< legacy
-# >>> join
+# >>> join (helper C): 会社の検索 and 従業員からのリクエスト. The requests page is each
+# company administrator's own (linked, unlinked: their companies' requests, none here); a
+# request nobody has is 404. Asking to join is for commercial accounts without a company:
+# the world's owners are personal (404), its administrators belong to a company (sent to
+# 会社情報; a company's request page names no findable company here: 404). The sign-up's
+# htmx search, opened without htmx, goes back to the sign-up.
+_JOIN_NOBODY = dict(anonymous=302, owner=404, other=404, linked=404, unlinked=404, staff=404)
+ROUTES.update({
+    "/account/settings/employees/requests": dict(anonymous=302, owner=404, other=404,
+                                                 linked=200, unlinked=200, staff=404),
+    "/account/settings/employees/requests/999999/approve": _JOIN_NOBODY,
+    "/account/settings/employees/requests/999999/decline": _JOIN_NOBODY,
+    "/account/settings/company/join": dict(anonymous=302, owner=404, other=404, linked=303,
+                                           unlinked=303, staff=404),
+    "/account/settings/company/join?q=%E8%B2%A9%E5%A3%B2": dict(
+        anonymous=302, owner=404, other=404, linked=303, unlinked=303, staff=404),
+    "/account/settings/company/join/999999": _JOIN_NOBODY,
+    "/account/signup/company-search?company_query=%E8%B2%A9%E5%A3%B2": dict(
+        anonymous=303, owner=303, other=303, linked=303, unlinked=303, staff=303),
+})
 # <<< join
 # >>> help
 # <<< help
@@ -578,6 +597,13 @@ PROXY_REFUSED |= {"/account/settings/devices", "/account/settings/devices/sign-o
                   "/account/settings/email", "/account/email/confirm/not-a-real-token",
                   "/account/email/undo/not-a-real-token"}
 # <<< sessions
+# >>> join (helper C): a dealer acting for the owner neither asks to join a company in the
+# owner's name nor decides a company's requests.
+PROXY_REFUSED |= {"/account/settings/employees/requests",
+                  "/account/settings/employees/requests/999999/approve",
+                  "/account/settings/employees/requests/999999/decline",
+                  "/account/settings/company/join/999999"}
+# <<< join
 
 
 def test_every_route_answers_a_proxy_login_as_the_owner_but_refused_actions(world, app):

@@ -158,7 +158,7 @@ def test_the_archive_holds_what_the_services_keep_and_nothing_else(app, people):
     services = json.loads(archive["data.json"])["services"]
     expected = {
         "account": {"profile", "company", "phones", "consents", "sessions", "browsers",
-                    "second_steps", "audit"},
+                    "second_steps", "audit", "company_join_requests"},
         "gateways": {"gateways", "units", "handovers"}, "dealers": {"links"},
         "monitoring": {"daily_energy", "alerts", "settings"},
         "alert_recipients": {"alert_recipients"},
