@@ -551,3 +551,14 @@ def send_staff_roles_changed_mail(account: Account, roles_from: list[str],
                   roles_to=[STAFF_ROLES[role] for role in roles_to],
                   actor=actor, changed_at=changed_at, home_link=public_url("core.index"))
 # <<< staff
+
+
+# >>> help: 「メールアドレスを忘れた場合」
+def send_forgotten_email_mail(account: Account, gateway_id: str) -> None:
+    """【ユーザID（メールアドレス）のご案内】: the address this mail reaches is the ID; with
+    the sign-in and password-reset links. Sent only when name, phone and gateway matched."""
+    _mail_account("forgot_email", account,
+                  lambda: _("【%(site)s】ユーザID（メールアドレス）のご案内", site=_site()),
+                  gateway_id=gateway_id, login_link=public_url("account.login"),
+                  reset_link=public_url("account.password_reset"))
+# <<< help

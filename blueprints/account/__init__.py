@@ -66,3 +66,12 @@ registry.refuse_while_acting("account.second_step_settings", "account.totp_setup
                              "account.passkey_register_options", "account.passkey_register",
                              "account.passkey_remove")
 # <<< twostep
+# >>> help: this service's よくある質問 (help/faq/account.toml, edited by the operator)
+registry.faq("account", _l("Enelink IDに関するよくある質問とその回答"), "account.toml", order=10)
+# <<< help
+# >>> help: 「メールアドレスを忘れた場合」 — the relay decides whether a reminder goes out
+from blueprints.account import forgot_email as _forgot_email  # noqa: E402
+from blueprints.account import forgot_email_views  # noqa: E402,F401
+
+on_mail_request(_forgot_email.FORGOT_EMAIL, _forgot_email.forgotten_email_requested)
+# <<< help

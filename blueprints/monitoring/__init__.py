@@ -52,3 +52,8 @@ registry.personal_data("monitoring", _personal_data.monitoring_tables, order=40)
 # >>> handover: a hand-over ends the open alerts but keeps the history (not purge_history)
 registry.on_gateway_event("handed_over", telemetry.end_for_handover)
 # <<< handover
+# >>> help: this service's よくある質問 (help/faq/monitoring.toml, edited by the operator)
+from flask_babel import lazy_gettext as _l  # noqa: E402
+
+registry.faq("monitoring", _l("遠隔モニタリング（モニタリングサイト）に関するよくある質問"), "monitoring.toml", order=30)
+# <<< help
