@@ -173,6 +173,28 @@ def test_the_monitoring_menu_links_the_models_manual_only_when_it_has_one(app, c
     assert sum("system_model" in statement for statement in seen) == 1
     without = _text(client.get("/monitoring/gateways/01AB12345679/monitor"))
     assert "商品マニュアル" not in without and "管理・登録サイト" in without
+    # The owner's gateway page links the manual too.
+    detail = _text(client.get("/monitoring/gateways/01AB12345678"))
+    assert 'href="https://enelink.example/manuals/GW-M001.pdf"' in detail
+    assert "商品マニュアル" not in _text(client.get("/monitoring/gateways/01AB12345679"))
+
+
+def test_a_linked_dealer_sees_the_menu_with_the_console_as_management_site(app, client):
+    from blueprints.dealers.services import link_dealer
+    from models.gateway import Gateway
+    from tests.flows.test_dealer_links import make_dealer
+
+    ensure_catalogue()
+    owner = make_owner()
+    gateway = make_gateway(owner, "01AB12345678")
+    dealer = make_dealer(1, phone="0312345678")
+    link_dealer(owner, db.session.get(Gateway, gateway.id), dealer.dealer_code, "0312345678")
+    db.session.commit()
+    login(client, "admin1@dealer1.example")
+    page = _text(client.get("/monitoring/gateways/01AB12345678/monitor"))
+    assert 'href="https://enelink.example/manuals/GW-M001.pdf"' in page
+    assert '<li><a href="/dealers/">管理・登録サイト</a></li>' in page
+    assert '<span class="monitor-menu-user">佐藤 花子 様</span>' in page
 
 
 # -- the sample slip -------------------------------------------------------------------------
