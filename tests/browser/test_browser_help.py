@@ -8,7 +8,8 @@ import pytest
 from playwright.sync_api import expect
 
 from blueprints.gateways.catalogue import ensure_catalogue
-from tests.browser.test_browser_pages import Person, check, heading, in_db, main, sign_in, submit, visit
+from tests.browser.test_browser_pages import (Person, check, heading, in_db, main, sign_in,
+                                              submit, visit)
 from tests.flows.test_dealer_links import make_gateway, make_owner
 from tests.helpers import PASSWORD
 
