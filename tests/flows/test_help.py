@@ -128,6 +128,11 @@ def test_a_missing_or_broken_file_says_help_is_unavailable(make_app, tmp_path, c
 
 # -- 「ヘルプが必要な場合は、こちら」 on every wizard step -------------------------------------
 def test_every_step_of_every_wizard_links_its_faq(app):
+    # What some wizards' views put in `g` before a step is shown (the dealer sign-up's
+    # mailed link, the old portal's account in its one-time step).
+    owner = make_owner()
+    context = {"dealer_signup_link": SimpleNamespace(email="dealer@example.com"),
+               "legacy_account": owner, "legacy_login": SimpleNamespace(username="olduser")}
     assert {"signup", "monitoring_registration", "points_signup",
             "club_dealer_signup"} <= set(WIZARDS)
     for wizard in WIZARDS.values():
@@ -135,7 +140,8 @@ def test_every_step_of_every_wizard_links_its_faq(app):
             with app.test_request_context():
                 url = wizard.url(step.name)
             with app.test_request_context(url):
-                g.dealer_signup_link = SimpleNamespace(email="dealer@example.com")
+                for name, value in context.items():
+                    setattr(g, name, value)
                 form = step.form_class({})(meta={"csrf": False})
                 html, _status = wizard.render(step, form, {})
             expected = f'href="/help/{wizard.help_service}"'
