@@ -336,6 +336,16 @@ class Config:
     COMPANY_SEARCH_MAX_RESULTS = _env_int("COMPANY_SEARCH_MAX_RESULTS", 20)
     # <<< join
     # >>> help
+    # Help where people get stuck: the FAQ files (help/faq/<service>.toml), which the
+    # operator edits; HELP_DIR points to another folder of the same layout.
+    HELP_DIR = _env("HELP_DIR", str(BASE_DIR / "help"))
+    # 「メールアドレスを忘れた場合」: requests per client address.
+    FORGOT_EMAIL_LIMIT = _env("FORGOT_EMAIL_LIMIT", "5 per minute; 20 per hour")
+    # White label: the campaign text of STEP1 and of the printed slip (none by default),
+    # and the contact for registration questions printed on the slip (default: the
+    # operator's support contact).
+    CAMPAIGN_TEXT = _env("CAMPAIGN_TEXT", "") or None
+    REGISTRATION_CONTACT = _env("REGISTRATION_CONTACT", "") or None
     # <<< help
 
 

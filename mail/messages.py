@@ -596,3 +596,14 @@ def send_join_request_decided_mail(requester: Account, company: Company,
                       lambda: _("【%(site)s】会社への参加が承認されませんでした", site=_site()),
                       company=company, settings_link=public_url("account.company_join"))
 # <<< join
+
+
+# >>> help: 「メールアドレスを忘れた場合」
+def send_forgotten_email_mail(account: Account, gateway_id: str) -> None:
+    """【ユーザID（メールアドレス）のご案内】: the address this mail reaches is the ID; with
+    the sign-in and password-reset links. Sent only when name, phone and gateway matched."""
+    _mail_account("forgot_email", account,
+                  lambda: _("【%(site)s】ユーザID（メールアドレス）のご案内", site=_site()),
+                  gateway_id=gateway_id, login_link=public_url("account.login"),
+                  reset_link=public_url("account.password_reset"))
+# <<< help

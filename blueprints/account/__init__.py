@@ -86,3 +86,12 @@ registry.refuse_while_acting("account.company_join_confirm", "account.join_reque
 registry.on_account_deleted(join_requests.forget_account)
 registry.demo_data("join_requests", demo.seed_demo_join_request, order=11)
 # <<< join
+# >>> help: this service's よくある質問 (help/faq/account.toml, edited by the operator)
+registry.faq("account", _l("Enelink IDに関するよくある質問とその回答"), "account.toml", order=10)
+# <<< help
+# >>> help: 「メールアドレスを忘れた場合」 — the relay decides whether a reminder goes out
+from blueprints.account import forgot_email as _forgot_email  # noqa: E402
+from blueprints.account import forgot_email_views  # noqa: E402,F401
+
+on_mail_request(_forgot_email.FORGOT_EMAIL, _forgot_email.forgotten_email_requested)
+# <<< help

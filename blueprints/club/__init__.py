@@ -147,3 +147,6 @@ registry.handover_blocker(_proxy_blocks_handover)
 registry.second_step_required("club.proxy_start", "club.dealer_info", "club.dealer_info_edit",
                               "club.dealer_users", "club.dealer_user")
 # <<< twostep
+# >>> help: this service's よくある質問 (help/faq/club.toml, edited by the operator)
+registry.faq("club", _l("オーナーズクラブに関するよくある質問"), "club.toml", order=50)
+# <<< help

@@ -5,3 +5,4 @@ from flask import Blueprint
 bp = Blueprint("core", __name__)
 
 from blueprints.core import views  # noqa: E402,F401
+from blueprints.core import help as _help  # noqa: E402,F401  (FAQ pages, sample slip)

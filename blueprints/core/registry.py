@@ -40,6 +40,7 @@ Extension points, and who calls them:
 | pages behind the second step | `second_step_required` | every request (`second_step_needed(endpoint)`) |
 | what stops a hand-over | `handover_blocker` | ゲートウェイの譲渡 (`handover_blockers(gateway)`) |
 | personal data | `personal_data` | 個人データのダウンロード (`personal_data_of(account)`) |
+| よくある質問 (FAQ) | `faq` | `/help/` and `/help/<service>`, wizards' help links (`faqs()`, `faq_of(service)`) |
 """
 from __future__ import annotations
 
@@ -448,3 +449,34 @@ def personal_data_of(account) -> list[tuple[str, dict]]:
     """[(service name, its tables)] for the archive, in order."""
     return [(name, provider(account)) for name, (_order, provider)
             in sorted(_registry.personal_data.items(), key=lambda item: item[1][0])]
+
+
+# >>> help: よくある質問 (FAQ) per service, read by blueprints/core/help.py
+@dataclass(frozen=True)
+class FaqSource:
+    """A service's FAQ: its page's name in URLs (the service), title and file under
+    HELP_DIR/faq/ (TOML the operator edits)."""
+
+    service: str
+    title: Any
+    filename: str
+    order: int = 50
+
+
+_faqs: dict[str, FaqSource] = {}
+
+
+def faq(service: str, title: Any, filename: str, order: int = 50) -> None:
+    """Declare the service's FAQ page `/help/<service>`, read from `filename` in the
+    operator's help folder (see blueprints/core/help.py for its format)."""
+    _faqs[service] = FaqSource(service, title, filename, order)
+
+
+def faqs() -> list[FaqSource]:
+    """Every declared FAQ, in `order` (then by service)."""
+    return sorted(_faqs.values(), key=lambda source: (source.order, source.service))
+
+
+def faq_of(service: str) -> FaqSource | None:
+    return _faqs.get(service)
+# <<< help

@@ -17,6 +17,8 @@ a step turns them into derived values (a hash) first.
   commit: the wizard commits that work together with the end of the draft, so a second
   submit of the last step (a double click, a retry) can only replay the same result.
   `finish` raises `WizardError` to send the user back to a step with a message.
+- Every step ends with 「ヘルプが必要な場合は、こちら」: the FAQ page of the wizard's
+  `help` service (default: the service whose blueprint serves it), a plain link.
 """
 from __future__ import annotations
 
@@ -129,6 +131,10 @@ def forget_address(email: str) -> None:
     )
 
 
+# Every wizard served by some blueprint, by name (the help link test walks them).
+WIZARDS: dict[str, "Wizard"] = {}
+
+
 class Wizard:
     """An ordered list of steps served under one URL prefix by one view."""
 
@@ -141,6 +147,7 @@ class Wizard:
         title: Any = "",
         submit_label: Any = None,
         final_label: Any = None,
+        help: str | None = None,
     ):
         self.name = name
         self.steps = steps
@@ -150,12 +157,18 @@ class Wizard:
         self.submit_label = submit_label
         self.final_label = final_label
         self.endpoint = ""
+        # 「ヘルプが必要な場合は、こちら」 on every step: the FAQ of `help` (a service that
+        # declared one with registry.faq), by default that of the blueprint serving it.
+        self.help = help
+        self.service = ""
 
     # -- wiring -----------------------------------------------------------------------
     def register(self, bp: Blueprint, rule: str, endpoint: str,
                  decorators: list[Callable] | None = None) -> None:
         """Serve the wizard at `rule` (redirects to the first step) and `rule/<step>`."""
         self.endpoint = f"{bp.name}.{endpoint}"
+        self.service = bp.name
+        WIZARDS[self.name] = self
 
         def view(step: str | None = None):
             return self.dispatch(step)
@@ -166,6 +179,11 @@ class Wizard:
             view = decorator(view)
         bp.add_url_rule(rule, endpoint, view, methods=["GET"])
         bp.add_url_rule(f"{rule}/<step>", endpoint, view, methods=["GET", "POST"])
+
+    @property
+    def help_service(self) -> str:
+        """The service whose FAQ the steps' help link opens."""
+        return self.help or self.service
 
     def url(self, step: str) -> str:
         return url_for(self.endpoint, step=step)

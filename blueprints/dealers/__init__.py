@@ -43,3 +43,6 @@ def _dealer_member(account) -> bool:
 registry.second_step_expected(_dealer_member)
 registry.second_step_required("dealers.console", "dealers.console_gateway")
 # <<< twostep
+# >>> help: this service's よくある質問 (help/faq/dealers.toml, edited by the operator)
+registry.faq("dealers", _l("販売店様による遠隔モニタリングに関するよくある質問"), "dealers.toml", order=40)
+# <<< help

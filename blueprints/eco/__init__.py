@@ -57,3 +57,8 @@ def _end_handed_over(gateway_pks, now, reason) -> None:
 
 registry.on_gateway_event("handed_over", _end_handed_over)
 # <<< handover
+# >>> help: this service's よくある質問 (help/faq/eco.toml, edited by the operator)
+from flask_babel import lazy_gettext as _l  # noqa: E402
+
+registry.faq("eco", _l("みんなでつくるエコ活サークルに関するよくある質問"), "eco.toml", order=60)
+# <<< help

@@ -52,3 +52,6 @@ from blueprints.gateways import handover_views  # noqa: E402
 registry.page_section("gateways.menu", handover_views._menu_entry)
 registry.refuse_while_acting("gateways.handover")
 # <<< handover
+# >>> help: this service's よくある質問 (help/faq/gateways.toml, edited by the operator)
+registry.faq("gateways", _l("遠隔モニタリングサービスの登録に関するよくある質問"), "gateways.toml", order=20)
+# <<< help

@@ -61,3 +61,8 @@ from blueprints.monitoring import settings_demo  # noqa: E402
 registry.periodic_job(_settings.periodic_check)
 registry.demo_data("remote settings", settings_demo.seed_demo_settings, order=35)
 # <<< remote
+# >>> help: this service's よくある質問 (help/faq/monitoring.toml, edited by the operator)
+from flask_babel import lazy_gettext as _l  # noqa: E402
+
+registry.faq("monitoring", _l("遠隔モニタリング（モニタリングサイト）に関するよくある質問"), "monitoring.toml", order=30)
+# <<< help

@@ -52,3 +52,6 @@ registry.personal_data("points", _personal_data.points_tables, order=70)
 # >>> handover: the member stays and the gateway is free for its next owner, as on release
 registry.on_gateway_event("handed_over", ledger.detach_from_gateways)
 # <<< handover
+# >>> help: this service's よくある質問 (help/faq/points.toml, edited by the operator)
+registry.faq("points", _l("ポイントサービスに関するよくある質問"), "points.toml", order=70)
+# <<< help

@@ -105,3 +105,6 @@ registry.handover_blocker(_open_cases_block_handover)
 # Unlock codes open a dealer's way into a customer's device: behind the second sign-in
 # step, like the dealer console they belong to.
 registry.second_step_required("support.unlock_codes")
+# >>> help: this service's よくある質問 (help/faq/support.toml, edited by the operator)
+registry.faq("support", _l("サポートセンターに関するよくある質問"), "support.toml", order=80)
+# <<< help

@@ -168,7 +168,7 @@ def password_reset(page: Page, audit: PageAudit, live: LiveServer, person: Perso
     visit(page, audit, live.url + "/account/login")
     expect(heading(page)).to_have_text("ログイン")
     check(page, audit, "login")
-    main(page).get_by_role("link", name="パスワードを忘れた場合").click()
+    main(page).get_by_role("link", name="パスワードを忘れた場合", exact=True).click()
     expect(page).to_have_url(live.url + "/account/password/reset")
     expect(heading(page)).to_have_text("パスワードの再設定")
     check(page, audit, "password-reset")

@@ -367,6 +367,16 @@ ROUTES.update({
 })
 # <<< join
 # >>> help
+# Help is public: the FAQ pages, the sample slip, the forgotten-ID chooser and the
+# forgotten e-mail form open for everyone, signed in or not.
+ROUTES.update({
+    path: dict(anonymous=200, owner=200, other=200, linked=200, unlinked=200, staff=200)
+    for path in ("/help/", "/help/account", "/help/gateways", "/help/monitoring",
+                 "/help/dealers", "/help/club", "/help/eco", "/help/points", "/help/support",
+                 "/help/sample-slip", "/account/forgot", "/account/forgot-email")
+})
+ROUTES["/help/unknown"] = dict(anonymous=404, owner=404, other=404, linked=404, unlinked=404,
+                               staff=404)
 # <<< help
 
 
