@@ -72,10 +72,11 @@ def activate(token: str):
     """Open the account behind an activation link."""
     checked, result = services.activate(token)
     if result is services.ActivationResult.ALREADY_OPEN:
-        return render_template("account/activated.html", already=True)
+        return render_template("account/activated.html", already=True,
+                               email=checked.link.email)
     if not checked.ok:
         return _link_problem(checked.state, "activation")
-    return render_template("account/activated.html", already=False)
+    return render_template("account/activated.html", already=False, email=checked.link.email)
 
 
 @bp.route("/activation/resend", methods=["GET", "POST"])

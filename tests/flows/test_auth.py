@@ -191,7 +191,11 @@ def test_altered_link_shows_a_clear_page(client):
 def test_second_tap_on_the_activation_link_says_already_active(client):
     sign_up(client)
     link = last_link("taro@example.com", "activation")
-    assert "アカウントが有効になりました" in client.get(link).get_data(as_text=True)
+    opened = client.get(link).get_data(as_text=True)
+    assert "アカウントが有効になりました" in opened
+    # 本登録完了 (002-26): the sign-in ID is the address the mail went to, case-sensitive.
+    assert "確認メールをお送りしたメールアドレス（taro@example.com）です" in opened
+    assert "大文字と小文字を区別します" in opened
     again = client.get(link)
     assert again.status_code == 200
     assert "アカウントはすでに有効です" in again.get_data(as_text=True)

@@ -144,8 +144,8 @@ def test_every_step_of_every_wizard_links_its_faq(app):
                     setattr(g, name, value)
                 form = step.form_class({})(meta={"csrf": False})
                 html, _status = wizard.render(step, form, {})
-            expected = f'href="/help/{wizard.help_service}"'
-            assert "ヘルプが必要な場合は、" in html and expected in html, (wizard.name, step.name)
+            link = f'<a href="/help/{wizard.help_service}">ヘルプが必要な場合は、こちら</a>'
+            assert link in html, (wizard.name, step.name)
             assert registry.faq_of(wizard.help_service) is not None, wizard.name
 
 
