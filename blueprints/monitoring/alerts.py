@@ -7,6 +7,7 @@ many readings come in between. At most one alert of a kind is open per gateway (
 unique index says so too), and every change happens while the gateway row is locked."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -90,6 +91,33 @@ def observe_newest(gateway: Gateway, has_error: bool, codes: str, now: datetime,
         _close(gateway, silent, now)
 
 
+def open_where_due(candidates: list[int], kind: AlertKind,
+                   due_since: Callable[[Gateway], datetime | None], now: datetime) -> list[str]:
+    """Open a `kind` alert (and its mails) for each of the `candidates` (gateway ids) that
+    is still in service and still due under its row lock: `due_since(gateway)` says
+    since when, or None when it no longer is (a reading or an acknowledgement came
+    meanwhile). Each gateway in its own transaction, so that a second watcher running
+    alongside never makes a second alert. The gateway IDs of the alerts opened."""
+    opened = []
+    for gateway_pk in candidates:
+        gateway = db.session.scalar(select(Gateway).where(Gateway.id == gateway_pk)
+                                    .with_for_update()
+                                    .execution_options(populate_existing=True))
+        started_at = (due_since(gateway) if gateway is not None
+                      and GatewayStatus(gateway.status) == GatewayStatus.ACTIVE else None)
+        if started_at is None:
+            db.session.rollback()
+            continue
+        try:
+            _open(gateway, kind, started_at, None, now)
+            db.session.commit()
+        except IntegrityError:  # another watcher opened it first
+            db.session.rollback()
+            continue
+        opened.append(gateway.gateway_id)
+    return opened
+
+
 @dataclass
 class WatchResult:
     opened: list[str]
@@ -114,36 +142,18 @@ def check_silence(now: datetime | None = None) -> WatchResult:
                GatewayAlert.id.is_(None))
         .order_by(Gateway.id)))
     db.session.rollback()
-    opened = []
-    for gateway_pk in candidates:
-        gateway = db.session.scalar(select(Gateway).where(Gateway.id == gateway_pk)
-                                    .with_for_update()
-                                    .execution_options(populate_existing=True))
-        still_silent = (gateway is not None
-                        and GatewayStatus(gateway.status) == GatewayStatus.ACTIVE
-                        and gateway.last_reading_at is not None
-                        and gateway.last_reading_at < cutoff
-                        and AlertKind.SILENT.value not in open_alerts(gateway.id))
-        if not still_silent:
-            db.session.rollback()
-            continue
-        try:
-            _open(gateway, AlertKind.SILENT, gateway.last_reading_at, None, now)
-            db.session.commit()
-        except IntegrityError:  # another watcher opened it first
-            db.session.rollback()
-            continue
-        opened.append(gateway.gateway_id)
+
+    def still_silent(gateway: Gateway) -> datetime | None:
+        if (gateway.last_reading_at is not None and gateway.last_reading_at < cutoff
+                and AlertKind.SILENT.value not in open_alerts(gateway.id)):
+            return gateway.last_reading_at
+        return None
+
+    opened = open_where_due(candidates, AlertKind.SILENT, still_silent, now)
     return WatchResult(opened=opened, checked=len(candidates))
 
 
 # >>> remote: settings not applied by the gateway within SETTINGS_ACK_TIMEOUT_MINUTES
-def open_unapplied(gateway: Gateway, started_at: datetime, now: datetime) -> GatewayAlert:
-    """Open the 反映されていません alert of `gateway` (locked by the caller, who commits),
-    mailed like silence."""
-    return _open(gateway, AlertKind.UNAPPLIED, started_at, None, now)
-
-
 def end_unapplied(gateway: Gateway, now: datetime) -> None:
     """The newest settings were acknowledged: end an open 反映されていません alert (with
     its recovery mail). `gateway` is locked by the caller, who commits."""

@@ -404,25 +404,15 @@ def check_unapplied(now: datetime | None = None) -> list[str]:
                GatewaySettings.created_at < cutoff, GatewayAlert.id.is_(None))
         .order_by(Gateway.id)))
     db.session.rollback()
-    opened = []
-    for gateway_pk in candidates:
-        gateway = db.session.scalar(select(Gateway).where(Gateway.id == gateway_pk)
-                                    .with_for_update()
-                                    .execution_options(populate_existing=True))
-        row = newest(gateway_pk) if gateway is not None else None
-        if (row is None or GatewayStatus(gateway.status) != GatewayStatus.ACTIVE
-                or state_of(row, now) is not State.UNAPPLIED
-                or AlertKind.UNAPPLIED.value in alerts.open_alerts(gateway_pk)):
-            db.session.rollback()
-            continue
-        try:
-            alerts.open_unapplied(gateway, row.created_at, now)
-            db.session.commit()
-        except IntegrityError:  # another watcher opened it first
-            db.session.rollback()
-            continue
-        opened.append(gateway.gateway_id)
-    return opened
+
+    def still_unapplied(gateway: Gateway) -> datetime | None:
+        row = newest(gateway.id)
+        if (row is None or state_of(row, now) is not State.UNAPPLIED
+                or AlertKind.UNAPPLIED.value in alerts.open_alerts(gateway.id)):
+            return None
+        return row.created_at
+
+    return alerts.open_where_due(candidates, AlertKind.UNAPPLIED, still_unapplied, now)
 
 
 def periodic_check() -> None:
