@@ -398,6 +398,21 @@ def free_port() -> int:
 
 
 # -- SMTP ----------------------------------------------------------------------------------
+class FailFastController(Controller):
+    """aiosmtpd's Controller, except that a port it cannot bind ends `start()` with the
+    error at once: aiosmtpd itself waits out its whole ready_timeout (5 s) first."""
+
+    def _run(self, ready_event: threading.Event) -> None:
+        super()._run(ready_event)
+        if self._thread_exception is not None:
+            ready_event.set()  # start() goes on to _trigger_server, which raises it
+
+    def _trigger_server(self) -> None:
+        if self._thread_exception is not None:
+            raise self._thread_exception
+        super()._trigger_server()
+
+
 @dataclass
 class SmtpServer:
     """A real SMTP server (aiosmtpd) on loopback that keeps what it receives."""
@@ -431,7 +446,7 @@ class SmtpServer:
             return
 
     def _serve(self, port: int) -> None:
-        controller = Controller(self, hostname="127.0.0.1", port=port)
+        controller = FailFastController(self, hostname="127.0.0.1", port=port)
         try:
             controller.start()
         except BaseException:
