@@ -348,6 +348,13 @@ class Config:
     REGISTRATION_CONTACT = _env("REGISTRATION_CONTACT", "") or None
     # <<< help
 
+    # Password hashes (argon2id): passes over memory, memory in KiB, lanes. The defaults
+    # are argon2-cffi's (RFC 9106 low-memory profile); hashes made with other settings
+    # still verify, since each hash names its own parameters.
+    ARGON2_TIME_COST = _env_int("ARGON2_TIME_COST", 3)
+    ARGON2_MEMORY_COST = _env_int("ARGON2_MEMORY_COST", 64 * 1024)
+    ARGON2_PARALLELISM = _env_int("ARGON2_PARALLELISM", 4)
+
 
 class TestConfig(Config):
     """Used by the test suite: an isolated database, CSRF on, no in-process relay."""
@@ -368,3 +375,8 @@ class TestConfig(Config):
     TRUSTED_HOSTS = None
     GATEWAY_WATCH_IN_PROCESS = False
     GATEWAY_SIMULATOR_IN_PROCESS = False
+    # The cheapest argon2id (still argon2id, still verified): a test signs up and in
+    # often, and the default cost (~0.1 s of CPU per hash) was a large part of the suite.
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_COST = 8
+    ARGON2_PARALLELISM = 1

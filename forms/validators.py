@@ -91,9 +91,11 @@ def normalize_street(value):
     previous = None
     while value != previous:  # one rule may uncover another (`1番番2`, `0号号`)
         previous = value
-        value = re.sub(r"(\d+)(?:\s*丁目)+\s*(?=\d)", r"\1-", value)
-        value = re.sub(r"(\d+)(?:\s*番地?)+\s*(?=\d)", r"\1-", value)
-        value = re.sub(r"(\d+)(?:\s*(?:番地|番|号))+", r"\1", value)
+        # (?<!\d): a number is tried from its first digit only, not from each of them
+        # again (the same matches; a long run of digits took quadratic time: seconds).
+        value = re.sub(r"(?<!\d)(\d+)(?:\s*丁目)+\s*(?=\d)", r"\1-", value)
+        value = re.sub(r"(?<!\d)(\d+)(?:\s*番地?)+\s*(?=\d)", r"\1-", value)
+        value = re.sub(r"(?<!\d)(\d+)(?:\s*(?:番地|番|号))+", r"\1", value)
     return _DASH_AFTER_DIGIT.sub("-", value)
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -29,17 +30,48 @@ ACTIVATION = "activation"
 PASSWORD_RESET = "password_reset"
 INVITATION = "invitation"
 
+# Verifies any argon2 hash: each hash names its own parameters, so hashes made under
+# other ARGON2_* settings still verify.
 _hasher = PasswordHasher()
-# A hash to verify against when the address is unknown, so that the time taken does not
-# tell whether an account exists.
-_DUMMY_HASH = _hasher.hash("not-a-real-password-0A!")
+# Stands for "no such account" (unknown address): verify_password checks it as a dummy
+# hash made by the app's own hasher, so that the time taken does not tell whether an
+# account exists.
+_DUMMY_HASH = "<dummy>"
+
+
+def password_hasher() -> PasswordHasher:
+    """The hasher new hashes are made with: argon2id with the current app's
+    ARGON2_TIME_COST, ARGON2_MEMORY_COST (KiB) and ARGON2_PARALLELISM."""
+    config = current_app.config
+    return _hasher_with(config["ARGON2_TIME_COST"], config["ARGON2_MEMORY_COST"],
+                        config["ARGON2_PARALLELISM"])
+
+
+@functools.cache
+def _hasher_with(time_cost: int, memory_cost: int, parallelism: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_cost,
+                          parallelism=parallelism)
+
+
+def dummy_hash() -> str:
+    """A hash of a password nobody has, of the same algorithm and cost as a real one: to
+    verify when there is no real hash (an unknown address or gateway ID), so that the
+    time taken does not tell."""
+    return _dummy_hash_by(password_hasher())
+
+
+@functools.cache
+def _dummy_hash_by(hasher: PasswordHasher) -> str:
+    return hasher.hash("not-a-real-password-0A!")
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return password_hasher().hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
+    if password_hash is _DUMMY_HASH:
+        password_hash = dummy_hash()
     try:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):

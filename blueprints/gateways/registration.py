@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from blueprints.account.services import find_account, hash_password, verify_password
+from blueprints.account.services import dummy_hash, find_account, hash_password, verify_password
 from blueprints.core import audit
 from blueprints.core.attempts import Guess, Requester, check_guess
 from blueprints.core.links import LinkCheck, LinkState, check_link, issue_link, spend_link
@@ -44,10 +44,6 @@ def _link_ttl() -> timedelta:
 # The monitoring service's own 利用規約, recorded per account (AccountConsent.document).
 MONITORING_TERMS = "monitoring_terms"
 
-# Verified when the gateway ID is unknown, so that the time taken does not tell.
-_DUMMY_SLIP_HASH = hash_password("not-a-real-slip-password")
-
-
 class RegistrationError(Exception):
     """A registration cannot go on; `field` says where the message belongs."""
 
@@ -69,7 +65,7 @@ def check_slip_password(requester: SlipRequester, password_hash: str | None,
     dummy hash takes as long). Counted per client and account (`check_guess`); commits,
     so the caller's rollback cannot undo a failure."""
     def is_right() -> bool:
-        return verify_password(password_hash or _DUMMY_SLIP_HASH, password or "") \
+        return verify_password(password_hash or dummy_hash(), password or "") \
             and password_hash is not None
 
     return check_guess(requester, is_right, "gateway.slip", gateway=gateway_id)

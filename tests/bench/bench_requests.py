@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from werkzeug.serving import make_server  # noqa: E402
 
 from app import create_app  # noqa: E402
-from config import TestConfig  # noqa: E402
+from config import Config, TestConfig  # noqa: E402
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 PASSWORD = "Bench-Mark-2026!"
@@ -37,6 +37,9 @@ def build_app(database: Path):
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
         "RATELIMIT_ENABLED": False,
         "TESTING": False,
+        # Sign-in is measured at the production cost of argon2, not the tests' minimum.
+        **{k: getattr(Config, k) for k in ("ARGON2_TIME_COST", "ARGON2_MEMORY_COST",
+                                           "ARGON2_PARALLELISM")},
     })
     with app.app_context():
         from flask_migrate import upgrade
