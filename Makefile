@@ -15,7 +15,7 @@ TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4;
 # tests at the end do not leave a core idle.
 PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist worksteal
 
-.PHONY: run test test-sqlite test-postgres install system-deps browser-deps translations messages migrate seed bench clean
+.PHONY: lighthouse run test test-sqlite test-postgres install system-deps browser-deps translations messages migrate seed bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -89,6 +89,7 @@ test-postgres:
 	@echo "== tests on PostgreSQL ($$TEST_DATABASE_URL, $(TEST_WORKERS) workers) =="
 	$(PYTEST)
 
+# >>> bench (owned by the fleet/bench work)
 # Hot paths against /healthz measured in the same run (only the ratios mean something), then
 # the monitoring page with 1 day and with 1 year of readings side by side and the gateway
 # API's ingest rate, on SQLite and on PostgreSQL (BENCH_POSTGRES_URL, default the database
@@ -99,6 +100,13 @@ bench: install
 	$(BIN)/python tests/bench/bench_requests.py --requests 200 --workers 4
 	$(BIN)/python tests/bench/bench_monitoring.py --requests 100 --workers 1
 	$(BIN)/python tests/bench/bench_enumeration.py --pairs 200
+	$(MAKE) --no-print-directory lighthouse
+# <<< bench
+
+# >>> lighthouse (owned by the static/lighthouse work)
+lighthouse:
+	@echo 'lighthouse: to come'
+# <<< lighthouse
 
 clean:
 	rm -rf $(VENV) instance tests/browser/node_modules

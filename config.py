@@ -347,6 +347,16 @@ class Config:
     CAMPAIGN_TEXT = _env("CAMPAIGN_TEXT", "") or None
     REGISTRATION_CONTACT = _env("REGISTRATION_CONTACT", "") or None
     # <<< help
+    # >>> fleet
+    # <<< fleet
+    # >>> console
+    # <<< console
+    # >>> ingest
+    # <<< ingest
+    # >>> pages
+    # <<< pages
+    # >>> static
+    # <<< static
 
     # Password hashes (argon2id): passes over memory, memory in KiB, lanes. The defaults
     # are argon2-cffi's (RFC 9106 low-memory profile); hashes made with other settings

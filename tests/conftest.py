@@ -569,3 +569,13 @@ def legacy_import(app, tmp_path):
 # <<< join
 # >>> help
 # <<< help
+# >>> fleet
+# <<< fleet
+# >>> console
+# <<< console
+# >>> ingest
+# <<< ingest
+# >>> pages
+# <<< pages
+# >>> static
+# <<< static
