@@ -354,6 +354,9 @@ class Config:
     # >>> ingest
     # <<< ingest
     # >>> pages
+    # monitoring: how many drawn series (a day's points, a chart with its table) each
+    # worker keeps for the monitoring page, per kind (0: none)
+    MONITOR_CACHE_SIZE = _env_int("MONITOR_CACHE_SIZE", 256)
     # <<< pages
     # >>> static
     # <<< static

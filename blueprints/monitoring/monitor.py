@@ -33,8 +33,9 @@ def _partial(target: str) -> bool:
 def _chart_context(viewer: energy.Viewer, period: energy.Period) -> dict:
     gateway = viewer.gateway
     series = energy.series(gateway, period)
+    view = charts.view(series)
     current = energy.current_period(period.kind)
-    return dict(viewer=viewer, gateway=gateway, series=series, chart=charts.build(series),
+    return dict(viewer=viewer, gateway=gateway, series=series, chart=view.chart, view=view,
                 period=period, is_current=period == current,
                 previous=period.shifted(-1) if energy.has_history_before(gateway, period)
                 else None,
