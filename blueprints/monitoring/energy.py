@@ -340,7 +340,9 @@ def _day_rollup(gateway: Gateway, day: date):
 
 def _day_series(gateway: Gateway, period: Period) -> Series:
     day = period.start
-    rollup = _day_rollup(gateway, day)
+    # handover: nothing of a day before the current owner's history (not even whether
+    # it had readings)
+    rollup = _day_rollup(gateway, day) if day >= _first_day(gateway) else None
     if rollup is None:
         return Series(period, "kW", 288, [], Totals(),
                       key=("day", gateway.id, day, gateway.history_from, None))
