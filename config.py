@@ -354,6 +354,10 @@ class Config:
     # >>> ingest
     # <<< ingest
     # >>> pages
+    # monitoring: how many drawn things each worker keeps for the monitoring page, per
+    # kind (a day's points, a chart with its table, the chart section's and the status
+    # line's HTML; about 100 KB for a full day's); 0 keeps none
+    MONITOR_CACHE_SIZE = _env_int("MONITOR_CACHE_SIZE", 64)
     # <<< pages
     # >>> static
     # <<< static

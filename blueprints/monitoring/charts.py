@@ -6,14 +6,23 @@ part not sold (自家消費: used at home or charged into the battery) and the p
 (売電); consumption goes down, split into the part covered without buying (自給) and
 the part bought (買電). The scale is the same both ways, so the gridlines sit at fixed
 heights and their labels can be laid out in HTML next to a stretched SVG
-(`preserveAspectRatio="none"`), readable at 360 px."""
+(`preserveAspectRatio="none"`), readable at 360 px.
+
+`view()` is what the page uses: the chart, its SVG shapes and its table rows as HTML built
+here in one pass (a day is 288 rows: one macro call and a dozen escapes per row in the
+template cost more than the rest of the page), kept per process for a series' key and
+the language (energy.cache). Only numbers and our own labels go into that HTML, and
+every text is escaped."""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
+from flask_babel import get_locale
 from flask_babel import gettext as _
+from markupsafe import Markup, escape
 
+from blueprints.monitoring import energy
 from blueprints.monitoring.energy import Point, Series
 
 HEIGHT = 200          # the SVG's viewBox height; the middle line is at HEIGHT / 2
@@ -71,49 +80,88 @@ def _y(value: float, direction: int, k: float) -> float:
     return HEIGHT / 2 + direction * value * k
 
 
-def _runs(points: list[Point]) -> list[list[Point]]:
-    """Consecutive slots with readings; a missing slot breaks the area (a gap shows)."""
-    runs: list[list[Point]] = []
-    for point in points:
-        if runs and runs[-1][-1].index == point.index - 1:
-            runs[-1].append(point)
+def _runs(points: list[Point]) -> list[list[int]]:
+    """Consecutive slots with readings (their positions in `points`); a missing slot
+    breaks the area (a gap shows)."""
+    runs: list[list[int]] = []
+    previous = None
+    for position, point in enumerate(points):
+        if runs and previous == point.index - 1:
+            runs[-1].append(position)
         else:
-            runs.append([point])
+            runs.append([position])
+        previous = point.index
     return runs
 
 
-def _walk(run: list[Point], edge, direction: int, k: float, forward: bool) -> list[str]:
+def _edge(indices: list[int], ys: list[str], forward: bool) -> list[str]:
     """Path commands along one edge of a band: a vertical move where the value changes,
     a horizontal one to the next change (no command for an unchanged slot)."""
-    points = run if forward else run[::-1]
     commands: list[str] = []
     current = None
-    for point in points:
-        y = _fmt(_y(edge(point), direction, k))
-        if y != current:
-            if current is not None:
-                commands.append(f"H{point.index if forward else point.index + 1}")
-            commands.append(f"V{y}")
-            current = y
-    commands.append(f"H{points[-1].index + 1 if forward else points[-1].index}")
+    if forward:
+        for index, y in zip(indices, ys):
+            if y != current:
+                if current is not None:
+                    commands.append(f"H{index}")
+                commands.append(f"V{y}")
+                current = y
+        commands.append(f"H{indices[-1] + 1}")
+    else:
+        for index, y in zip(reversed(indices), reversed(ys)):
+            if y != current:
+                if current is not None:
+                    commands.append(f"H{index + 1}")
+                commands.append(f"V{y}")
+                current = y
+        commands.append(f"H{indices[0]}")
     return commands
 
 
-def _band_path(run: list[Point], lower, upper, direction: int, k: float) -> str:
-    """A step-shaped band between two edges over a run of slots (one unit wide each):
-    up the left side, along the upper edge, down the right side, back along the lower."""
-    start = f"M{run[0].index} {_fmt(_y(lower(run[0]), direction, k))}"
-    return "".join([start, *_walk(run, upper, direction, k, True),
-                    *_walk(run, lower, direction, k, False), "Z"])
-
-
 def _area_shapes(points: list[Point], k: float) -> list[Shape]:
+    """A step-shaped band per run of slots (one unit wide each) and band: up the left
+    side, along the upper edge, down the right side, back along the lower. Each edge's
+    heights are computed and formatted once per slot, shared by the bands they bound."""
+    formatted: dict[float, str] = {}
+
+    def heights(values, direction):
+        ys = []
+        for value in values:
+            y = HEIGHT / 2 + direction * value * k
+            text = formatted.get(y)
+            if text is None:
+                text = formatted[y] = _fmt(y)
+            ys.append(text)
+        return ys
+
+    self_used = [p.self_used for p in points]
+    supplied = [p.supplied for p in points]
+    sold = [p.self_used + p.sell for p in points]
+    bought = [p.supplied + p.buy for p in points]
+    zero = [0.0] * len(points)
+    edges = {"zero_up": heights(zero, -1), "self": heights(self_used, -1),
+             "sold": heights(sold, -1), "zero_down": heights(zero, 1),
+             "supplied": heights(supplied, 1), "bought": heights(bought, 1)}
+    values = {"zero_up": zero, "self": self_used, "sold": sold, "zero_down": zero,
+              "supplied": supplied, "bought": bought}
+    indices = [p.index for p in points]
+    runs = _runs(points)
     shapes = []
-    for css, lower, upper, direction in BANDS:
-        d = "".join(_band_path(run, lower, upper, direction, k) for run in _runs(points)
-                    if any(upper(p) > lower(p) for p in run))
-        if d:
-            shapes.append(Shape(css, "path", d=d))
+    for css, lower, upper in (("c-self", "zero_up", "self"), ("c-sell", "self", "sold"),
+                              ("c-supplied", "zero_down", "supplied"),
+                              ("c-buy", "supplied", "bought")):
+        low_values, high_values = values[lower], values[upper]
+        parts = []
+        for run in runs:
+            if not any(high_values[i] > low_values[i] for i in run):
+                continue
+            run_indices = [indices[i] for i in run]
+            parts.append(f"M{run_indices[0]} {edges[lower][run[0]]}")
+            parts.extend(_edge(run_indices, [edges[upper][i] for i in run], True))
+            parts.extend(_edge(run_indices, [edges[lower][i] for i in run], False))
+            parts.append("Z")
+        if parts:
+            shapes.append(Shape(css, "path", d="".join(parts)))
     return shapes
 
 
@@ -163,3 +211,52 @@ def build(series: Series) -> Chart:
     ticks = [_tick(scale), _tick(scale / 2), "0", _tick(scale / 2), _tick(scale)]
     return Chart(width=series.slots, height=HEIGHT, ticks=ticks, x_labels=_x_labels(series),
                  shapes=shapes, empty=not series.points)
+
+
+@dataclass(frozen=True)
+class ChartView:
+    """What the page shows of a series: the chart, its SVG shapes and its table rows."""
+
+    chart: Chart
+    shapes: Markup
+    rows: Markup
+
+
+def _shapes_html(chart: Chart) -> Markup:
+    parts = []
+    for shape in chart.shapes:
+        if shape.kind == "path":
+            parts.append(f'<path class="{escape(shape.css)}" d="{escape(shape.d)}"/>')
+        else:
+            title = f"<title>{escape(shape.title)}</title>" if shape.title else ""
+            parts.append(f'<rect class="{escape(shape.css)}" x="{shape.x}" y="{shape.y}" '
+                         f'width="{shape.width}" height="{shape.height}">{title}</rect>')
+    return Markup("".join(parts))
+
+
+def _rows_html(series: Series) -> Markup:
+    """The table's body rows (a number with 2 decimals per cell; a day adds 蓄電残量)."""
+    indent = "\n          "
+    if series.period.kind == "day":
+        rows = [f'{indent}<tr><th scope="row">{escape(p.label)}</th><td>{p.pv:.2f}</td>'
+                f"<td>{p.load:.2f}</td><td>{p.self_used:.2f}</td><td>{p.sell:.2f}</td>"
+                f"<td>{p.buy:.2f}</td><td>{escape(p.soc)}%</td></tr>\n        "
+                for p in series.points]
+    else:
+        rows = [f'{indent}<tr><th scope="row">{escape(p.label)}</th><td>{p.pv:.2f}</td>'
+                f"<td>{p.load:.2f}</td><td>{p.self_used:.2f}</td><td>{p.sell:.2f}</td>"
+                f"<td>{p.buy:.2f}</td></tr>\n        "
+                for p in series.points]
+    return Markup("".join(rows))
+
+
+def view(series: Series) -> ChartView:
+    """The chart of `series` with its shapes and table rows as HTML; kept per process
+    for the series' key in the current language."""
+    key = None if series.key is None else (str(get_locale()), series.key)
+    cache = energy.cache("charts")
+    if key is not None and (cached := cache.get(key)) is not None:
+        return cached
+    chart = build(series)
+    result = ChartView(chart, _shapes_html(chart), _rows_html(series))
+    return result if key is None else cache.put(key, result)

@@ -2,25 +2,38 @@
 reading and today's energy) and the day, month and year series.
 
 Every read is bounded whatever the history: the newest reading by the primary key, a day
-is at most 288 readings, a month at most 31 daily rows, a year 12 monthly rows."""
+is at most 288 readings, a month at most 31 daily rows, a year 12 monthly rows.
+
+The series are read with as little Python per point as possible: only the columns shown,
+plain rows (no ORM objects, no JSON of the units), slot labels and positions from the
+slot's number (no time-zone conversion per reading). A day is read through its daily
+rollup first: its sums and slot count, and how many of its readings are still kept, form
+the day's `Series.key`, so the chart and table drawn for it can be kept per process
+(charts.view) until a late reading, a hand-over (Gateway.history_from) or pruning changes
+it. A day whose readings were pruned (older than the keeping period) answers from its
+rollup: its totals, and `Series.pruned` so that the page says why there is no 5-minute
+detail."""
 from __future__ import annotations
 
 import csv
 import io
 import re
+from collections import OrderedDict
 from dataclasses import dataclass, fields
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
+from threading import Lock
+from typing import NamedTuple
 
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import exists, func, select
+from sqlalchemy import DateTime, exists, func, select, type_coerce
 
 from blueprints.dealers.services import dealer_for_account
 from blueprints.monitoring.telemetry import JST
 from models import db, utcnow
 from models.account import Account
-from models.gateway import DealerLink, Gateway, GatewayStatus
+from models.gateway import DealerLink, Gateway, GatewayStatus, SystemModel
 from models.telemetry import (SLOT, DailyEnergy, GatewayAlert, MonthlyEnergy, Reading,
                               energy_kwh)
 
@@ -35,24 +48,30 @@ class Viewer:
     gateway: Gateway
     owner: Account
     as_dealer: bool  # a linked dealer's employee, not the owner
+    manual_url: str | None = None  # 商品マニュアル of the gateway's model (SystemModel)
 
 
 def viewable_gateway(account: Account, gateway_id: str) -> Viewer | None:
     """The gateway if `account` owns it or works for a dealer it is linked to; None for
-    anything else (someone else's, unlinked, retired, malformed IDs)."""
+    anything else (someone else's, unlinked, retired, malformed IDs). The gateway's
+    model's manual link comes with it (the page's menu; no query of its own)."""
     if not isinstance(gateway_id, str) or not re.fullmatch(r"[0-9A-Z]{12}", gateway_id):
         return None
-    gateway = db.session.scalar(select(Gateway).where(
-        Gateway.gateway_id == gateway_id, Gateway.status.in_(VIEWABLE_STATUSES)))
-    if gateway is None:
+    manual = (select(SystemModel.manual_url).where(SystemModel.code == Gateway.model)
+              .limit(1).scalar_subquery())
+    row = db.session.execute(select(Gateway, manual).where(
+        Gateway.gateway_id == gateway_id, Gateway.status.in_(VIEWABLE_STATUSES))).first()
+    if row is None:
         return None
+    gateway, manual_url = row[0], row[1] or None
     if gateway.owner_id == account.id:
-        return Viewer(gateway, account, as_dealer=False)
+        return Viewer(gateway, account, as_dealer=False, manual_url=manual_url)
     dealer = dealer_for_account(account)
     if dealer is not None and gateway.owner_id is not None and db.session.scalar(
             select(exists().where(DealerLink.gateway_id == gateway.id,
                                   DealerLink.dealer_id == dealer.id))):
-        return Viewer(gateway, db.session.get(Account, gateway.owner_id), as_dealer=True)
+        return Viewer(gateway, db.session.get(Account, gateway.owner_id), as_dealer=True,
+                      manual_url=manual_url)
     return None
 
 
@@ -255,9 +274,9 @@ def parse_period(kind: str | None, value: str | None,
 
 
 # -- series ----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Point:
-    """One bar or slot of a chart: a 5-minute slot (average kW) or a day / month (kWh)."""
+class Point(NamedTuple):
+    """One bar or slot of a chart: a 5-minute slot (average kW) or a day / month (kWh).
+    A tuple: a day makes 288 of them per request."""
 
     index: int        # position in the chart: slot 0-287, day 0-30, month 0-11
     label: str        # 12:05, 11/23, 2026/11
@@ -279,6 +298,10 @@ class Series:
     slots: int         # how many positions the chart has
     points: list[Point]
     totals: Totals
+    # What the points were drawn from, hashable (charts.view keeps a drawing per key);
+    # None: not to be kept.
+    key: tuple | None = None
+    pruned: bool = False  # a day whose 5-minute readings are past their keeping period
 
 
 def _day_start(day: date) -> datetime:
@@ -293,65 +316,145 @@ def series(gateway: Gateway, period: Period) -> Series:
     return _year_series(gateway, period)
 
 
+# The label of each 5-minute slot of a day (the end of its 5 minutes, Japan time: no
+# daylight saving) and its end after midnight; slot 287 ends at 24:00.
+_SLOT_LABELS = tuple(f"{m // 60:02d}:{m % 60:02d}" for m in range(5, 24 * 60 + 1, 5))
+_SLOT_ENDS = tuple(SLOT * (index + 1) for index in range(288))
+_DAY_COLUMNS = (Reading.pv_w, Reading.load_w, Reading.sell_w, Reading.buy_w, Reading.soc,
+                Reading.battery_state)
+_SUM_NAMES = ("slots", "pv_wsum", "load_wsum", "self_wsum", "supplied_wsum", "sell_wsum",
+              "buy_wsum", "charge_wsum", "discharge_wsum")
+
+
+def _day_rollup(gateway: Gateway, day: date):
+    """The day's rollup sums and how many of its readings are kept (one query), or None
+    for a day without any."""
+    start = _day_start(day)
+    kept = (select(func.count()).select_from(Reading)
+            .where(Reading.gateway_id == gateway.id, Reading.ts > start,
+                   Reading.ts <= start + timedelta(days=1)).scalar_subquery())
+    return db.session.execute(
+        select(*(getattr(DailyEnergy, name) for name in _SUM_NAMES), kept.label("kept"))
+        .where(DailyEnergy.gateway_id == gateway.id, DailyEnergy.day == day)).first()
+
+
 def _day_series(gateway: Gateway, period: Period) -> Series:
-    start = _day_start(period.start)
-    readings = db.session.scalars(
-        _clip_readings(gateway, select(Reading).where(
+    day = period.start
+    # handover: nothing of a day before the current owner's history (not even whether
+    # it had readings)
+    rollup = _day_rollup(gateway, day) if day >= _first_day(gateway) else None
+    if rollup is None:
+        return Series(period, "kW", 288, [], Totals(),
+                      key=("day", gateway.id, day, gateway.history_from, None))
+    key = ("day", gateway.id, day, gateway.history_from, tuple(rollup))
+    if rollup.kept < rollup.slots:  # pruned: the rollup's totals, no 5-minute detail
+        return Series(period, "kW", 288, [], day_totals(gateway, day, rollup), key=key,
+                      pruned=True)
+    cache = _series_cache()
+    if (cached := cache.get(key)) is not None:
+        return cached
+    start = _day_start(day)
+    rows = db.session.execute(
+        _clip_readings(gateway, select(type_coerce(Reading.ts, DateTime(timezone=True)),
+                                       *_DAY_COLUMNS).where(
             Reading.gateway_id == gateway.id, Reading.ts > start,
             Reading.ts <= start + timedelta(days=1)))  # handover: clipped
-        .order_by(Reading.ts))
+        .order_by(Reading.ts)).all()
     points = []
-    for reading in readings:
-        index = int((reading.ts - SLOT - start).total_seconds() // SLOT.total_seconds())
-        local = reading.ts.astimezone(JST)
-        points.append(Point(
-            index=index, label=local.strftime("%H:%M") if local.date() == period.start
-            else "24:00", when=reading.ts,
-            pv=reading.pv_w / 1000, load=reading.load_w / 1000,
-            self_used=max(0, reading.pv_w - reading.sell_w) / 1000,
-            supplied=max(0, reading.load_w - reading.buy_w) / 1000,
-            sell=reading.sell_w / 1000, buy=reading.buy_w / 1000, soc=reading.soc,
-            battery_state=reading.battery_state))
-    totals = day_totals(gateway, period.start)  # handover: clipped
-    return Series(period, "kW", 288, points, totals)
+    if rows:
+        # Timestamps come back naive (UTC) from SQLite and aware from PostgreSQL: the
+        # day's start in the same form, then one subtraction per reading.
+        base = start.astimezone(timezone.utc)
+        naive = rows[0][0].tzinfo is None
+        if naive:
+            base = base.replace(tzinfo=None)
+        utc_start = start.astimezone(timezone.utc)
+        labels, ends, append = _SLOT_LABELS, _SLOT_ENDS, points.append
+        for ts, pv, load, sell, buy, soc, state in rows:
+            index = (ts - base) // SLOT - 1
+            append(Point(index, labels[index], utc_start + ends[index], pv / 1000,
+                         load / 1000, (pv - sell if pv > sell else 0) / 1000,
+                         (load - buy if load > buy else 0) / 1000, sell / 1000, buy / 1000,
+                         soc, state))
+    totals = day_totals(gateway, day, rollup)  # handover: clipped
+    return cache.put(key, Series(period, "kW", 288, points, totals, key=key))
+
+
+# -- a per-process keep of what was drawn for a key ----------------------------------------
+class LRU:
+    """A small least-recently-used mapping, safe between threads."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = Lock()
+
+    def get(self, key):
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key, value):
+        if self.size > 0:
+            with self._lock:
+                self._items[key] = value
+                self._items.move_to_end(key)
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
+        return value
+
+
+def cache(name: str) -> LRU:
+    """The app's LRU `name` (one per app and process: the keys hold database IDs)."""
+    caches = current_app.extensions.setdefault("monitoring_caches", {})
+    if name not in caches:
+        caches[name] = LRU(current_app.config["MONITOR_CACHE_SIZE"])
+    return caches[name]
+
+
+def _series_cache() -> LRU:
+    return cache("series")
 
 
 def _point(index: int, label: str, when: date, row) -> Point:
     totals = Totals.of(row)
-    return Point(index=index, label=label, when=when, pv=totals.pv, load=totals.load,
-                 self_used=totals.self_used, supplied=totals.supplied, sell=totals.sell,
-                 buy=totals.buy)
+    return Point(index, label, when, totals.pv, totals.load, totals.self_used,
+                 totals.supplied, totals.sell, totals.buy)
 
 
 def _month_series(gateway: Gateway, period: Period) -> Series:
     end = period.shifted(1).start
-    rows = db.session.scalars(
-        select(DailyEnergy).where(DailyEnergy.gateway_id == gateway.id,
-                                  DailyEnergy.day >= max(period.start, _first_day(gateway)),
-                                  DailyEnergy.day < end)
-        .order_by(DailyEnergy.day))
+    rows = db.session.execute(
+        select(DailyEnergy.day, *(getattr(DailyEnergy, name) for name in _SUM_NAMES))
+        .where(DailyEnergy.gateway_id == gateway.id,
+               DailyEnergy.day >= max(period.start, _first_day(gateway)),
+               DailyEnergy.day < end)
+        .order_by(DailyEnergy.day)).all()
     points = [_point(row.day.day - 1, f"{row.day.month}/{row.day.day}", row.day,
                      _clip_day_row(gateway, row))  # handover: clipped
               for row in rows]
     totals = month_totals(gateway, period.start)  # handover: clipped
-    return Series(period, "kWh", (end - period.start).days, points, totals)
+    return Series(period, "kWh", (end - period.start).days, points, totals,
+                  key=("points", period, tuple(points)))
 
 
 def _year_series(gateway: Gateway, period: Period) -> Series:
     end = period.shifted(1).start
-    rows = list(db.session.scalars(
-        select(MonthlyEnergy).where(
-            MonthlyEnergy.gateway_id == gateway.id,
-            MonthlyEnergy.month >= max(period.start, _first_day(gateway).replace(day=1)),
-            MonthlyEnergy.month < end)
-        .order_by(MonthlyEnergy.month)))
+    rows = db.session.execute(
+        select(MonthlyEnergy.month, *(getattr(MonthlyEnergy, name) for name in _SUM_NAMES))
+        .where(MonthlyEnergy.gateway_id == gateway.id,
+               MonthlyEnergy.month >= max(period.start, _first_day(gateway).replace(day=1)),
+               MonthlyEnergy.month < end)
+        .order_by(MonthlyEnergy.month)).all()
     rows = [_clip_month_row(gateway, row) for row in rows]  # handover: clipped
     points = [_point(row.month.month - 1, f"{row.month.year}/{row.month.month}", row.month,
                      row) for row in rows]
     totals = Totals()
     for row in rows:
         totals = totals + Totals.of(row)
-    return Series(period, "kWh", 12, points, totals)
+    return Series(period, "kWh", 12, points, totals, key=("points", period, tuple(points)))
 
 
 def has_history_before(gateway: Gateway, period: Period) -> bool:
@@ -365,28 +468,41 @@ def has_history_before(gateway: Gateway, period: Period) -> bool:
 # -- CSV ---------------------------------------------------------------------------------------
 def series_csv(gateway: Gateway, series: Series) -> str:
     """The figures of a chart as CSV (UTF-8 with BOM, so that spreadsheet programs in
-    Japan open it as UTF-8): 5-minute average kW for a day, kWh for a month or a year."""
-    unit = series.unit
-    header = [_("日時") if series.period.kind == "day" else _("期間"),
+    Japan open it as UTF-8): 5-minute average kW for a day, kWh for a month or a year.
+    A day whose readings were pruned has one row: its totals in kWh from the rollup."""
+    day = series.period.kind == "day" and not series.pruned
+    unit = "kWh" if series.pruned else series.unit
+    header = [_("日時") if day else _("期間"),
               f"{_('発電')}({unit})", f"{_('消費')}({unit})", f"{_('自家消費')}({unit})",
               f"{_('自給')}({unit})", f"{_('売電')}({unit})", f"{_('買電')}({unit})"]
-    if series.period.kind == "day":
+    if day:
         header += [_("蓄電残量") + "(%)", _("蓄電池の動作状態")]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)
-    for point in series.points:
-        if isinstance(point.when, datetime):
-            label = point.when.astimezone(JST).strftime("%Y-%m-%d %H:%M")
-        elif series.period.kind == "year":
-            label = point.when.strftime("%Y-%m")
-        else:
-            label = point.when.isoformat()
-        row = [label] + [f"{value:.3f}" for value in (
-            point.pv, point.load, point.self_used, point.supplied, point.sell, point.buy)]
-        if series.period.kind == "day":
-            row += [point.soc, str(BATTERY_LABELS.get(point.battery_state, ""))]
-        writer.writerow(row)
+    if series.pruned:
+        t = series.totals
+        writer.writerow([series.period.start.isoformat()] + [f"{value:.3f}" for value in (
+            t.pv, t.load, t.self_used, t.supplied, t.sell, t.buy)])
+    elif day:
+        # Labels from the slot (its end, Japan time; the last one is the next day's 00:00)
+        # and the battery states translated once, not per row.
+        states = {state: str(label) for state, label in BATTERY_LABELS.items()}
+        today = f"{series.period.start.isoformat()} "
+        midnight = f"{(series.period.start + timedelta(days=1)).isoformat()} 00:00"
+        writer.writerows(
+            [today + point.label if point.index < 287 else midnight,
+             f"{point.pv:.3f}", f"{point.load:.3f}", f"{point.self_used:.3f}",
+             f"{point.supplied:.3f}", f"{point.sell:.3f}", f"{point.buy:.3f}", point.soc,
+             states.get(point.battery_state, "")]
+            for point in series.points)
+    else:
+        year = series.period.kind == "year"
+        writer.writerows(
+            [point.when.strftime("%Y-%m") if year else point.when.isoformat()]
+            + [f"{value:.3f}" for value in (point.pv, point.load, point.self_used,
+                                            point.supplied, point.sell, point.buy)]
+            for point in series.points)
     return "\ufeff" + buffer.getvalue()
 
 
@@ -442,20 +558,22 @@ def _boundary_day(gateway: Gateway, day: date) -> _Sums:
     its readings (at most 288)."""
     start = _day_start(day)
     sums = _Sums(day=day)
-    for reading in db.session.scalars(_clip_readings(gateway, select(Reading).where(
-            Reading.gateway_id == gateway.id, Reading.ts > start,
-            Reading.ts <= start + timedelta(days=1)))):
+    for pv, load, sell, buy, battery, state in db.session.execute(_clip_readings(
+            gateway, select(Reading.pv_w, Reading.load_w, Reading.sell_w, Reading.buy_w,
+                            Reading.battery_w, Reading.battery_state).where(
+                Reading.gateway_id == gateway.id, Reading.ts > start,
+                Reading.ts <= start + timedelta(days=1)))):
         sums.slots += 1
-        sums.pv_wsum += reading.pv_w
-        sums.load_wsum += reading.load_w
-        sums.self_wsum += max(0, reading.pv_w - reading.sell_w)
-        sums.supplied_wsum += max(0, reading.load_w - reading.buy_w)
-        sums.sell_wsum += reading.sell_w
-        sums.buy_wsum += reading.buy_w
-        if reading.battery_state == "charging":
-            sums.charge_wsum += reading.battery_w
-        elif reading.battery_state == "discharging":
-            sums.discharge_wsum += reading.battery_w
+        sums.pv_wsum += pv
+        sums.load_wsum += load
+        sums.self_wsum += max(0, pv - sell)
+        sums.supplied_wsum += max(0, load - buy)
+        sums.sell_wsum += sell
+        sums.buy_wsum += buy
+        if state == "charging":
+            sums.charge_wsum += battery
+        elif state == "discharging":
+            sums.discharge_wsum += battery
     return sums
 
 
@@ -465,12 +583,15 @@ def _clip_day_row(gateway: Gateway, row):
     return _boundary_day(gateway, row.day) if row.day == _first_day(gateway) else None
 
 
-def day_totals(gateway: Gateway, day: date) -> Totals:
-    """The energy of a day as the current owner may see it."""
+def day_totals(gateway: Gateway, day: date, rollup=None) -> Totals:
+    """The energy of a day as the current owner may see it (`rollup`: the day's row if
+    already read). A hand-over day whose readings were pruned shows nothing: its rollup
+    cannot be split at the hand-over, and the previous owner's part is never shown."""
     if history_start(gateway) is not None and day <= _first_day(gateway):
         return Totals.of(_boundary_day(gateway, day)) if day == _first_day(gateway) \
             else Totals()
-    return Totals.of(db.session.get(DailyEnergy, (gateway.id, day)))
+    return Totals.of(rollup if rollup is not None
+                     else db.session.get(DailyEnergy, (gateway.id, day)))
 
 
 def _month_from_days(gateway: Gateway, month: date) -> _Sums:

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from blueprints.account.services import delete_account
 from blueprints.dealers.services import become_dealer, link_dealer
@@ -21,7 +21,7 @@ from models.gateway import Gateway, GatewayStatus
 from models.telemetry import DailyEnergy, GatewayAlert, Reading
 from tests.conftest import csrf_from
 from tests.flows.test_dealer_links import make_company, make_gateway, make_owner
-from tests.helpers import HX, PASSWORD, add_units, login, reading, slot_end
+from tests.helpers import HX, PASSWORD, add_units, login, reading, slot_end, statements
 
 GATEWAY = "01AB12345678"
 PAGE = f"/monitoring/gateways/{GATEWAY}/monitor"
@@ -422,3 +422,132 @@ def test_menu_greets_the_owner_and_links_the_manuals_of_their_models(owner_clien
     assert f"{owner.family_name} {owner.given_name} 様" in menu
     assert f'href="https://enelink.example/manuals/{gateway.model}.pdf"' in menu
     assert "GW-M003.pdf" not in menu  # only the models this owner has
+
+
+# -- issue 14: a cheaper page, the same page; pruned days ------------------------------------
+def _rows_of(page: str) -> list[str]:
+    return re.findall(r'<tr><th scope="row">([^<]+)</th>', page.split('id="chart"', 1)[1])
+
+
+def _csv_rows(client, url: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text_of(client.get(url)).lstrip("\ufeff"))))
+
+
+def test_a_pruned_day_answers_from_its_rollup(owner_client, owner_gateway):
+    """Raw readings past their keeping period are deleted (`flask gateways prune`), the
+    rollups stay: the day says so and shows its totals; its CSV has the totals row."""
+    _owner, gateway = owner_gateway
+    day = utcnow().astimezone(JST).date() - timedelta(days=3)
+    feed(gateway, _day_readings(day, range(10, 14), pv_kw=3.0, load_kw=1.0, sell_kw=1.5,
+                                buy_kw=0.0))
+    url = f"{PAGE}?period=day&date={day.isoformat()}"
+    assert len(_rows_of(text_of(owner_client.get(url)))) == 48  # drawn and kept
+    db.session.execute(delete(Reading).where(
+        Reading.gateway_id == gateway.id,
+        Reading.ts < datetime.combine(day, datetime.min.time(), JST) + timedelta(hours=12)))
+    db.session.commit()
+    chart = text_of(owner_client.get(url)).split('id="chart"', 1)[1]
+    assert "保存期間を過ぎた" in chart and "この期間のデータはありません" not in chart
+    assert "<svg" not in chart and _rows_of(text_of(owner_client.get(url))) == []
+    assert re.search(r"<dt>発電</dt><dd>12\.0 kWh", chart)     # 48 × 3 kW × 5 min
+    assert re.search(r"<dt>自家消費率</dt><dd>50%", chart)
+    assert _csv_rows(owner_client, f"{CSV_URL}?period=day&date={day.isoformat()}") == [
+        ["期間", "発電(kWh)", "消費(kWh)", "自家消費(kWh)", "自給(kWh)", "売電(kWh)", "買電(kWh)"],
+        [day.isoformat(), "12.000", "4.000", "6.000", "4.000", "6.000", "0.000"]]
+    # The month and the year never needed the readings.
+    month = text_of(owner_client.get(f"{PAGE}?period=month&date={day:%Y-%m}"))
+    assert f"{day.month}/{day.day} 発電 12.0 kWh" in month
+    # The chart partial says the same as the page.
+    partial = text_of(owner_client.get(url, headers=CHART_HX))
+    assert partial.lstrip().startswith('<section id="chart"') and "保存期間を過ぎた" in partial
+
+
+def test_a_kept_day_follows_late_readings_the_hand_over_and_the_language(owner_client,
+                                                                          owner_gateway):
+    """What is drawn is kept per process, but never shown stale: a late reading for the
+    day, a hand-over start (history_from) and the viewer's language each draw anew."""
+    owner, gateway = owner_gateway
+    day = utcnow().astimezone(JST).date() - timedelta(days=2)
+    url = f"{PAGE}?period=day&date={day.isoformat()}"
+    csv_url = f"{CSV_URL}?period=day&date={day.isoformat()}"
+    feed(gateway, _day_readings(day, range(10, 11)))
+    assert _rows_of(text_of(owner_client.get(url)))[0] == "10:05"
+    assert len(_csv_rows(owner_client, csv_url)) == 13
+    feed(gateway, _day_readings(day, range(9, 10), pv_kw=1.0))   # late, earlier slots
+    rows = _rows_of(text_of(owner_client.get(url)))
+    assert len(rows) == 24 and rows[0] == "09:05"
+    assert len(_rows_of(text_of(owner_client.get(url, headers=CHART_HX)))) == 24
+    assert len(_csv_rows(owner_client, csv_url)) == 25
+    # Unchanged, the day is drawn from what was kept: its readings are not read again.
+    with statements() as seen:
+        assert len(_rows_of(text_of(owner_client.get(url)))) == 24
+    assert not any("gateway_reading.pv_w" in statement and "LIMIT" not in statement
+                   for statement in seen)  # (the newest reading, for the status line, is)
+    # A hand-over at 10:00: the new owner's history starts there.
+    start = datetime.combine(day, datetime.min.time(), JST) + timedelta(hours=10)
+    db.session.get(Gateway, gateway.id).history_from = start
+    db.session.commit()
+    rows = _rows_of(text_of(owner_client.get(url)))
+    assert len(rows) == 13 and rows[0] == "10:00"   # the slot ending at the hand-over on
+    owner.language = "en"
+    db.session.commit()
+    chart = text_of(owner_client.get(url)).split('id="chart"', 1)[1]
+    assert "Generation and consumption" in chart and "発電・消費のグラフ" not in chart
+
+
+def _fixed_history(gateway) -> date:
+    """A fixed, varied history: every slot of 2025-06-10 but a gap (values with 1-3
+    decimals, each battery state, slot 24:00), a few slots on other days of June and on
+    a day of each month from January: what the page showed before issue 14 is known."""
+    day, now = date(2025, 6, 10), datetime(2025, 6, 30, 12, tzinfo=JST)
+    start = datetime.combine(day, datetime.min.time(), JST)
+    states = ("charging", "discharging", "standby")
+    readings = [reading(start + timedelta(minutes=5 * (i + 1)), pv_kw=(i * 37 % 53) / 10,
+                        load_kw=(i * 11 % 29) / 7, sell_kw=(i * 5 % 13) / 4,
+                        buy_kw=(i * 3 % 7) / 9, battery_kw=(i % 17) / 3, soc=i * 7 % 101,
+                        battery_state=states[i % 3])
+                for i in range(288) if not 100 <= i < 111]
+    for other in [date(2025, 6, d) for d in (1, 2, 9, 11, 29)] + [
+            date(2025, m, 15) for m in range(1, 6)]:
+        base = datetime.combine(other, datetime.min.time(), JST)
+        readings += [reading(base + timedelta(hours=h), pv_kw=h / 3, load_kw=h / 5,
+                             sell_kw=h / 11, buy_kw=(24 - h) / 13) for h in range(1, 25, 5)]
+    for first in range(0, len(readings), 500):
+        feed(gateway, readings[first:first + 500], now=now)
+    return day
+
+
+def _key_parts(page: str) -> str:
+    """The chart's SVG and x labels, the totals and the table of a page."""
+    chart = page.split('id="chart"', 1)[1]
+    return "".join(re.findall(r'<svg .*?</svg>|<div class="chart-x.*?</div>'
+                              r'|<dl class="totals">.*?</dl>|<table .*?</table>', chart, re.S))
+
+
+def test_the_page_shows_the_same_figures_as_before(owner_client, owner_gateway):
+    """The day, month and year of a fixed history: chart, totals, table and CSV are the
+    same, byte for byte, as the page drew them before its work per point was cut (the
+    digests were taken with the code of issue 13)."""
+    import hashlib
+
+    _owner, gateway = owner_gateway
+    day = _fixed_history(gateway)
+    digests = {}
+    for kind, value in (("day", day.isoformat()), ("month", "2025-06"), ("year", "2025")):
+        page = text_of(owner_client.get(f"{PAGE}?period={kind}&date={value}"))
+        again = text_of(owner_client.get(f"{PAGE}?period={kind}&date={value}"))  # kept
+        partial = text_of(owner_client.get(f"{PAGE}?period={kind}&date={value}",
+                                           headers=CHART_HX))
+        assert _key_parts(page) == _key_parts(again) == _key_parts(partial)
+        data = text_of(owner_client.get(f"{CSV_URL}?period={kind}&date={value}"))
+        digests[kind] = hashlib.sha256(_key_parts(page).encode()).hexdigest()[:16]
+        digests[f"{kind}.csv"] = hashlib.sha256(data.encode()).hexdigest()[:16]
+    assert digests == GOLDEN_DIGESTS
+    rows = _rows_of(page := text_of(owner_client.get(f"{PAGE}?period=day&date={day}")))
+    assert len(rows) == 277 and rows[-1] == "24:00" and "08:20" in rows and "09:15" not in rows
+
+
+# Taken with the code before issue 14 (ORM rows, the table and shapes drawn by the template).
+GOLDEN_DIGESTS = {"day": "064471b0c71b1c93", "day.csv": "cfa8f96102177de9",
+                  "month": "1017e477f0924ba4", "month.csv": "490ee61c862f107c",
+                  "year": "57462550cd113915", "year.csv": "802e1fc5fb5f45c1"}
