@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import (String, bindparam, cast, delete, exists, func, select, text,
                         update)
 from sqlalchemy.dialects import postgresql, sqlite
@@ -27,7 +28,7 @@ from models.telemetry import (SLOT, SUM_COLUMNS, AlertKind, BatteryState, DailyE
 MAX_BATCH = 2016                       # a week of 5-minute readings
 MAX_POWER_KW = 100.0
 FUTURE_TOLERANCE = timedelta(minutes=2)  # clock skew a device may have
-MAX_AGE = timedelta(days=400)          # older readings are refused (a device keeps less)
+MAX_AGE = timedelta(days=400)          # the default of max_age(): READINGS_RETENTION_DAYS
 MAX_UNITS = 6
 POWER_FIELDS = {"pv_kw": "pv_w", "load_kw": "load_w", "battery_kw": "battery_w",
                 "sell_kw": "sell_w", "buy_kw": "buy_w"}
@@ -81,7 +82,7 @@ class ReadingData:
             discharge_wsum=self.battery_w if self.battery_state == _DISCHARGING else 0)
 
 
-def _timestamp(raw, now: datetime) -> datetime:
+def _timestamp(raw, now: datetime, max_age: timedelta = MAX_AGE) -> datetime:
     # isprintable(): fromisoformat() ignores a NUL byte in the string.
     if not isinstance(raw, str) or len(raw) > 40 or not raw.isprintable():
         raise ReadingRejected("malformed", "timestamp",
@@ -100,9 +101,9 @@ def _timestamp(raw, now: datetime) -> datetime:
                               "timestamp must be the end of a 5-minute period (hh:m0 or hh:m5)")
     if value > now + FUTURE_TOLERANCE:
         raise ReadingRejected("future_dated", "timestamp", "timestamp is in the future")
-    if value < now - MAX_AGE:
+    if value < now - max_age:
         raise ReadingRejected("too_old", "timestamp",
-                              f"timestamp is more than {MAX_AGE.days} days old")
+                              f"timestamp is more than {max_age.days} days old")
     return value
 
 
@@ -148,7 +149,15 @@ def _units(raw, unit_numbers: set[int]) -> list[dict]:
     return sorted(units, key=lambda u: u["unit"])
 
 
-def check_reading(raw, gateway_code: str, unit_numbers: set[int], now: datetime) -> ReadingData:
+def max_age() -> timedelta:
+    """How old a reading may be: the readings' retention (READINGS_RETENTION_DAYS, 400
+    days by default). An older one would be pruned, and a resent copy of a pruned
+    reading would no longer be a duplicate: the rollups would count it twice."""
+    return timedelta(days=current_app.config.get("READINGS_RETENTION_DAYS", MAX_AGE.days))
+
+
+def check_reading(raw, gateway_code: str, unit_numbers: set[int], now: datetime,
+                  max_age: timedelta = MAX_AGE) -> ReadingData:
     """Check one reading as gateway `gateway_code` sent it (its power conditioners are
     `unit_numbers`); raises ReadingRejected with the reason (malformed, out_of_range,
     future_dated, too_old, foreign)."""
@@ -158,7 +167,7 @@ def check_reading(raw, gateway_code: str, unit_numbers: set[int], now: datetime)
     if claimed is not None and claimed != gateway_code:
         raise ReadingRejected("foreign", "gateway_id",
                               "this reading belongs to another gateway")
-    ts = _timestamp(raw.get("timestamp"), now)
+    ts = _timestamp(raw.get("timestamp"), now, max_age)
     watts = {column: round(_number(raw, name, 0.0, MAX_POWER_KW) * 1000)
              for name, column in POWER_FIELDS.items()}
     soc = _number(raw, "soc", 0, 100)
@@ -322,9 +331,10 @@ def _check_batch(raw_readings, gateway_code: str, unit_numbers: set[int],
     """The batch's good readings, the first of each timestamp; the bad ones and repeats
     are counted in `result`."""
     checked: dict[datetime, ReadingData] = {}
+    oldest = max_age()
     for index, raw in enumerate(raw_readings):
         try:
-            reading = check_reading(raw, gateway_code, unit_numbers, now)
+            reading = check_reading(raw, gateway_code, unit_numbers, now, oldest)
         except ReadingRejected as error:
             result.rejected.append({"index": index, "reason": error.reason,
                                     "field": error.field, "message": error.message})
