@@ -30,6 +30,7 @@ MAX_POWER_KW = 100.0
 FUTURE_TOLERANCE = timedelta(minutes=2)  # clock skew a device may have
 MAX_AGE = timedelta(days=400)          # the default of max_age(): READINGS_RETENTION_DAYS
 MAX_UNITS = 6
+SMALL_BATCH = 12  # an hour of readings: checked inside the transaction even on SQLite
 POWER_FIELDS = {"pv_kw": "pv_w", "load_kw": "load_w", "battery_kw": "battery_w",
                 "sell_kw": "sell_w", "buy_kw": "buy_w"}
 ERROR_CODE = re.compile(r"[A-Z0-9][A-Z0-9-]{0,15}")
@@ -285,12 +286,19 @@ def _build_readings(dialect: str):
 
 
 def _build_rollup(model, key: str):
+    """An upsert adding a batch's sums to the rollup rows, as text: the dialects'
+    on_conflict constructs have no cache key, so SQLAlchemy would compile them for every
+    request. The same SQL serves PostgreSQL and SQLite."""
     def build(dialect: str):
         table = model.__table__
-        insert = _dialect_insert(dialect, table)
-        return insert.on_conflict_do_update(
-            index_elements=["gateway_id", key],
-            set_={name: table.c[name] + insert.excluded[name] for name in SUM_COLUMNS})
+        names = ["gateway_id", key, *SUM_COLUMNS]
+        added = ", ".join(f"{name} = {table.name}.{name} + excluded.{name}"
+                          for name in SUM_COLUMNS)
+        return text(
+            f"INSERT INTO {table.name} ({', '.join(names)}) "
+            f"VALUES ({', '.join(':' + name for name in names)}) "
+            f"ON CONFLICT (gateway_id, {key}) DO UPDATE SET {added}"
+        ).bindparams(*(bindparam(name, type_=table.c[name].type) for name in names))
     return build
 
 
@@ -363,9 +371,10 @@ def ingest(gateway: Gateway, raw_readings, now: datetime | None = None,
     silence alert of the gateway is open (read with the lock).
 
     On SQLite every transaction of this app holds the database's write lock: there the
-    reads end before the batch is checked, so that a batch of 2016 readings does not
-    keep other requests waiting while it is checked. On PostgreSQL the checks run inside
-    the transaction, which has only read the gateway's row so far (no lock held)."""
+    reads end before a batch larger than SMALL_BATCH is checked, so that a batch of 2016
+    readings does not keep other requests waiting while it is checked (a few readings
+    are checked in microseconds). On PostgreSQL the checks run inside the transaction,
+    which has only read the gateway's row so far (no lock held)."""
     now = now or utcnow()
     result = IngestResult()
     gateway_pk, gateway_code = gateway.id, gateway.gateway_id
@@ -374,7 +383,7 @@ def ingest(gateway: Gateway, raw_readings, now: datetime | None = None,
                                               .where(PcsUnit.gateway_id == gateway_pk)))
     else:
         unit_numbers = context.unit_numbers
-    if _dialect() != "postgresql":
+    if _dialect() != "postgresql" and len(raw_readings) > SMALL_BATCH:
         db.session.commit()  # end the reads (and the caller's work) before the checks
     checked = _check_batch(raw_readings, gateway_code, unit_numbers, now, result)
     if not checked:
