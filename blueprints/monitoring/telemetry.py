@@ -219,8 +219,8 @@ def _dialect() -> str:
     return db.session.get_bind().dialect.name
 
 
-def _statement(name: str):
-    key = (_dialect(), name)
+def _statement(name: str, dialect: str | None = None):
+    key = (dialect or _dialect(), name)
     if key not in _STATEMENTS:
         _STATEMENTS[key] = _BUILDERS[name](key[0])
     return _STATEMENTS[key]
@@ -312,7 +312,7 @@ def local_day(ts: datetime) -> date:
     return (ts - SLOT).astimezone(JST).date()
 
 
-def _add_to_rollups(gateway_pk: int, readings: list[ReadingData]) -> None:
+def _add_to_rollups(gateway_pk: int, readings: list[ReadingData], dialect: str) -> None:
     days: dict[date, dict] = {}
     for reading in readings:
         day = local_day(reading.ts)
@@ -331,7 +331,7 @@ def _add_to_rollups(gateway_pk: int, readings: list[ReadingData]) -> None:
         # In key order: two batches adding to the same days lock their rows in one order.
         rows = [{"gateway_id": gateway_pk, key: when, **totals[when]} for when in sorted(totals)]
         if rows:
-            db.session.execute(_statement(name), rows)
+            db.session.execute(_statement(name, dialect), rows)
 
 
 def _check_batch(raw_readings, gateway_code: str, unit_numbers: set[int],
@@ -383,22 +383,23 @@ def ingest(gateway: Gateway, raw_readings, now: datetime | None = None,
                                               .where(PcsUnit.gateway_id == gateway_pk)))
     else:
         unit_numbers = context.unit_numbers
-    if _dialect() != "postgresql" and len(raw_readings) > SMALL_BATCH:
+    dialect = _dialect()
+    if dialect != "postgresql" and len(raw_readings) > SMALL_BATCH:
         db.session.commit()  # end the reads (and the caller's work) before the checks
     checked = _check_batch(raw_readings, gateway_code, unit_numbers, now, result)
     if not checked:
         db.session.commit()
         return result
-    state = db.session.execute(_statement("lock"), {"pk": gateway_pk}).first()
+    state = db.session.execute(_statement("lock", dialect), {"pk": gateway_pk}).first()
     if state is None or state.status not in REPORTING_STATUSES:  # retired meanwhile
         db.session.rollback()
         result.refused = True
         return result
-    stored = _store_new(gateway_pk, checked, now)
+    stored = _store_new(gateway_pk, checked, now, dialect)
     result.accepted = len(stored)
     result.duplicates += len(checked) - len(stored)
     if stored:
-        _add_to_rollups(gateway_pk, stored)
+        _add_to_rollups(gateway_pk, stored, dialect)
         newest = max(stored, key=lambda r: r.ts)
         earliest = min(r.ts for r in stored)
         moved = {}
@@ -442,13 +443,14 @@ def newest_codes(reading: ReadingData) -> str:
                      if u.get("error_code"))
 
 
-def _store_new(gateway_pk: int, readings: list[ReadingData], now: datetime) -> list[ReadingData]:
+def _store_new(gateway_pk: int, readings: list[ReadingData], now: datetime,
+               dialect: str) -> list[ReadingData]:
     """Insert what is not stored yet; returns those readings (the others are duplicates).
     One statement executed for many rows: SQLAlchemy sends them in large batches
     ("insertmanyvalues") and returns the timestamps actually inserted. In time order, so
     that two batches sharing timestamps wait for each other in one order."""
     readings = sorted(readings, key=lambda r: r.ts)
-    if _dialect() == "postgresql":
+    if dialect == "postgresql":
         rows = [{"ts": r.ts.isoformat(), "pv_w": r.pv_w, "load_w": r.load_w,
                  "battery_w": r.battery_w, "battery_state": r.battery_state, "soc": r.soc,
                  "sell_w": r.sell_w, "buy_w": r.buy_w, "units": r.units,
@@ -457,7 +459,8 @@ def _store_new(gateway_pk: int, readings: list[ReadingData], now: datetime) -> l
                   "readings": json.dumps(rows)}
     else:
         params = [r.row(gateway_pk, now) for r in readings]
-    inserted = set(db.session.execute(_statement("readings"), params).scalars().all())
+    inserted = set(db.session.execute(_statement("readings", dialect), params)
+                   .scalars().all())
     return [r for r in readings if r.ts in inserted]
 
 
