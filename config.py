@@ -352,6 +352,13 @@ class Config:
     # >>> console
     # <<< console
     # >>> ingest
+    # Raw readings are kept this long (the daily and monthly energy for good): older ones
+    # are refused by the API and removed by `flask --app app gateways prune`, which
+    # deletes READINGS_PRUNE_BATCH rows per transaction, at most READINGS_PRUNE_MAX_BATCHES
+    # per run (PostgreSQL drops whole months first).
+    READINGS_RETENTION_DAYS = _env_int("READINGS_RETENTION_DAYS", 400)
+    READINGS_PRUNE_BATCH = _env_int("READINGS_PRUNE_BATCH", 5000)
+    READINGS_PRUNE_MAX_BATCHES = _env_int("READINGS_PRUNE_MAX_BATCHES", 1000)
     # <<< ingest
     # >>> pages
     # monitoring: how many drawn things each worker keeps for the monitoring page, per

@@ -45,7 +45,8 @@ class Gateway(Base):
     registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_report_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # 初回通信日時
     # The newest reading's timestamp: what the status line and the silence check read.
-    last_reading_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # Not indexed: every reading updates it, and an update of an unindexed column is HOT.
+    last_reading_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The device's credential for the gateway API (issued with the slip), stored hashed.
     api_key_hash: Mapped[str | None] = mapped_column(String(64))
     api_key_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

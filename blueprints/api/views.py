@@ -77,19 +77,26 @@ def _bearer() -> str | None:
     return key.strip() if scheme.lower() == "bearer" else None
 
 
-def gateway_request(view):
+def gateway_request(view=None, *, statement=None):
     """Authenticate the gateway of the URL and apply the rate limits, in the order the
-    module docstring gives, before `view(gateway)` runs (and reads the body, if any)."""
+    module docstring gives, before `view(gateway)` runs (and reads the body, if any).
+    With `statement` (a function answering credentials.BY_GATEWAY_ID with more columns),
+    the view gets the authenticated row too: `view(gateway, row)`."""
+    if view is None:
+        return lambda view: gateway_request(view, statement=statement)
 
     @wraps(view)
     def authenticated(gateway_id: str):
-        gateway = credentials.authenticate(gateway_id, _bearer())
-        if gateway is None:
+        row = credentials.authenticate_row(
+            gateway_id, _bearer(),
+            statement() if statement is not None else credentials.BY_GATEWAY_ID)
+        if row is None:
             wait = _over_limit("GATEWAY_API_FAILED_AUTH_LIMIT",
                                "failed-auth:" + (get_remote_address() or ""))
             if wait:
                 return _too_many(wait)
             return _error(401, "unauthorized", "unknown gateway or wrong API key")
+        gateway = row[0]
         wait = _over_limit("GATEWAY_API_LIMIT", "gateway:" + gateway.gateway_id)
         if wait:
             return _too_many(wait)
@@ -99,30 +106,31 @@ def gateway_request(view):
                               "this gateway was exchanged or disposed of")
             return _error(403, "gateway_not_registered",
                           "this gateway has not been registered by an owner")
-        return view(gateway)
+        return view(gateway, row) if statement is not None else view(gateway)
 
     return authenticated
 
 
 @bp.post("/gateways/<gateway_id>/readings")
 @csrf.exempt
-@gateway_request
-def post_readings(gateway):
+@gateway_request(statement=telemetry.report_statement)
+def post_readings(gateway, row):
     """Store a batch of 5-minute readings (see telemetry.check_reading for a reading).
-    The body is read only now, after the key was checked."""
+    The body is read only now, after the key was checked. The gateway's units and its
+    settings announcement were read with the gateway (one statement)."""
     request.max_content_length = MAX_BODY_BYTES
     readings, problem = _batch()
     if problem:
         return problem
-    result = telemetry.ingest(gateway, readings)
+    context = telemetry.ReportContext.of(row)
+    result = telemetry.ingest(gateway, readings, context=context)
     if result.refused:
         return _error(403, "gateway_retired", "this gateway was exchanged or disposed of")
     payload = {"accepted": result.accepted, "duplicates": result.duplicates,
                "rejected": result.rejected}
     # >>> remote: announce settings the gateway has not applied yet
-    version, pending = settings.pending_version(gateway.id)
-    if pending:
-        payload.update(settings_version=version, settings_pending=True)
+    if context.settings_pending:
+        payload.update(settings_version=context.settings_version, settings_pending=True)
     # <<< remote
     if result.rejected:
         return _error(422, "invalid_readings",

@@ -61,6 +61,11 @@ from blueprints.monitoring import settings_demo  # noqa: E402
 registry.periodic_job(_settings.periodic_check)
 registry.demo_data("remote settings", settings_demo.seed_demo_settings, order=35)
 # <<< remote
+# >>> ingest: partitions of the readings for the coming months (PostgreSQL)
+from blueprints.monitoring import retention as _retention  # noqa: E402
+
+registry.periodic_job(_retention.periodic_partitions)
+# <<< ingest
 # >>> help: this service's よくある質問 (help/faq/monitoring.toml, edited by the operator)
 from flask_babel import lazy_gettext as _l  # noqa: E402
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from blueprints.core import registry
 from blueprints.gateways.demo import DEMO_MONITORED_IDS
-from blueprints.monitoring import alerts, simulator
+from blueprints.monitoring import alerts, retention, simulator
 from blueprints.monitoring.telemetry import ERROR_CODE, JST
 from forms.validators import normalize_gateway_id
 from models import db, utcnow
@@ -221,4 +221,25 @@ def simulate(days: int, gateway_ids: tuple[str, ...], all_registered: bool, live
         pass
 
 
-COMMANDS = (watch, simulate)
+@click.command("prune")
+@with_appcontext
+@click.option("--batch-size", type=click.IntRange(1, 1_000_000), default=None,
+              help="Rows per transaction (READINGS_PRUNE_BATCH).")
+@click.option("--max-batches", type=click.IntRange(1, 1_000_000), default=None,
+              help="Batches at most in this run (READINGS_PRUNE_MAX_BATCHES).")
+def prune(batch_size: int | None, max_batches: int | None):
+    """Remove raw readings older than READINGS_RETENTION_DAYS (the daily and monthly
+    energy stay): on PostgreSQL whole months are dropped, the rest is deleted in short
+    batches. Safe to run again (e.g. daily from cron)."""
+    result = retention.prune(batch_size=batch_size, max_batches=max_batches)
+    click.echo(f"readings before {result.cutoff.isoformat(timespec='seconds')}: "
+               f"{len(result.dropped)} monthly partition(s) dropped"
+               f"{' (' + ', '.join(result.dropped) + ')' if result.dropped else ''}, "
+               f"{result.deleted} row(s) deleted in {result.batches} batch(es)")
+    if result.created:
+        click.echo(f"partitions created ahead: {', '.join(result.created)}")
+    if not result.finished:
+        click.echo("batch limit reached: older readings are left for the next run")
+
+
+COMMANDS = (watch, simulate, prune)

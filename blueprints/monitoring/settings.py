@@ -20,6 +20,7 @@ from __future__ import annotations
 import enum
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -375,6 +376,32 @@ def pending_version(gateway_pk: int) -> tuple[int, bool]:
     gateway without any version has the factory defaults (version 1, not pending)."""
     row = newest(gateway_pk)
     if row is None:
+        return 1, False
+    return row.version, is_pending(row)
+
+
+# The columns state_of reads, and the same answer from them read along with the gateway
+# (the readings POST reads the gateway, its units and this in one statement).
+PENDING_COLUMNS = ("version", "acked_at", "changed_by_id", "dealer_id", "created_at")
+
+
+def with_pending_version(statement, gateway_pk_column):
+    """`statement` (a select of gateways) with the newest version's PENDING_COLUMNS
+    joined (NULLs for a gateway without any version): see pending_of."""
+    newest_version = (select(func.max(GatewaySettings.version))
+                      .where(GatewaySettings.gateway_id == gateway_pk_column)
+                      .correlate_except(GatewaySettings).scalar_subquery())
+    return (statement.outerjoin(GatewaySettings,
+                                and_(GatewaySettings.gateway_id == gateway_pk_column,
+                                     GatewaySettings.version == newest_version))
+            .add_columns(*(getattr(GatewaySettings, name) for name in PENDING_COLUMNS)))
+
+
+def pending_of(values) -> tuple[int, bool]:
+    """pending_version's answer from the PENDING_COLUMNS values read by
+    with_pending_version."""
+    row = SimpleNamespace(**dict(zip(PENDING_COLUMNS, values)))
+    if row.version is None:
         return 1, False
     return row.version, is_pending(row)
 

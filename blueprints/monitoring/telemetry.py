@@ -7,29 +7,38 @@ is reported back with its index and the reason, and resending a batch is always 
 (a reading already stored for that gateway and timestamp is a duplicate, counted once)."""
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from flask import current_app
+from sqlalchemy import (String, bindparam, cast, delete, exists, func, select, text,
+                        update)
 from sqlalchemy.dialects import postgresql, sqlite
 
-from blueprints.gateways.credentials import may_report
+from blueprints.gateways.credentials import BY_GATEWAY_ID, REPORTING_STATUSES
 from models import JST, db, utcnow
 from models.gateway import Gateway, PcsUnit
-from models.telemetry import (SLOT, SUM_COLUMNS, BatteryState, DailyEnergy, GatewayAlert,
-                              MonthlyEnergy, Reading, UnitStatus)
+from models.telemetry import (SLOT, SUM_COLUMNS, AlertKind, BatteryState, DailyEnergy,
+                              GatewayAlert, MonthlyEnergy, Reading, UnitStatus)
 
 MAX_BATCH = 2016                       # a week of 5-minute readings
 MAX_POWER_KW = 100.0
 FUTURE_TOLERANCE = timedelta(minutes=2)  # clock skew a device may have
-MAX_AGE = timedelta(days=400)          # older readings are refused (a device keeps less)
+MAX_AGE = timedelta(days=400)          # the default of max_age(): READINGS_RETENTION_DAYS
 MAX_UNITS = 6
+SMALL_BATCH = 12  # an hour of readings: checked inside the transaction even on SQLite
 POWER_FIELDS = {"pv_kw": "pv_w", "load_kw": "load_w", "battery_kw": "battery_w",
                 "sell_kw": "sell_w", "buy_kw": "buy_w"}
 ERROR_CODE = re.compile(r"[A-Z0-9][A-Z0-9-]{0,15}")
+# The enums' values as plain strings: a batch checks thousands of readings.
+_UNIT_STATUSES = frozenset(s.value for s in UnitStatus)
+_BATTERY_STATES = frozenset(s.value for s in BatteryState)
+_ERROR = UnitStatus.ERROR.value
+_CHARGING, _DISCHARGING = BatteryState.CHARGING.value, BatteryState.DISCHARGING.value
 
 
 # -- checking one reading ------------------------------------------------------------------
@@ -55,7 +64,7 @@ class ReadingData:
 
     @property
     def has_error(self) -> bool:
-        return any(u["status"] == UnitStatus.ERROR.value for u in self.units)
+        return any(u["status"] == _ERROR for u in self.units)
 
     def row(self, gateway_pk: int, now: datetime) -> dict:
         return dict(gateway_id=gateway_pk, ts=self.ts, pv_w=self.pv_w, load_w=self.load_w,
@@ -70,12 +79,11 @@ class ReadingData:
             self_wsum=max(0, self.pv_w - self.sell_w),
             supplied_wsum=max(0, self.load_w - self.buy_w),
             sell_wsum=self.sell_w, buy_wsum=self.buy_w,
-            charge_wsum=self.battery_w if self.battery_state == BatteryState.CHARGING else 0,
-            discharge_wsum=(self.battery_w if self.battery_state == BatteryState.DISCHARGING
-                            else 0))
+            charge_wsum=self.battery_w if self.battery_state == _CHARGING else 0,
+            discharge_wsum=self.battery_w if self.battery_state == _DISCHARGING else 0)
 
 
-def _timestamp(raw, now: datetime) -> datetime:
+def _timestamp(raw, now: datetime, max_age: timedelta = MAX_AGE) -> datetime:
     # isprintable(): fromisoformat() ignores a NUL byte in the string.
     if not isinstance(raw, str) or len(raw) > 40 or not raw.isprintable():
         raise ReadingRejected("malformed", "timestamp",
@@ -94,9 +102,9 @@ def _timestamp(raw, now: datetime) -> datetime:
                               "timestamp must be the end of a 5-minute period (hh:m0 or hh:m5)")
     if value > now + FUTURE_TOLERANCE:
         raise ReadingRejected("future_dated", "timestamp", "timestamp is in the future")
-    if value < now - MAX_AGE:
+    if value < now - max_age:
         raise ReadingRejected("too_old", "timestamp",
-                              f"timestamp is more than {MAX_AGE.days} days old")
+                              f"timestamp is more than {max_age.days} days old")
     return value
 
 
@@ -126,11 +134,11 @@ def _units(raw, unit_numbers: set[int]) -> list[dict]:
                                   f"unit {number} is not a power conditioner of this gateway")
         seen.add(number)
         status = entry.get("status")
-        if status not in {s.value for s in UnitStatus}:
+        if status not in _UNIT_STATUSES:
             raise ReadingRejected("malformed", "units",
                                   "status must be normal, standby or error")
         code = entry.get("error_code")
-        if status == UnitStatus.ERROR.value:
+        if status == _ERROR:
             if not isinstance(code, str) or not ERROR_CODE.fullmatch(code):
                 raise ReadingRejected("malformed", "units",
                                       "a unit in error needs an error_code (A-Z, 0-9, -)")
@@ -138,11 +146,19 @@ def _units(raw, unit_numbers: set[int]) -> list[dict]:
             raise ReadingRejected("malformed", "units",
                                   "error_code is only given with status error")
         units.append({"unit": number, "status": status,
-                      "error_code": code if status == UnitStatus.ERROR.value else None})
+                      "error_code": code if status == _ERROR else None})
     return sorted(units, key=lambda u: u["unit"])
 
 
-def check_reading(raw, gateway_code: str, unit_numbers: set[int], now: datetime) -> ReadingData:
+def max_age() -> timedelta:
+    """How old a reading may be: the readings' retention (READINGS_RETENTION_DAYS, 400
+    days by default). An older one would be pruned, and a resent copy of a pruned
+    reading would no longer be a duplicate: the rollups would count it twice."""
+    return timedelta(days=current_app.config.get("READINGS_RETENTION_DAYS", MAX_AGE.days))
+
+
+def check_reading(raw, gateway_code: str, unit_numbers: set[int], now: datetime,
+                  max_age: timedelta = MAX_AGE) -> ReadingData:
     """Check one reading as gateway `gateway_code` sent it (its power conditioners are
     `unit_numbers`); raises ReadingRejected with the reason (malformed, out_of_range,
     future_dated, too_old, foreign)."""
@@ -152,12 +168,12 @@ def check_reading(raw, gateway_code: str, unit_numbers: set[int], now: datetime)
     if claimed is not None and claimed != gateway_code:
         raise ReadingRejected("foreign", "gateway_id",
                               "this reading belongs to another gateway")
-    ts = _timestamp(raw.get("timestamp"), now)
+    ts = _timestamp(raw.get("timestamp"), now, max_age)
     watts = {column: round(_number(raw, name, 0.0, MAX_POWER_KW) * 1000)
              for name, column in POWER_FIELDS.items()}
     soc = _number(raw, "soc", 0, 100)
     state = raw.get("battery_state")
-    if state not in {s.value for s in BatteryState}:
+    if state not in _BATTERY_STATES:
         raise ReadingRejected("malformed", "battery_state",
                               "battery_state must be charging, discharging or standby")
     return ReadingData(ts=ts, battery_state=state, soc=round(soc),
@@ -174,9 +190,121 @@ class IngestResult:
     refused: bool = False  # the gateway was retired while the batch was checked
 
 
-def _insert(model):
-    dialect = db.session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+@dataclass(frozen=True)
+class ReportContext:
+    """What a readings POST needs besides the gateway row, read in the same statement
+    as the gateway's authentication (report_statement): its power conditioners and the
+    settings announcement of the answer (settings.pending_version)."""
+
+    unit_numbers: frozenset[int]
+    settings_version: int
+    settings_pending: bool
+
+    @classmethod
+    def of(cls, row) -> ReportContext:
+        from blueprints.monitoring import settings
+
+        units = row[1]
+        version, pending = settings.pending_of(row[2:])
+        return cls(frozenset(int(n) for n in units.split(",")) if units else frozenset(),
+                   version, pending)
+
+
+# Statements are built once per dialect, so that SQLAlchemy compiles each once and reuses
+# it (a statement built per request with literal multi-row VALUES is compiled every time).
+_STATEMENTS: dict[tuple[str, str], object] = {}
+
+
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def _statement(name: str, dialect: str | None = None):
+    key = (dialect or _dialect(), name)
+    if key not in _STATEMENTS:
+        _STATEMENTS[key] = _BUILDERS[name](key[0])
+    return _STATEMENTS[key]
+
+
+def report_statement():
+    """credentials.BY_GATEWAY_ID with the ReportContext's columns: the unit numbers (as
+    text "1,2") and the newest settings version's state."""
+    return _statement("report")
+
+
+def _build_report(dialect: str):
+    from blueprints.monitoring import settings
+
+    unit = cast(PcsUnit.unit_no, String)
+    joined = (func.string_agg(unit, ",") if dialect == "postgresql"
+              else func.group_concat(unit, ","))
+    units = (select(joined).where(PcsUnit.gateway_id == Gateway.id)
+             .correlate(Gateway).scalar_subquery())
+    return settings.with_pending_version(BY_GATEWAY_ID.add_columns(units), Gateway.id)
+
+
+def _build_lock(dialect: str):
+    """The gateway's row, locked for the write: whether it may still report (it may have
+    been retired since it authenticated), its first and newest reading, and whether an
+    alert that a reading can end is open (alerts only need a look then, or for an error)."""
+    gateway = Gateway.__table__
+    alerting = exists().where(GatewayAlert.gateway_id == gateway.c.id,
+                              GatewayAlert.ended_at.is_(None),
+                              GatewayAlert.kind.in_([AlertKind.ERROR.value,
+                                                     AlertKind.SILENT.value]))
+    return (select(gateway.c.status, gateway.c.first_report_at, gateway.c.last_reading_at,
+                   alerting.label("alerting"))
+            .where(gateway.c.id == bindparam("pk")).with_for_update(of=gateway))
+
+
+def _dialect_insert(dialect: str, table):
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+# PostgreSQL: a whole batch is one short statement with the readings as one JSON
+# parameter. (A multi-row VALUES of 2016 readings is a query of 24,000 placeholders,
+# which the driver parses again for every batch: most of a batch's time.)
+_READING_COLUMNS = (("ts", "timestamptz"), ("pv_w", "integer"), ("load_w", "integer"),
+                    ("battery_w", "integer"), ("battery_state", "text"),
+                    ("soc", "smallint"), ("sell_w", "integer"), ("buy_w", "integer"),
+                    ("units", "json"), ("has_error", "boolean"))
+
+
+def _build_readings(dialect: str):
+    table = Reading.__table__
+    if dialect == "postgresql":
+        names = ", ".join(name for name, _type in _READING_COLUMNS)
+        typed = ", ".join(f"{name} {kind}" for name, kind in _READING_COLUMNS)
+        return text(
+            f"INSERT INTO {table.name} (gateway_id, {names}, received_at) "
+            f"SELECT :gateway_id, {names}, :received_at "
+            f"FROM json_to_recordset(CAST(:readings AS json)) AS r({typed}) "
+            "ON CONFLICT (gateway_id, ts) DO NOTHING RETURNING ts")
+    return (_dialect_insert(dialect, table)
+            .on_conflict_do_nothing(index_elements=["gateway_id", "ts"])
+            .returning(table.c.ts))
+
+
+def _build_rollup(model, key: str):
+    """An upsert adding a batch's sums to the rollup rows, as text: the dialects'
+    on_conflict constructs have no cache key, so SQLAlchemy would compile them for every
+    request. The same SQL serves PostgreSQL and SQLite."""
+    def build(dialect: str):
+        table = model.__table__
+        names = ["gateway_id", key, *SUM_COLUMNS]
+        added = ", ".join(f"{name} = {table.name}.{name} + excluded.{name}"
+                          for name in SUM_COLUMNS)
+        return text(
+            f"INSERT INTO {table.name} ({', '.join(names)}) "
+            f"VALUES ({', '.join(':' + name for name in names)}) "
+            f"ON CONFLICT (gateway_id, {key}) DO UPDATE SET {added}"
+        ).bindparams(*(bindparam(name, type_=table.c[name].type) for name in names))
+    return build
+
+
+_BUILDERS = {"report": _build_report, "lock": _build_lock, "readings": _build_readings,
+             "daily": _build_rollup(DailyEnergy, "day"),
+             "monthly": _build_rollup(MonthlyEnergy, "month")}
 
 
 def local_day(ts: datetime) -> date:
@@ -184,24 +312,26 @@ def local_day(ts: datetime) -> date:
     return (ts - SLOT).astimezone(JST).date()
 
 
-def _add_to_rollups(gateway_pk: int, readings: list[ReadingData]) -> None:
-    days: dict[date, dict] = defaultdict(lambda: dict.fromkeys(SUM_COLUMNS, 0))
-    months: dict[date, dict] = defaultdict(lambda: dict.fromkeys(SUM_COLUMNS, 0))
+def _add_to_rollups(gateway_pk: int, readings: list[ReadingData], dialect: str) -> None:
+    days: dict[date, dict] = {}
     for reading in readings:
         day = local_day(reading.ts)
-        for name, value in reading.sums().items():
-            days[day][name] += value
-            months[day.replace(day=1)][name] += value
-    for model, key, totals in ((DailyEnergy, "day", days), (MonthlyEnergy, "month", months)):
-        if not totals:
-            continue
-        statement = _insert(model).values(
-            [{"gateway_id": gateway_pk, key: when, **sums} for when, sums in totals.items()])
-        statement = statement.on_conflict_do_update(
-            index_elements=["gateway_id", key],
-            set_={name: getattr(model.__table__.c, name) + statement.excluded[name]
-                  for name in SUM_COLUMNS})
-        db.session.execute(statement)
+        totals = days.get(day)
+        if totals is None:
+            days[day] = reading.sums()
+        else:
+            for name, value in reading.sums().items():
+                totals[name] += value
+    months: dict[date, dict] = defaultdict(lambda: dict.fromkeys(SUM_COLUMNS, 0))
+    for day, totals in days.items():
+        month = months[day.replace(day=1)]
+        for name, value in totals.items():
+            month[name] += value
+    for name, key, totals in (("daily", "day", days), ("monthly", "month", months)):
+        # In key order: two batches adding to the same days lock their rows in one order.
+        rows = [{"gateway_id": gateway_pk, key: when, **totals[when]} for when in sorted(totals)]
+        if rows:
+            db.session.execute(_statement(name, dialect), rows)
 
 
 def _check_batch(raw_readings, gateway_code: str, unit_numbers: set[int],
@@ -209,9 +339,10 @@ def _check_batch(raw_readings, gateway_code: str, unit_numbers: set[int],
     """The batch's good readings, the first of each timestamp; the bad ones and repeats
     are counted in `result`."""
     checked: dict[datetime, ReadingData] = {}
+    oldest = max_age()
     for index, raw in enumerate(raw_readings):
         try:
-            reading = check_reading(raw, gateway_code, unit_numbers, now)
+            reading = check_reading(raw, gateway_code, unit_numbers, now, oldest)
         except ReadingRejected as error:
             result.rejected.append({"index": index, "reason": error.reason,
                                     "field": error.field, "message": error.message})
@@ -223,49 +354,77 @@ def _check_batch(raw_readings, gateway_code: str, unit_numbers: set[int],
     return list(checked.values())
 
 
-def ingest(gateway: Gateway, raw_readings, now: datetime | None = None) -> IngestResult:
+def ingest(gateway: Gateway, raw_readings, now: datetime | None = None,
+           context: ReportContext | None = None) -> IngestResult:
     """Store a batch of readings of one gateway and commit: new readings are added to the
     daily and monthly energy, duplicates are ignored, bad ones come back in `rejected`.
     初回通信日時 is the earliest accepted reading's timestamp (a gateway back-filling a month
     of history first reported a month ago, not when the batch arrived), moved earlier when
     an older reading arrives later; alerts open or close on the newest.
 
-    The batch is checked before the write transaction begins, which then only inserts and
-    adds up: on SQLite every transaction of this app holds the database's write lock, and
-    a batch of 2016 readings must not keep other requests waiting while it is checked."""
-    from blueprints.monitoring import alerts
+    `context` is what the API read with the gateway (report_statement); without it the
+    units are read here. The write is one transaction with one commit: the gateway's row
+    is locked first (a gateway retired meanwhile stores nothing, and a disposal, which
+    locks it too, never interleaves), then the readings are inserted, the rollups added
+    up and the gateway's first/newest reading moved, each statement compiled once.
+    Alerts are looked at only when the newest reading reports an error or an error or
+    silence alert of the gateway is open (read with the lock).
 
+    On SQLite every transaction of this app holds the database's write lock: there the
+    reads end before a batch larger than SMALL_BATCH is checked, so that a batch of 2016
+    readings does not keep other requests waiting while it is checked (a few readings
+    are checked in microseconds). On PostgreSQL the checks run inside the transaction,
+    which has only read the gateway's row so far (no lock held)."""
     now = now or utcnow()
     result = IngestResult()
     gateway_pk, gateway_code = gateway.id, gateway.gateway_id
-    unit_numbers = set(db.session.scalars(select(PcsUnit.unit_no)
-                                          .where(PcsUnit.gateway_id == gateway_pk)))
-    db.session.commit()  # end the reads (and the caller's work): the checks need no database
+    if context is None:
+        unit_numbers = set(db.session.scalars(select(PcsUnit.unit_no)
+                                              .where(PcsUnit.gateway_id == gateway_pk)))
+    else:
+        unit_numbers = context.unit_numbers
+    dialect = _dialect()
+    if dialect != "postgresql" and len(raw_readings) > SMALL_BATCH:
+        db.session.commit()  # end the reads (and the caller's work) before the checks
     checked = _check_batch(raw_readings, gateway_code, unit_numbers, now, result)
     if not checked:
+        db.session.commit()
         return result
-    locked = db.session.scalar(select(Gateway).where(Gateway.id == gateway_pk)
-                               .with_for_update().execution_options(populate_existing=True))
-    if locked is None or not may_report(locked):  # retired meanwhile
+    state = db.session.execute(_statement("lock", dialect), {"pk": gateway_pk}).first()
+    if state is None or state.status not in REPORTING_STATUSES:  # retired meanwhile
         db.session.rollback()
         result.refused = True
         return result
-    stored = _store_new(gateway_pk, checked, now)
+    stored = _store_new(gateway_pk, checked, now, dialect)
     result.accepted = len(stored)
     result.duplicates += len(checked) - len(stored)
     if stored:
-        _add_to_rollups(gateway_pk, stored)
+        _add_to_rollups(gateway_pk, stored, dialect)
         newest = max(stored, key=lambda r: r.ts)
         earliest = min(r.ts for r in stored)
-        if locked.first_report_at is None or earliest < locked.first_report_at:
-            locked.first_report_at = earliest
-        if locked.last_reading_at is None or newest.ts > locked.last_reading_at:
-            locked.last_reading_at = newest.ts
+        moved = {}
+        if state.first_report_at is None or earliest < state.first_report_at:
+            moved["first_report_at"] = earliest
+        if state.last_reading_at is None or newest.ts > state.last_reading_at:
+            moved["last_reading_at"] = newest.ts
             result.newest = newest
-            alerts.observe_newest(locked, newest.has_error, newest_codes(newest), now,
-                                  since=_error_run_start(stored))
+        if moved:
+            table = Gateway.__table__
+            db.session.execute(update(table).where(table.c.id == gateway_pk).values(moved))
+        if result.newest is not None and (newest.has_error or state.alerting):
+            _observe_newest(gateway_pk, newest, stored, now)
     db.session.commit()
     return result
+
+
+def _observe_newest(gateway_pk: int, newest: ReadingData, stored: list[ReadingData],
+                    now: datetime) -> None:
+    """alerts.observe_newest with the gateway row as this transaction changed it."""
+    from blueprints.monitoring import alerts
+
+    locked = db.session.get(Gateway, gateway_pk, populate_existing=True)
+    alerts.observe_newest(locked, newest.has_error, newest_codes(newest), now,
+                          since=_error_run_start(stored))
 
 
 def _error_run_start(readings: list[ReadingData]) -> datetime | None:
@@ -284,15 +443,24 @@ def newest_codes(reading: ReadingData) -> str:
                      if u.get("error_code"))
 
 
-def _store_new(gateway_pk: int, readings: list[ReadingData], now: datetime) -> list[ReadingData]:
+def _store_new(gateway_pk: int, readings: list[ReadingData], now: datetime,
+               dialect: str) -> list[ReadingData]:
     """Insert what is not stored yet; returns those readings (the others are duplicates).
     One statement executed for many rows: SQLAlchemy sends them in large batches
-    ("insertmanyvalues") and returns the timestamps actually inserted."""
-    statement = (_insert(Reading.__table__)
-                 .on_conflict_do_nothing(index_elements=["gateway_id", "ts"])
-                 .returning(Reading.__table__.c.ts))
-    rows = [r.row(gateway_pk, now) for r in readings]
-    inserted = set(db.session.execute(statement, rows).scalars())
+    ("insertmanyvalues") and returns the timestamps actually inserted. In time order, so
+    that two batches sharing timestamps wait for each other in one order."""
+    readings = sorted(readings, key=lambda r: r.ts)
+    if dialect == "postgresql":
+        rows = [{"ts": r.ts.isoformat(), "pv_w": r.pv_w, "load_w": r.load_w,
+                 "battery_w": r.battery_w, "battery_state": r.battery_state, "soc": r.soc,
+                 "sell_w": r.sell_w, "buy_w": r.buy_w, "units": r.units,
+                 "has_error": r.has_error} for r in readings]
+        params = {"gateway_id": gateway_pk, "received_at": now,
+                  "readings": json.dumps(rows)}
+    else:
+        params = [r.row(gateway_pk, now) for r in readings]
+    inserted = set(db.session.execute(_statement("readings", dialect), params)
+                   .scalars().all())
     return [r for r in readings if r.ts in inserted]
 
 
