@@ -412,9 +412,10 @@ def _walked_links(dealer: Dealer, half: str, site: str):
                       shown.c.site_name.ilike(site, escape="/"))
         statement = select(*columns).join(shown, true())
     else:
-        matches = or_(Account.email.ilike(half, escape="/"),
-                      Gateway.gateway_id.ilike(half, escape="/"),
-                      Gateway.site_name.ilike(site, escape="/"))
+        # SQLite's LIKE ignores the case of ASCII letters (its lower() knows no others)
+        matches = or_(Account.email.like(half, escape="/"),
+                      Gateway.gateway_id.like(half, escape="/"),
+                      Gateway.site_name.like(site, escape="/"))
         statement = (select(*columns).join(Gateway, Gateway.id == link.gateway_id)
                      .outerjoin(Account, Account.id == Gateway.owner_id))
     return statement.where(link.dealer_id == dealer.id, matches).subquery()
