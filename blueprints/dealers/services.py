@@ -14,7 +14,8 @@ from datetime import datetime
 import jaconv
 from flask import url_for
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import (Integer, any_, bindparam, case, cast, delete, exists, func, or_, select, text, true)
+from sqlalchemy import (Integer, any_, bindparam, case, cast, delete, exists, func, or_,
+                        select, text, true)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 
