@@ -185,9 +185,16 @@ def _configure_sqlite(engine: Engine, busy_timeout_seconds: float) -> None:
     transaction so that concurrent writers queue instead of failing with
     'database is locked' when a read transaction later tries to write. While another
     connection holds the write lock, SQLite itself retries for the busy timeout; a
-    request still refused after it is answered 503 (blueprints/core/security.py)."""
+    request still refused after it is answered 503 (blueprints/core/security.py).
+
+    The GET of a view marked read-only (blueprints/core/transactions.py) begins deferred
+    and holds no lock while it reads; its first write, if any, starts the transaction
+    again with BEGIN IMMEDIATE (what it read is let go), so that the guarantee above
+    holds for it too."""
     if engine.dialect.name != "sqlite":
         return
+    from blueprints.core.transactions import reads, request_reads_only
+
     busy_timeout_ms = max(0, int(busy_timeout_seconds * 1000))
 
     @event.listens_for(engine, "connect")
@@ -201,9 +208,33 @@ def _configure_sqlite(engine: Engine, busy_timeout_seconds: float) -> None:
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    # connection.info["deferred"]: None (an immediate transaction, or none), "begun"
+    # (deferred, nothing run yet) or "read" (deferred, has read: holds a snapshot).
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.info["deferred"] = None
+        deferred = request_reads_only()
+        connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+        connection.info["deferred"] = "begun" if deferred else None
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before_execute(connection, cursor, statement, _parameters, _context, _many):
+        state = connection.info.get("deferred")
+        if state is None:
+            return
+        if reads(statement):
+            connection.info["deferred"] = "read"
+            return
+        connection.info["deferred"] = None
+        if state == "read":  # a write after reads: start again, queued for the lock
+            cursor.execute("ROLLBACK")
+            cursor.execute("BEGIN IMMEDIATE")
+        # (a first statement that writes waits for the lock like BEGIN IMMEDIATE)
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _on_end(connection):
+        connection.info["deferred"] = None
 
 
 __all__ = ["create_app", "TestConfig"]

@@ -72,6 +72,16 @@ def run_migrations_offline():
         context.run_migrations()
 
 
+def _made_on(dialect_name):
+    """Autogenerate's filter: leave out what the models create on another database only
+    (`Index(...).ddl_if(dialect="postgresql")`, e.g. the console's trigram indexes)."""
+    def include_object(obj, _name, _type, reflected, _compare_to):
+        condition = getattr(obj, "_ddl_if", None)
+        return (reflected or condition is None or not condition.dialect
+                or condition.dialect == dialect_name)
+    return include_object
+
+
 def run_migrations_online():
     """Run migrations in 'online' mode.
 
@@ -104,6 +114,8 @@ def run_migrations_online():
             # reference it (ON DELETE CASCADE / SET NULL). The pragma only works outside
             # a transaction, so it is set on the raw connection before the migration's.
             _sqlite_pragma(connection, "PRAGMA foreign_keys=OFF")
+        if conf_args.get("include_object") is None:
+            conf_args["include_object"] = _made_on(connection.dialect.name)
         try:
             context.configure(
                 connection=connection,

@@ -160,6 +160,10 @@ class Account(UserMixin, Base):
 # One ID per address, whatever the case of its letters.
 Index("uq_account_email_lower", func.lower(Account.email), unique=True)
 Index("uq_account_customer_number", Account.customer_number, unique=True)
+# The dealer console's search by the owner's e-mail (any part of it) on PostgreSQL: a
+# pg_trgm GIN index serves ILIKE '%…%' (migration 0012).
+Index("ix_account_email_trgm", Account.email, postgresql_using="gin",
+      postgresql_ops={"email": "gin_trgm_ops"}).ddl_if(dialect="postgresql")
 
 
 class AccountPhone(Base):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models import JST, Base, UTCDateTime, utcnow
@@ -24,6 +24,14 @@ class Gateway(Base):
     exchange moves them to the new gateway."""
 
     __tablename__ = "gateway"
+    __table_args__ = (
+        # The dealer console's substring search (ゲートウェイID, 案件) on PostgreSQL:
+        # pg_trgm GIN indexes serve ILIKE '%…%' (migration 0012).
+        Index("ix_gateway_gateway_id_trgm", "gateway_id", postgresql_using="gin",
+              postgresql_ops={"gateway_id": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
+        Index("ix_gateway_site_name_trgm", "site_name", postgresql_using="gin",
+              postgresql_ops={"site_name": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     gateway_id: Mapped[str] = mapped_column(String(12), unique=True)
@@ -152,13 +160,19 @@ class DealerLink(Base):
     """An owner trusts a dealer with the maintenance of one gateway (at most 5 per gateway)."""
 
     __tablename__ = "dealer_link"
-    __table_args__ = (UniqueConstraint("gateway_id", "dealer_id"),)
+    __table_args__ = (
+        UniqueConstraint("gateway_id", "dealer_id"),
+        # The dealer console: a dealer's links in their order (newest link first, read
+        # backwards), with the gateway, so that a page's links, a deep page's offset and
+        # the count are read from this index alone (migration 0012). Its first column
+        # also serves what the former index on dealer_id did.
+        Index("ix_dealer_link_dealer_order", "dealer_id", "linked_at", "id", "gateway_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     gateway_id: Mapped[int] = mapped_column(ForeignKey("gateway.id", ondelete="CASCADE"),
                                             index=True)
-    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealer.id", ondelete="CASCADE"),
-                                           index=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealer.id", ondelete="CASCADE"))
     linked_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("account.id", ondelete="SET NULL"))
     linked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -14,7 +14,9 @@ from datetime import datetime
 import jaconv
 from flask import url_for
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Integer, case, cast, delete, exists, func, or_, select, text
+from sqlalchemy import (Integer, any_, bindparam, case, cast, delete, exists, func, or_,
+                        select, text, true)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 
 from blueprints.core import audit
@@ -250,33 +252,195 @@ class LinkedGateway:
     linked_at: datetime
 
 
+# -- the dealer console's list ----------------------------------------------------------------
+# What puts a gateway at the top of the console: an open 異常 or 通信途絶 alert (a remote
+# setting not yet applied is no alert of the gateway's operation; its badge says 正常).
+ALERT_KINDS = ("error", "silent")
+_SHORT_LIST = 500
+
+
+@dataclass(frozen=True)
+class ConsoleOwner:
+    """What a console row shows of the owner."""
+    family_name: str
+    given_name: str
+    email: str
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.family_name} {self.given_name}"
+
+
+@dataclass(frozen=True)
+class ConsoleGateway:
+    """What a console row shows of the gateway, and what its status badge needs."""
+    id: int
+    gateway_id: str
+    site_name: str | None
+    status: str
+    last_reading_at: datetime | None
+
+
+def _in_alert(link):
+    return exists().where(GatewayAlert.gateway_id == link.gateway_id,
+                          GatewayAlert.ended_at.is_(None),
+                          GatewayAlert.kind.in_(ALERT_KINDS))
+
+
+def _newest_first(link):
+    return link.linked_at.desc(), link.id.desc()
+
+
+def _like_pattern(text_: str) -> str:
+    """`%text%` with the LIKE wildcards of the text taken literally (escape character /)."""
+    return "%" + re.sub(r"([/%_])", r"/\1", text_) + "%"
+
+
 def dealer_gateways(dealer: Dealer, query: str | None = None, page: int = 1,
                     per_page: int = 20) -> Page:
     """The gateways entrusted to a dealer, those in alert (異常, 通信途絶) first, then
     newest link first; `query` searches the owner's e-mail, the gateway ID and the site
-    name (案件), ignoring case."""
+    name (案件), any part of them, ignoring case (full-width letters and digits folded).
+
+    A dealer may have thousands of links: the page's links are picked from the index of
+    the dealer's links (never a join of all of them), then only those rows are loaded,
+    with only what the list shows. A fixed number of queries whatever the size."""
     page, per_page = max(1, int(page)), max(1, int(per_page))
-    statement = (select(Gateway, Account, DealerLink.linked_at)
-                 .join(DealerLink, DealerLink.gateway_id == Gateway.id)
-                 .outerjoin(Account, Account.id == Gateway.owner_id)
-                 .where(DealerLink.dealer_id == dealer.id))
     query = (query or "").strip(" \u3000\t")
+    start = (page - 1) * per_page
     if query:
-        half = jaconv.z2h(query, kana=False, ascii=True, digit=True)
-        statement = statement.where(or_(
-            Account.email.icontains(half, autoescape=True),
-            Gateway.gateway_id.icontains(half, autoescape=True),
-            Gateway.site_name.icontains(query, autoescape=True),
-        ))
-    total = db.session.scalar(select(func.count()).select_from(statement.subquery()))
-    in_alert = exists().where(GatewayAlert.gateway_id == Gateway.id,
-                              GatewayAlert.ended_at.is_(None))
+        ids, total = _matching_links(dealer, query, start, per_page)
+    else:
+        ids, total = _listed_links(dealer, start, per_page)
+    return Page(_console_rows(ids), total, page, per_page)
+
+
+def _listed_links(dealer: Dealer, start: int, count: int) -> tuple[list[int], int]:
+    """The ids of the page's links, and how many links the dealer has: the links in alert
+    (few) newest first, then the others in the index's order; a deep page walks the index
+    up to its offset and sorts nothing."""
+    link = DealerLink
+    total = db.session.scalar(
+        select(func.count()).select_from(link).where(link.dealer_id == dealer.id))
+    alerting = list(db.session.scalars(
+        select(link.id).where(link.dealer_id == dealer.id, _in_alert(link))
+        .order_by(*_newest_first(link))))
+    ids = alerting[start:start + count]
+    if len(ids) < count and start + len(ids) < total:
+        # The others: the dealer's links in the index's order, without those above (by
+        # id while they are a short list: a filter on the index walk, no join).
+        others = (link.id.not_in(alerting) if len(alerting) <= _SHORT_LIST
+                  else ~_in_alert(link))
+        ids += db.session.scalars(
+            select(link.id).where(link.dealer_id == dealer.id, others)
+            .order_by(*_newest_first(link))
+            .offset(max(0, start - len(alerting))).limit(count - len(ids)))
+    return ids, total
+
+
+def _matching_links(dealer: Dealer, query: str, start: int,
+                    count: int) -> tuple[list[int], int]:
+    """The ids of the page's links among those the search finds, and how many it finds:
+    those in alert first, then newest link first (only the matches are sorted)."""
+    half = _like_pattern(jaconv.z2h(query, kana=False, ascii=True, digit=True))
+    site = _like_pattern(query)
+    found = None
+    if db.session.get_bind().dialect.name == "postgresql":
+        # The planner's default costs (random_page_cost for disks) take whole-table scans
+        # of gateway and account, joined by hash, as cheaper than the trigram indexes or
+        # the walk below; both are far cheaper when the tables are in memory. For the
+        # rest of this read-only transaction: indexes.
+        db.session.execute(text("SET LOCAL enable_seqscan = off"))
+        candidates = _trigram_candidates(half, site)
+        if candidates is not None and not candidates:
+            return [], 0
+        if candidates is not None:
+            found = (select(DealerLink.id, DealerLink.linked_at, DealerLink.gateway_id)
+                     .where(DealerLink.dealer_id == dealer.id,
+                            DealerLink.gateway_id == any_(
+                                bindparam("candidates", sorted(candidates),
+                                          type_=postgresql.ARRAY(Integer))))
+                     .subquery())
+    if found is None:
+        found = _walked_links(dealer, half, site)
     rows = db.session.execute(
-        statement.order_by(case((in_alert, 0), else_=1), DealerLink.linked_at.desc(),
-                           DealerLink.id.desc())
-        .limit(per_page).offset((page - 1) * per_page))
-    items = [LinkedGateway(gateway, owner, linked_at) for gateway, owner, linked_at in rows]
-    return Page(items, total, page, per_page)
+        select(found.c.id, func.count().over())
+        .order_by(case((_in_alert(found.c), 0), else_=1), *_newest_first(found.c))
+        .offset(start).limit(count)).all()
+    if rows:
+        return [row[0] for row in rows], rows[0][1]
+    total = db.session.scalar(select(func.count()).select_from(found)) if start else 0
+    return [], total
+
+
+# More gateways than this matching anywhere in the fleet: the search walks the dealer's
+# own links instead of taking the matches of the trigram indexes.
+TRIGRAM_CANDIDATES = 2000
+
+
+def _trigram_candidates(half: str, site: str) -> set[int] | None:
+    """PostgreSQL: the gateways whose owner's e-mail, ID or site name match, found by the
+    trigram indexes; None when more than TRIGRAM_CANDIDATES owners or gateways match
+    (each query stops reading there)."""
+    owners = list(db.session.scalars(
+        select(Account.id).where(Account.email.ilike(half, escape="/"))
+        .limit(TRIGRAM_CANDIDATES + 1)))
+    if len(owners) > TRIGRAM_CANDIDATES:
+        return None
+    found = set(db.session.scalars(
+        select(Gateway.id).where(or_(
+            Gateway.gateway_id.ilike(half, escape="/"),
+            Gateway.site_name.ilike(site, escape="/"),
+            Gateway.owner_id == any_(bindparam("owners", owners,
+                                               type_=postgresql.ARRAY(Integer)))))
+        .limit(TRIGRAM_CANDIDATES + 1)))
+    return found if len(found) <= TRIGRAM_CANDIDATES else None
+
+
+def _walked_links(dealer: Dealer, half: str, site: str):
+    """The dealer's own links whose gateway or owner matches, each link's gateway and
+    owner read by primary key: the cost of the dealer's links, never of all gateways or
+    accounts. PostgreSQL: a LATERAL subquery (OFFSET 0 keeps it one) so that the planner
+    cannot turn the walk into a hash join over whole tables. SQLite walks them anyway."""
+    link = DealerLink
+    columns = (link.id, link.linked_at, link.gateway_id)
+    if db.session.get_bind().dialect.name == "postgresql":
+        shown = (select(Gateway.gateway_id, Gateway.site_name, Account.email)
+                 .outerjoin(Account, Account.id == Gateway.owner_id)
+                 .where(Gateway.id == link.gateway_id).offset(0).lateral())
+        matches = or_(shown.c.email.ilike(half, escape="/"),
+                      shown.c.gateway_id.ilike(half, escape="/"),
+                      shown.c.site_name.ilike(site, escape="/"))
+        statement = select(*columns).join(shown, true())
+    else:
+        # SQLite's LIKE ignores the case of ASCII letters (its lower() knows no others)
+        matches = or_(Account.email.like(half, escape="/"),
+                      Gateway.gateway_id.like(half, escape="/"),
+                      Gateway.site_name.like(site, escape="/"))
+        statement = (select(*columns).join(Gateway, Gateway.id == link.gateway_id)
+                     .outerjoin(Account, Account.id == Gateway.owner_id))
+    return statement.where(link.dealer_id == dealer.id, matches).subquery()
+
+
+def _console_rows(ids: list[int]) -> list[LinkedGateway]:
+    """The page's rows, in the order of `ids`: only the columns the list shows."""
+    if not ids:
+        return []
+    rows = db.session.execute(
+        select(DealerLink.id, DealerLink.linked_at, Gateway.id, Gateway.gateway_id,
+               Gateway.site_name, Gateway.status, Gateway.last_reading_at, Account.id,
+               Account.family_name, Account.given_name, Account.email)
+        .join(Gateway, Gateway.id == DealerLink.gateway_id)
+        .outerjoin(Account, Account.id == Gateway.owner_id)
+        .where(DealerLink.id.in_(ids)))
+    by_link = {}
+    for (link_id, linked_at, pk, gateway_id, site_name, status, last_reading_at, owner_pk,
+         family_name, given_name, email) in rows:
+        owner = (ConsoleOwner(family_name, given_name, email) if owner_pk is not None
+                 else None)
+        gateway = ConsoleGateway(pk, gateway_id, site_name, status, last_reading_at)
+        by_link[link_id] = LinkedGateway(gateway, owner, linked_at)
+    return [by_link[link_id] for link_id in ids if link_id in by_link]
 
 
 # -- read-only look-ups for the pages ----------------------------------------------------

@@ -13,6 +13,7 @@ from app import limiter
 from blueprints.core import registry
 from blueprints.core.pages import partial_wanted
 from blueprints.core.security import configured_limit
+from blueprints.core.transactions import read_only
 from blueprints.dealers import bp, services
 from forms.dealers import (ConsoleSearchForm, DealerLinkForm, DealerRegistrationForm,
                            GatewaySearchForm, UnlinkForm)
@@ -194,6 +195,7 @@ def _not_a_dealer():
 
 @bp.get("/")
 @login_required
+@read_only
 def console():
     """The dealer console: gateways entrusted to the viewer's company, those in alert
     first, each with its operating status; with search."""
@@ -209,6 +211,7 @@ def console():
 
 @bp.get("/gateways/<gateway_id>")
 @login_required
+@read_only
 def console_gateway(gateway_id: str):
     """One entrusted gateway: the owner's registration data, the gateway, its PCS units."""
     dealer = _dealer_or_refuse()

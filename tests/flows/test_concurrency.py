@@ -2,9 +2,11 @@
 (a file SQLite in WAL mode with immediate write transactions, or PostgreSQL)."""
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, update
 
 from models import db
 from models.account import Account
@@ -94,3 +96,80 @@ def test_last_step_posted_again_later_replays_the_result(client):
     assert first.status_code == again.status_code == 303
     assert again.headers["Location"] == "/account/signup/done"
     assert _count(Account) == 1 and _count(OutboxMail) == 1
+
+
+# -- SQLite: read-only views do not hold the write lock ------------------------------------
+def _sqlite_only(app):
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("SQLite's locking (PostgreSQL readers never block writers)")
+
+
+def test_console_view_does_not_block_a_writer(make_app, monkeypatch):
+    """A GET of the dealer console reads without the write lock: a writer meanwhile
+    commits at once, instead of waiting for the view's transaction to end (the busy
+    timeout is short here: a blocked writer fails with 'database is locked')."""
+    from blueprints.dealers import services
+    from models.gateway import Dealer
+    from tests.flows.test_dealer_links import make_dealer, make_gateway, make_owner
+    from tests.helpers import login
+
+    app = make_app(RATELIMIT_ENABLED=False, DATABASE_BUSY_TIMEOUT_SECONDS=0.5)
+    _sqlite_only(app)
+    with app.app_context():
+        dealer, owner = make_dealer(1), make_owner()
+        services.link_dealer(owner, make_gateway(owner), dealer.dealer_code, dealer.phone)
+    client = app.test_client()
+    login(client, "admin1@dealer1.example")
+    assert "01AB12345678" in client.get("/dealers/").get_data(as_text=True)
+    reading, written = threading.Event(), threading.Event()
+    rows_of = services._console_rows
+
+    def rows_then_wait(ids):
+        rows = rows_of(ids)  # the view's transaction has read the list
+        reading.set()
+        written.wait(10)
+        return rows
+
+    monkeypatch.setattr(services, "_console_rows", rows_then_wait)
+    answer = {}
+    viewer = threading.Thread(target=lambda: answer.update(page=client.get("/dealers/")))
+    viewer.start()
+    try:
+        assert reading.wait(10)
+        with app.app_context(), db.engine.begin() as connection:  # BEGIN IMMEDIATE
+            connection.execute(update(Dealer).values(phone="0312349999"))
+    finally:
+        written.set()
+        viewer.join(10)
+    assert answer["page"].status_code == 200
+    assert "01AB12345678" in answer["page"].get_data(as_text=True)
+
+
+def test_a_read_only_view_that_writes_after_reading_still_gets_the_lock(make_app):
+    """A view marked read-only whose request writes after reading while another
+    connection wrote meanwhile: the write starts again with BEGIN IMMEDIATE instead of
+    failing with 'database is locked' (SQLite refuses to upgrade a stale snapshot)."""
+    from blueprints.core.transactions import read_only
+    from tests.flows.test_dealer_links import make_owner
+
+    app = make_app(RATELIMIT_ENABLED=False)
+    _sqlite_only(app)
+
+    @read_only
+    def reads_then_writes():
+        before = db.session.scalar(select(func.count()).select_from(Account))
+        with db.engine.begin() as other:  # another connection writes meanwhile
+            other.execute(update(Account).values(newsletter=True))
+        db.session.execute(update(Account).values(language="en"))
+        db.session.commit()
+        return str(before)
+
+    app.add_url_rule("/test/reads-then-writes", view_func=reads_then_writes)
+    with app.app_context():
+        make_owner()
+    response = app.test_client().get("/test/reads-then-writes")
+    assert response.status_code == 200 and response.get_data(as_text=True) == "1"
+    with app.app_context():
+        assert db.session.scalars(select(Account.language)).all() == ["en"]
+        assert db.session.scalars(select(Account.newsletter)).all() == [True]

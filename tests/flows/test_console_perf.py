@@ -1,0 +1,258 @@
+"""The dealer console at scale: a fixed, small number of SQL statements per page whatever
+the number of links (the same at 1x and 10x data), plans that read the dealer's links
+from their index (never a scan of all links, gateways or accounts), and the list's
+behaviour: alerts first, then newest link first, paging forward and back reaching every
+row once, search by each field, nothing of another dealer's.
+
+The data is made with Core bulk inserts: many gateways of other dealers and owners
+around one dealer's links, a few open alerts."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event, insert, text
+
+from blueprints.dealers import services
+from models import db, utcnow
+from models.account import Account
+from models.gateway import Dealer, DealerLink, Gateway
+from models.telemetry import GatewayAlert
+from tests.conftest import empty_database
+from tests.flows.test_dealer_links import _password_hash, make_dealer
+from tests.helpers import HX, login, statements
+
+ROW = re.compile(r'href="/dealers/gateways/([0-9A-Z]{12})"')
+NEXT = re.compile(r'<a class="button secondary" rel="next" href="([^"]+)"')
+PREV = re.compile(r'<a class="button secondary" rel="prev" href="([^"]+)"')
+DEALER = "admin1@dealer1.example"
+
+
+def _gateway_id(prefix: str, n: int) -> str:
+    return f"{prefix}{n:010d}"
+
+
+def build(scale: int) -> dict:
+    """Dealer 1 (販売店1) with 50 × scale links among 150 × scale gateways, most linked
+    to dealer 2; owners with their own addresses; open alerts: an error and a silence
+    on dealer 1's gateways (listed first) and an unapplied setting (not an alert of the
+    operation: listed in its place). Returns the names the tests look for."""
+    mine, others = 50 * scale, 100 * scale
+    dealer, other = make_dealer(1), make_dealer(2)
+    now = utcnow()
+    first_account = 1_000_000
+    owners = [dict(id=first_account + n, email=f"owner{n:05d}@fleet.example.jp",
+                   password_hash=_password_hash(), family_name="山田", given_name=f"{n}",
+                   account_type="personal", role="user", language="ja", activated_at=now,
+                   password_changed_at=now, created_at=now, newsletter=False,
+                   customer_number=str(3_000_000_000 + n))
+              for n in range(mine + others)]
+    db.session.execute(insert(Account), owners)
+    gateways = [dict(id=first_account + n, gateway_id=_gateway_id("7M" if n < mine else "8X", n),
+                     slip_password_hash="x", model="GW-M001", status="active",
+                     owner_id=first_account + n, site_name=f"山田様邸{n:05d}",
+                     issued_at=now, last_reading_at=now)
+                for n in range(mine + others)]
+    db.session.execute(insert(Gateway), gateways)
+    links = [dict(gateway_id=first_account + n, dealer_id=dealer.id,
+                  # two links at the same time: the newer id comes first
+                  linked_at=now - timedelta(minutes=n if n != 1 else 0))
+             for n in range(mine)]
+    links += [dict(gateway_id=first_account + n, dealer_id=other.id,
+                   linked_at=now - timedelta(minutes=n)) for n in range(mine + others)]
+    db.session.execute(insert(DealerLink), links)
+    alerts = {"error": mine - 1, "silent": mine // 2, "unapplied": 3}
+    db.session.execute(insert(GatewayAlert), [
+        dict(gateway_id=first_account + n, kind=kind, started_at=now)
+        for kind, n in alerts.items()])
+    db.session.commit()
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT").execute(
+                text("ANALYZE account, gateway, dealer_link, gateway_alert"))
+    order = ([_gateway_id("7M", n) for n in (alerts["silent"], alerts["error"])]
+             + [_gateway_id("7M", n) for n in (1, 0)]
+             + [_gateway_id("7M", n) for n in range(2, mine)
+                if n not in (alerts["silent"], alerts["error"])])
+    return {"dealer": dealer, "other": other, "mine": mine, "order": order}
+
+
+def _rows(body: str) -> list[str]:
+    return ROW.findall(body)
+
+
+def _signed_in_dealer(client):
+    login(client, DEALER)
+    client.get("/dealers/")  # the session's last use is written once; not counted below
+
+
+# -- behaviour ---------------------------------------------------------------------------
+def test_alerts_first_then_newest_link_first(app, client):
+    data = build(1)
+    _signed_in_dealer(client)
+    body = client.get("/dealers/").get_data(as_text=True)
+    assert _rows(body) == data["order"][:20]
+    # the error and the silence come first; the unapplied setting keeps its place
+    assert _rows(body)[:2] == [_gateway_id("7M", 25), _gateway_id("7M", 49)]
+    assert _rows(body).index(_gateway_id("7M", 3)) == 2 + 3
+
+
+def test_paging_forward_and_back_reaches_every_row_once(app, client):
+    data = build(1)
+    _signed_in_dealer(client)
+    seen, url, pages = [], "/dealers/", []
+    while url:
+        body = client.get(url.replace("&amp;", "&")).get_data(as_text=True)
+        seen += _rows(body)
+        pages.append(body)
+        url = (NEXT.findall(body) or [None])[0]
+    assert seen == data["order"] and len(seen) == len(set(seen)) == data["mine"]
+    back, url = [], (PREV.findall(pages[-1]) or [None])[0]
+    back_pages = [_rows(pages[-1])]
+    while url:
+        body = client.get(url.replace("&amp;", "&")).get_data(as_text=True)
+        back_pages.insert(0, _rows(body))
+        url = (PREV.findall(body) or [None])[0]
+    assert [row for page in back_pages for row in page] == data["order"]
+    assert 'rel="next"' not in pages[-1] and 'rel="prev"' not in pages[0]
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("OWNER00007@FLEET", ["7M0000000007"]),                 # the owner's e-mail, any case
+    ("ｏｗｎｅｒ００００７＠", ["7M0000000007"]),             # full-width input folded
+    ("7m000000001", [f"7M00000000{n}" for n in range(10, 20)]),  # gateway ID, any case
+    ("山田様邸00012", ["7M0000000012"]),                    # the site name
+    ("00049", ["7M0000000049"]),                            # in alert, found as well
+])
+def test_search_by_each_field(app, client, query, expected):
+    build(1)
+    _signed_in_dealer(client)
+    body = client.get("/dealers/", query_string={"q": query}, headers=HX).get_data(as_text=True)
+    assert _rows(body) == expected
+
+
+def test_search_takes_percent_and_underscore_literally(app, client):
+    build(1)
+    with app.app_context():
+        db.session.execute(text("UPDATE gateway SET site_name = '100%_邸' WHERE gateway_id = :g"),
+                           {"g": _gateway_id("7M", 5)})
+        db.session.commit()
+    _signed_in_dealer(client)
+    for query, expected in (("%", [_gateway_id("7M", 5)]), ("_", [_gateway_id("7M", 5)]),
+                            ("0%_邸", [_gateway_id("7M", 5)]), ("1_0", [])):
+        body = client.get("/dealers/", query_string={"q": query}).get_data(as_text=True)
+        assert _rows(body) == expected, query
+
+
+def test_another_dealers_gateways_never_shown(app, client):
+    data = build(1)
+    _signed_in_dealer(client)
+    for query in ("", "8X", "owner001", "山田様邸", "fleet.example.jp"):
+        shown, url = [], "/dealers/" + (f"?q={query}" if query else "")
+        while url:
+            body = client.get(url.replace("&amp;", "&")).get_data(as_text=True)
+            shown += _rows(body)
+            url = (NEXT.findall(body) or [None])[0]
+        assert all(gateway.startswith("7M") for gateway in shown), query
+        assert len(shown) == len(set(shown))
+    assert client.get(f"/dealers/gateways/{_gateway_id('8X', data['mine'])}").status_code == 404
+    body = client.get("/dealers/", query_string={"q": "8X"}).get_data(as_text=True)
+    assert "見つかりませんでした" in body
+
+
+# -- a fixed number of statements, whatever the number of links ----------------------------
+PAGES = {
+    "list": "/dealers/",
+    "e-mail": "/dealers/?q=owner00007@",
+    "gateway ID": "/dealers/?q=7M000000001",
+    "site": "/dealers/?q=山田様邸0001",
+    "deep page": "/dealers/?page={last}",
+    "gateway page": "/dealers/gateways/7M0000000003",
+}
+
+
+def _statement_counts(make_app, scale: int) -> dict[str, int]:
+    app = make_app()
+    with app.app_context():
+        empty_database()
+    client = app.test_client()
+    with app.app_context():
+        data = build(scale)
+        last = -(-data["mine"] // 20)
+        _signed_in_dealer(client)
+        counts = {}
+        for name, url in PAGES.items():
+            with statements() as seen:
+                response = client.get(url.format(last=last))
+            assert response.status_code == 200 and (_rows(response.get_data(as_text=True))
+                                                    or name == "gateway page"), name
+            counts[name] = len(seen)
+        db.session.remove()
+        return counts
+
+
+def test_statements_per_page_are_few_and_the_same_at_ten_times_the_data(make_app):
+    small = _statement_counts(make_app, 1)
+    large = _statement_counts(make_app, 10)
+    assert small == large
+    assert max(small.values()) <= 9, small
+
+
+# -- plans: the dealer's links by their index ------------------------------------------------
+def _selects_of(call) -> list[tuple[str, object]]:
+    """The SELECT statements (with their parameters) that `call` runs."""
+    caught = []
+
+    def listener(_conn, _cursor, statement, parameters, _context, _many):
+        if statement.lstrip().upper().startswith("SELECT"):
+            caught.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        call()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    return caught
+
+
+def _plans(call) -> list[tuple[str, str]]:
+    """(statement, plan) of each SELECT that `call` runs."""
+    selects = _selects_of(call)
+    connection = db.session.connection()
+    if db.engine.dialect.name == "postgresql":
+        # At test sizes a sequential scan, or a sort of a few rows, is rightly cheaper;
+        # with them priced out, a plan without one exists only when an index serves the
+        # query (and, for the list, gives its order).
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        connection.exec_driver_sql("SET LOCAL enable_sort = off")
+        explain = "EXPLAIN "
+    else:
+        explain = "EXPLAIN QUERY PLAN "
+    return [(sql, "\n".join(str(row[-1]) for row in
+                             connection.exec_driver_sql(explain + sql, params)))
+            for sql, params in selects]
+
+
+@pytest.mark.parametrize("query, page", [(None, 1), (None, 3), ("owner00007@", 1),
+                                         ("7m000000001", 1), ("山田様邸0001", 1)])
+def test_list_and_search_read_the_dealers_links_by_index(app, query, page):
+    data = build(1)
+    dealer = db.session.get(Dealer, data["dealer"].id)
+    plans = _plans(lambda: services.dealer_gateways(dealer, query, page, 20))
+    joined = "\n".join(plan for _sql, plan in plans)
+    assert "ix_dealer_link_dealer_order" in joined or query, joined
+    # the list's others (after the alerts): the index's order, no sort of all links
+    others = [plan for sql, plan in plans if "NOT IN" in sql]
+    assert bool(others) == (query is None)
+    if db.engine.dialect.name == "postgresql":
+        assert not re.search(r"Seq Scan on (dealer_link|gateway|account)\b", joined), joined
+        if query is None:
+            assert "Sort" not in others[0] and "ix_dealer_link_dealer_order" in others[0]
+        else:
+            assert "_trgm" in joined, joined
+    else:
+        # SEARCH (by an index key) only: a SCAN would read a whole table or index
+        assert not re.search(r"\bSCAN (dealer_link|gateway|account)\b", joined), joined
+        if query is None:
+            assert "TEMP B-TREE" not in others[0] and "ix_dealer_link_dealer_order" in others[0]
