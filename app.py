@@ -48,9 +48,7 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     _trust_proxies(app)
 
     db.init_app(app)
-    from models.telemetry import not_a_reading_partition
-    migrate.init_app(app, db, directory=str(app.root_path + "/migrations"),
-                     include_object=not_a_reading_partition)
+    migrate.init_app(app, db, directory=str(app.root_path + "/migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)

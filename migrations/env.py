@@ -5,6 +5,8 @@ from flask import current_app
 
 from alembic import context
 
+from models import schema_filter
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -72,16 +74,6 @@ def run_migrations_offline():
         context.run_migrations()
 
 
-def _made_on(dialect_name):
-    """Autogenerate's filter: leave out what the models create on another database only
-    (`Index(...).ddl_if(dialect="postgresql")`, e.g. the console's trigram indexes)."""
-    def include_object(obj, _name, _type, reflected, _compare_to):
-        condition = getattr(obj, "_ddl_if", None)
-        return (reflected or condition is None or not condition.dialect
-                or condition.dialect == dialect_name)
-    return include_object
-
-
 def run_migrations_online():
     """Run migrations in 'online' mode.
 
@@ -115,7 +107,7 @@ def run_migrations_online():
             # a transaction, so it is set on the raw connection before the migration's.
             _sqlite_pragma(connection, "PRAGMA foreign_keys=OFF")
         if conf_args.get("include_object") is None:
-            conf_args["include_object"] = _made_on(connection.dialect.name)
+            conf_args["include_object"] = schema_filter(connection.dialect.name)
         try:
             context.configure(
                 connection=connection,

@@ -64,3 +64,17 @@ db = SQLAlchemy(model_class=Base)
 
 from models import (account, audit, club, eco, gateway, link, mail, points,  # noqa: E402,F401
                     remote, support, telemetry, trust, wizard)
+
+
+def schema_filter(dialect_name: str):
+    """Alembic's autogenerate filter (`flask db check`, migrations/env.py and the schema
+    test): leave out what the models create on another database only
+    (`Index(...).ddl_if(dialect="postgresql")`, e.g. the console's trigram indexes) and
+    the monthly partitions of gateway_reading on PostgreSQL (migration 0013)."""
+    def include_object(obj, name, type_, reflected, compare_to):
+        condition = getattr(obj, "_ddl_if", None)
+        made_here = (reflected or condition is None or not condition.dialect
+                     or condition.dialect == dialect_name)
+        return made_here and telemetry.not_a_reading_partition(
+            obj, name, type_, reflected, compare_to)
+    return include_object

@@ -9,7 +9,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, SAWarning
 
-from models import db
+from models import db, schema_filter
 
 ACCOUNT_ROW = (
     "INSERT INTO account (email, password_hash, family_name, given_name, account_type, "
@@ -26,19 +26,9 @@ def test_migrations_match_the_models(app):
         warnings.filterwarnings("ignore", message=".*expression-based index")
         with db.engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={
-                "compare_type": True, "include_object": _made_on(connection.dialect.name)})
+                "compare_type": True, "include_object": schema_filter(connection.dialect.name)})
             differences = compare_metadata(context, db.metadata)
     assert [d for d in differences if not _search_index(d)] == []
-
-
-def _made_on(dialect_name):
-    """As migrations/env.py: leave out what the models create on another database only
-    (`Index(...).ddl_if(dialect=...)`: the console's trigram indexes on PostgreSQL)."""
-    def include_object(obj, _name, _type, reflected, _compare_to):
-        condition = getattr(obj, "_ddl_if", None)
-        return (reflected or condition is None or not condition.dialect
-                or condition.dialect == dialect_name)
-    return include_object
 
 
 # The knowledge-base search index of migration 0009, which the models cannot describe:
