@@ -36,6 +36,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from blueprints.club.warranty import Warranty, warranty_for
 from blueprints.core import audit
@@ -121,7 +122,9 @@ def owner_products(owner: Account, now: datetime | None = None) -> list[OwnerPro
     now = now or utcnow()
     products = db.session.scalars(
         _visible(owner.id).order_by(Product.gateway_id.is_(None), Product.registered_at,
-                                    Product.id)).all()
+                                    Product.id)
+        .options(selectinload(Product.model), selectinload(Product.gateway),
+                 selectinload(Product.subscriptions))).all()
     return [_shown(product, now) for product in products]
 
 
@@ -183,11 +186,16 @@ def sync_gateway_products(owner: Account) -> None:
     gateways = db.session.scalars(
         select(Gateway).where(Gateway.owner_id == owner.id,
                               Gateway.status == GatewayStatus.ACTIVE.value)
-        .order_by(Gateway.id)).all()
+        .order_by(Gateway.id).options(selectinload(Gateway.units))).all()
+    # Read at once, so that the my page reads the same at 1 and at 100 gateways.
+    existing = {p.gateway_id: p for p in db.session.scalars(
+        select(Product).where(Product.gateway_id.in_([g.id for g in gateways]))
+        .options(selectinload(Product.subscriptions)))} if gateways else {}
+    models = catalogue.models_for_codes(g.model for g in gateways)
     changed = False
     for gateway in gateways:
-        product = db.session.scalar(select(Product).where(Product.gateway_id == gateway.id))
-        model = catalogue.model_for_code(gateway.model)
+        product = existing.get(gateway.id)
+        model = models.get(gateway.model or "")
         serial = gateway.units[0].serial if gateway.units else gateway.gateway_id
         values = dict(model_id=model.id if model else None, system_serial=serial,
                       postal_code=gateway.postal_code or "")

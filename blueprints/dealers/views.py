@@ -47,7 +47,9 @@ def _page_number() -> int:
 @login_required
 def my_dealers():
     """The owner's gateways, each with the dealers entrusted with it."""
-    gateways = [(g, services.linked_dealers(g)) for g in services.owner_gateways(current_user)]
+    owned = services.owner_gateways(current_user)
+    dealers = services.linked_dealers_of(owned)
+    gateways = [(g, dealers[g.id]) for g in owned]
     return render_template("dealers/my.html", gateways=gateways,
                            max_dealers=services.MAX_DEALERS_PER_GATEWAY)
 

@@ -49,6 +49,17 @@ def model_for_code(code: str | None) -> SystemModel | None:
     return db.session.scalar(select(SystemModel).where(SystemModel.code == code))
 
 
+def models_for_codes(codes) -> dict[str, SystemModel]:
+    """`model_for_code` of several codes in one query (after one catalogue check):
+    {code: entry} of the codes the catalogue knows."""
+    codes = sorted({code for code in codes if code})
+    if not codes:
+        return {}
+    ensure_catalogue()
+    return {m.code: m for m in db.session.scalars(
+        select(SystemModel).where(SystemModel.code.in_(codes)))}
+
+
 def manuals_for(codes) -> list[SystemModel]:
     """The catalogue entries with a manual (商品マニュアル) among these model codes, in
     code order: one query whatever the number of gateways. Read only: it never fills an
