@@ -221,3 +221,27 @@ def test_every_page_translates_through_the_request_domain(owner_client):
     body = owner_client.get("/").get_data(as_text=True)
     visible = re.sub(r"<[^>]+>|山田|太郎|日本語", "", body)
     assert not re.search(r"[\u3040-\u30ff]", visible), visible[:500]
+
+
+def test_a_phone_number_is_formatted_once_per_process(owner_client, owner, monkeypatch):
+    """Pages show phone numbers as 090-1234-5678: `phonenumbers` parses each number once
+    for the process, not on every page that shows it."""
+    import phonenumbers
+
+    from forms import validators
+
+    from models.account import AccountPhone
+
+    db.session.add(AccountPhone(account_id=owner.id, position=0, kind="mobile",
+                                number="09012345678"))
+    db.session.commit()
+    parsed = []
+    original = phonenumbers.parse
+    monkeypatch.setattr(phonenumbers, "parse",
+                        lambda *args, **kw: parsed.append(args[0]) or original(*args, **kw))
+    validators._formatted_phone.cache_clear()
+    validators.is_japanese_phone.cache_clear()
+    for _ in range(3):
+        assert "090-1234-5678" in owner_client.get("/account/settings/personal").get_data(
+            as_text=True)
+    assert 0 < len(parsed) <= 2
