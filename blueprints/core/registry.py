@@ -44,6 +44,7 @@ Extension points, and who calls them:
 """
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -147,12 +148,19 @@ def _name(function: Callable) -> str:
 def launcher_tile(tile: LauncherTile, allowed: Callable[[Any], bool], order: int = 50) -> None:
     """Add a tile to the home launcher, shown to the accounts for which `allowed` holds."""
     _registry.tiles[tile.endpoint] = (order, tile, allowed)
+    _ordered_tiles.cache_clear()
+
+
+@functools.cache
+def _ordered_tiles() -> tuple[tuple[LauncherTile, Callable], ...]:
+    """The tiles in their order, sorted once per process (until a tile is registered);
+    which of them an account sees is still asked per request."""
+    return tuple((tile, allowed) for _order, tile, allowed
+                 in sorted(_registry.tiles.values(), key=lambda item: item[0]))
 
 
 def launcher_tiles(account) -> list[LauncherTile]:
-    return [tile for _order, tile, allowed in sorted(_registry.tiles.values(),
-                                                     key=lambda item: item[0])
-            if allowed(account)]
+    return [tile for tile, allowed in _ordered_tiles() if allowed(account)]
 
 
 # -- demo data --------------------------------------------------------------------------

@@ -45,14 +45,29 @@ SETUP_ALLOWED = frozenset({
 })
 
 
-def has_second_step(account_id: int) -> bool:
-    """A confirmed authenticator app or at least one passkey."""
+def second_step_configured(account_id):
+    """SQL: the account (an id, or a column such as `LoginSession.account_id`) has a
+    confirmed authenticator app or at least one passkey."""
     from models.trust import AccountPasskey, AccountTotp
 
-    return bool(db.session.scalar(select(or_(
+    return or_(
         exists().where(AccountTotp.account_id == account_id,
                        AccountTotp.confirmed_at.is_not(None)),
-        exists().where(AccountPasskey.account_id == account_id)))))
+        exists().where(AccountPasskey.account_id == account_id))
+
+
+def has_second_step(account_id: int) -> bool:
+    """A confirmed authenticator app or at least one passkey."""
+    return bool(db.session.scalar(select(second_step_configured(account_id))))
+
+
+def _configured_for_this_session(login_session) -> bool:
+    """has_second_step of the signed-in account, as the user loader read it with the
+    session row in the same query (no second query on every page), or asked now."""
+    known = g.get("second_step_configured")
+    if known is not None and known[0] is login_session:
+        return known[1]
+    return has_second_step(current_user.id)
 
 
 def _current_target() -> str:
@@ -104,7 +119,7 @@ def gate():
         return None
     if registry.acting_now():
         return None
-    configured = has_second_step(current_user.id)
+    configured = _configured_for_this_session(login_session)
     if configured:
         if pending_expired(login_session):
             return _end_pending(login_session)

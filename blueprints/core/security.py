@@ -1,6 +1,7 @@
 """Sign-in sessions, security headers and error pages, bound to the app once."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from datetime import datetime
@@ -9,12 +10,13 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import SecurityError
 
 from blueprints.core import registry
 from blueprints.core.redirects import safe_next
+from blueprints.core.second_step import second_step_configured
 from models import db, utcnow
 from models.account import Account, LoginSession
 
@@ -88,19 +90,28 @@ def revoke_login_sessions(account_id: int, keep_key: str | None = None) -> int:
     return len(revoked)
 
 
+@functools.cache
+def _sign_in_query():
+    """All a request needs to know about its sign-in, in one query: the session row, the
+    account and, while the session has not passed the second step, whether the account
+    has one (the second-step gate asks on every request; see second_step.py). Built once
+    per process: building it cost more than running it."""
+    return (select(LoginSession, Account,
+                   and_(LoginSession.second_step_at.is_(None),
+                        second_step_configured(LoginSession.account_id)))
+            .join(Account, Account.id == LoginSession.account_id)
+            .where(LoginSession.key_hash == bindparam("key_hash")))
+
+
 def load_account(key: str) -> Account | None:
     """Flask-Login user loader: a live, unrevoked sign-in session and an opened account."""
     if not key or len(key) > 100:
         return None
     now: datetime = utcnow()
-    row = db.session.execute(
-        select(LoginSession, Account)
-        .join(Account, Account.id == LoginSession.account_id)
-        .where(LoginSession.key_hash == hash_key(key))
-    ).first()
+    row = db.session.execute(_sign_in_query(), {"key_hash": hash_key(key)}).first()
     if row is None:
         return None
-    login_session, account = row
+    login_session, account, configured = row
     if login_session.revoked_at is not None or login_session.expires_at <= now:
         return None
     if not account.is_active:
@@ -109,6 +120,8 @@ def load_account(key: str) -> Account | None:
     # The row itself, for what this request needs of it (the second sign-in step, the
     # device list's last use) without a second query.
     g.login_session = login_session
+    if login_session.second_step_at is None:
+        g.second_step_configured = (login_session, bool(configured))
     return account
 
 

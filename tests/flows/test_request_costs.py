@@ -1,0 +1,247 @@
+"""What every request pays: the SQL of the simple signed-in pages and of the status partial
+that open monitoring pages poll (a small fixed number, the same with ten times the data),
+and that what is now found once per request or per process still changes when it must:
+the language (a switch, `force_locale`), the sign-in (signed out, revoked elsewhere), the
+second step (set up in another browser), WTForms' messages in the request's language."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import render_template_string, session
+from flask_babel import force_locale, gettext, lazy_gettext, refresh
+from sqlalchemy import select
+
+from blueprints.core import templating
+from blueprints.core.security import revoke_login_sessions
+from models import db, utcnow
+from models.account import LoginSession
+from models.trust import AccountTotp
+from tests.conftest import csrf_from
+from tests.flows.test_dealer_links import make_gateway, make_owner
+from tests.helpers import HX, PASSWORD, add_units, login, reading, slot_end, statements
+
+GATEWAY = "01AB12345678"
+NOW_PARTIAL = f"/monitoring/gateways/{GATEWAY}/monitor/now"
+# Simple signed-in pages and the queries each makes: the sign-in (session row, account
+# and whether a second step is set up, in one query) and what the page itself shows.
+PAGES = {
+    "/": 1,                          # ホーム (the launcher)
+    "/account/settings": 1,          # マイアカウント (a menu)
+    "/account/settings/personal": 2,  # a settings page: + the account's phones
+}
+
+
+def queries(client, url: str, headers: dict | None = None) -> list[str]:
+    """The SQL statements of one request (transaction control left out: SQLite's BEGIN
+    IMMEDIATE is a statement for the driver, PostgreSQL's BEGIN is not)."""
+    with statements() as seen:
+        response = client.get(url, headers=headers or {})
+    assert response.status_code == 200, (url, response.status_code)
+    return [s for s in seen if not s.lstrip().upper().startswith(("BEGIN", "COMMIT"))]
+
+
+def more_of_everything(times: int) -> None:
+    """Other owners, each signed in with a monitored gateway and its readings."""
+    for n in range(times):
+        owner = make_owner(email=f"other{n}@example.com")
+        gateway = make_gateway(owner, f"01AB{90000000 + n:08d}", site=f"他邸{n}")
+        db.session.add(LoginSession(key_hash=f"{n:064d}", account_id=owner.id,
+                                    remember=False, expires_at=utcnow().replace(year=2099),
+                                    user_agent="test"))
+        db.session.commit()
+        add_units(gateway, 2)
+        from blueprints.monitoring import telemetry
+        telemetry.ingest(gateway, [reading(slot_end(5 * i)) for i in range(3)])
+
+
+@pytest.fixture
+def owner(app):
+    account = make_owner()
+    gateway = make_gateway(account, GATEWAY, site="山田様邸")
+    add_units(gateway, 2)
+    return account
+
+
+@pytest.fixture
+def owner_client(app, owner):
+    client = app.test_client()
+    assert login(client, "owner@example.com").status_code == 303
+    client.get("/")  # the session's first use is written once (SESSION_SEEN_INTERVAL)
+    return client
+
+
+def test_simple_pages_and_the_polled_partial_make_a_fixed_number_of_queries(owner_client):
+    counts = {url: len(queries(owner_client, url)) for url in PAGES}
+    assert counts == PAGES
+    partial = queries(owner_client, NOW_PARTIAL, HX)
+    # The sign-in costs the partial one query, and the page's own few stay few.
+    assert sum("login_session" in s for s in partial) == 1
+    assert len(partial) <= 4
+    more_of_everything(10)
+    assert {url: len(queries(owner_client, url)) for url in PAGES} == PAGES
+    assert len(queries(owner_client, NOW_PARTIAL, HX)) == len(partial)
+
+
+def test_the_sign_in_is_one_query_and_polling_writes_nothing(owner_client):
+    for url in PAGES:
+        sql = queries(owner_client, url)
+        assert sum("login_session" in s for s in sql) == 1, url
+        assert not any("account_totp" in s and "login_session" not in s for s in sql), url
+    # A page polled every minute writes the session's last use at most every
+    # SESSION_SEEN_INTERVAL: not on each poll.
+    for _ in range(3):
+        sql = queries(owner_client, NOW_PARTIAL, HX)
+        assert not any(s.lstrip().upper().startswith("UPDATE") for s in sql)
+
+
+@pytest.mark.real_second_step
+def test_a_session_before_the_second_step_asks_nothing_more(app, owner):
+    """Without a second step the session never passes one (second_step_at stays empty):
+    whether the account has one comes with the sign-in query, not a second one."""
+    client = app.test_client()
+    assert login(client, "owner@example.com").status_code == 303
+    client.get("/")
+    assert db.session.scalar(select(LoginSession.second_step_at)) is None
+    assert {url: len(queries(client, url)) for url in PAGES} == PAGES
+
+
+@pytest.mark.real_second_step
+def test_a_second_step_set_up_in_another_browser_takes_effect_at_once(app, owner):
+    client = app.test_client()
+    assert login(client, "owner@example.com").status_code == 303
+    assert client.get("/").status_code == 200
+    db.session.add(AccountTotp(account_id=owner.id, secret="JBSWY3DPEHPK3PXP",
+                               confirmed_at=utcnow()))
+    db.session.commit()
+    # The session has not passed it: on to the second step, on the very next request.
+    response = client.get("/account/settings")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/account/login/verify?next=/account/settings"
+
+
+def test_a_session_revoked_elsewhere_or_signed_out_ends_at_once(app, owner):
+    first, second = app.test_client(), app.test_client()
+    for client in (first, second):
+        assert login(client, "owner@example.com").status_code == 303
+        assert client.get("/account/settings").status_code == 200
+    revoke_login_sessions(owner.id)
+    db.session.commit()
+    for client in (first, second):
+        assert client.get("/account/settings").status_code == 302
+        assert "ようこそ" not in client.get("/").get_data(as_text=True)
+    assert login(first, "owner@example.com").status_code == 303
+    token = csrf_from(first.get("/account/settings").get_data(as_text=True))
+    first.post("/account/logout", data={"csrf_token": token})
+    assert first.get("/account/settings").status_code == 302
+
+
+def test_a_language_switch_shows_the_next_page_in_that_language(owner_client):
+    home = owner_client.get("/").get_data(as_text=True)
+    assert "マイアカウント" in home and "ようこそ、山田" in home
+    token = csrf_from(home)
+    owner_client.post("/language", data={"csrf_token": token, "language": "en", "next": "/"})
+    home = owner_client.get("/").get_data(as_text=True)
+    assert "My account" in home and "マイアカウント" not in home
+    token = csrf_from(home)
+    owner_client.post("/language", data={"csrf_token": token, "language": "ja", "next": "/"})
+    assert "マイアカウント" in owner_client.get("/").get_data(as_text=True)
+
+
+def test_a_locale_changed_within_a_request_is_used_at_once(app):
+    label = lazy_gettext("ホーム")
+    template = "{{ _('ホーム') }}|{{ _('ようこそ、%(name)sさん', name=who) }}|{{ _('100%%') }}"
+    with app.test_request_context("/"):
+        session["lang"] = "ja"
+        assert gettext("ホーム") == str(label) == "ホーム"
+        assert render_template_string(template, who="<b>") == \
+            "ホーム|ようこそ、&lt;b&gt;さん|100%"
+        with force_locale("en"):
+            assert gettext("ホーム") == str(label) == "Home"
+            assert render_template_string(template, who="<b>").startswith("Home|")
+        assert gettext("ホーム") == "ホーム"
+        session["lang"] = "en"
+        refresh()
+        assert gettext("ホーム") == str(label) == "Home"
+
+
+def test_the_translations_are_found_once_per_request(owner_client, monkeypatch):
+    """Flask-Babel's own lookup runs once for a page of many texts, not once per text."""
+    import flask_babel
+
+    found = []
+    original = flask_babel.Domain.get_translations
+
+    def counted(self):
+        found.append(1)
+        return original(self)
+
+    monkeypatch.setattr(flask_babel.Domain, "get_translations", counted)
+    body = owner_client.get("/").get_data(as_text=True)
+    assert "マイアカウント" in body and "ログアウト" in body
+    assert len(found) == 1
+
+
+def test_wtforms_messages_follow_the_language_and_load_once(app, monkeypatch):
+    from babel import support
+    from flask_wtf import FlaskForm
+    from wtforms import SelectField
+
+    class Page(FlaskForm):
+        kind = SelectField(choices=[("a", "A")])
+
+    loads = []
+    original = support.Translations.load
+
+    def counted(*args, **kwargs):
+        loads.append(kwargs.get("domain"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(support.Translations, "load", counted)
+    monkeypatch.setattr(templating.WTFORMS_CATALOGS, "_catalogs", {})
+    answers = {}
+    for lang in ("ja", "en", "ja", "en"):
+        # A request of its own (the fixture's app context would share `g`).
+        with app.app_context(), app.test_request_context("/"):
+            session["lang"] = lang
+            app.preprocess_request()
+            form = Page(meta={"csrf": False}, formdata=None, data={"kind": "x"})
+            form.validate()
+            answers[lang] = form.kind.errors[0]
+    assert answers == {"ja": "選択肢が正しくありません。", "en": "Not a valid choice."}
+    # Once per language for the process, not once per request.
+    assert loads.count("wtforms") == 2
+
+
+def test_every_page_translates_through_the_request_domain(owner_client):
+    """The English home page: every text the page shows is translated (nothing Japanese
+    left but the names)."""
+    token = csrf_from(owner_client.get("/").get_data(as_text=True))
+    owner_client.post("/language", data={"csrf_token": token, "language": "en", "next": "/"})
+    body = owner_client.get("/").get_data(as_text=True)
+    visible = re.sub(r"<[^>]+>|山田|太郎|日本語", "", body)
+    assert not re.search(r"[\u3040-\u30ff]", visible), visible[:500]
+
+
+def test_a_phone_number_is_formatted_once_per_process(owner_client, owner, monkeypatch):
+    """Pages show phone numbers as 090-1234-5678: `phonenumbers` parses each number once
+    for the process, not on every page that shows it."""
+    import phonenumbers
+
+    from forms import validators
+
+    from models.account import AccountPhone
+
+    db.session.add(AccountPhone(account_id=owner.id, position=0, kind="mobile",
+                                number="09012345678"))
+    db.session.commit()
+    parsed = []
+    original = phonenumbers.parse
+    monkeypatch.setattr(phonenumbers, "parse",
+                        lambda *args, **kw: parsed.append(args[0]) or original(*args, **kw))
+    validators._formatted_phone.cache_clear()
+    validators.is_japanese_phone.cache_clear()
+    for _ in range(3):
+        assert "090-1234-5678" in owner_client.get("/account/settings/personal").get_data(
+            as_text=True)
+    assert 0 < len(parsed) <= 2
