@@ -28,6 +28,7 @@ from blueprints.core import audit
 from blueprints.core.links import LinkState, check_link, issue_link, spend_link
 from blueprints.core.paging import Page
 from blueprints.core.registry import AccessLine
+from blueprints.dealers.services import dealer_for_account
 from mail import messages, request_mail
 from models import db, utcnow
 from models.account import Account, AccountType, Company
@@ -63,10 +64,9 @@ def state_label(state) -> str:
 
 # -- look-ups ------------------------------------------------------------------------------
 def dealer_of(account: Account | None) -> Dealer | None:
-    """The dealer of the account's company (every member of a dealer company acts for it)."""
-    if account is None or account.company_id is None or not account.is_commercial:
-        return None
-    return db.session.scalar(select(Dealer).where(Dealer.company_id == account.company_id))
+    """The dealer of the account's company (every member of a dealer company acts for it):
+    the dealers service's one look-up, kept for the request."""
+    return dealer_for_account(account)
 
 
 def _member_by_address(address: str) -> Account | None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import jaconv
-from flask import url_for
+from flask import g, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (Integer, any_, bindparam, case, cast, delete, exists, func, or_,
                         select, text, true)
@@ -106,6 +106,7 @@ def add_dealer(company: Company, phone: str, contact_emails=()) -> Dealer:
         raise InvalidDealerPhone(phone)
     addresses = _contact_addresses(contact_emails)
     company_id = company.id
+    g.pop("dealer_of_company", None)  # dealer_for_account must look again
     for _attempt in range(CODE_ALLOCATION_ATTEMPTS):
         dealer = db.session.scalar(select(Dealer).where(Dealer.company_id == company_id))
         if dealer is not None:
@@ -460,10 +461,21 @@ _DEALER_CODE = re.compile(r"\d{1,10}")
 
 
 def dealer_for_account(account: Account) -> Dealer | None:
-    """The dealer of the account's company (every employee of a dealer company sees it)."""
+    """The dealer of the account's company (every employee of a dealer company sees it).
+
+    Asked several times per page (launcher tiles, the club's and the dealers' menus): the
+    answer is kept for the request (flask.g) by company, while it belongs to the request's
+    database session. `add_dealer` forgets a kept "none"."""
     if account is None or account.company_id is None or not account.is_commercial:
         return None
-    return db.session.scalar(select(Dealer).where(Dealer.company_id == account.company_id))
+    known = g.setdefault("dealer_of_company", {})
+    if account.company_id in known:
+        dealer = known[account.company_id]
+        if dealer is None or dealer in db.session:
+            return dealer
+    dealer = db.session.scalar(select(Dealer).where(Dealer.company_id == account.company_id))
+    known[account.company_id] = dealer
+    return dealer
 
 
 def owner_gateways(owner: Account, query: str | None = None) -> list[Gateway]:

@@ -245,3 +245,27 @@ def test_a_phone_number_is_formatted_once_per_process(owner_client, owner, monke
         assert "090-1234-5678" in owner_client.get("/account/settings/personal").get_data(
             as_text=True)
     assert 0 < len(parsed) <= 2
+
+
+def test_a_dealers_home_looks_up_its_dealer_once(app, client):
+    """The launcher's dealer tiles (console, club's dealer menu, becoming a dealer) and
+    the menus all ask whose dealer the account is: one query per request, not one each;
+    and a company that becomes a dealer during a request is seen as one at once."""
+    from blueprints.dealers.services import add_dealer, dealer_for_account
+    from tests.flows.test_dealer_links import make_dealer
+    from tests.flows.test_dealer_pages import _member, dealer_company_of
+
+    dealer = make_dealer(1)
+    _member(dealer_company_of(dealer))
+    login(client, "member@dealer1.example")
+    seen = queries(client, "/")
+    assert len([s for s in seen if re.search(r"FROM dealer\b", s)]) == 1, seen
+
+    from tests.flows.test_dealer_links import make_company
+    company = make_company(2)
+    member = _member(company, "member@dealer2.example")
+    with app.test_request_context():
+        assert dealer_for_account(member) is None
+        add_dealer(company, "09012340002")
+        db.session.flush()
+        assert dealer_for_account(member) is not None
