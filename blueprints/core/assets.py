@@ -193,9 +193,27 @@ def init_app(app: Flask) -> None:
         min_size=int(app.config["COMPRESS_MIN_SIZE"]))
     app.url_defaults(static_url_defaults)
     app.view_functions["static"] = serve_static
+    app.session_interface = _without_static(app.session_interface)
     app.config["COMPRESS_REGISTER"] = False
     compress.init_app(app)
     app.after_request(compress_response)
+
+
+def _without_static(interface):
+    """The app's session interface, but a static file neither renews the session cookie
+    nor varies on it: its answer is public, for any cache to keep, so it must carry no
+    Set-Cookie and no `Vary: Cookie` (which Flask adds once anything, here Flask-Login's
+    remember check, looked at the session)."""
+
+    class StaticFilesWithoutSession(type(interface)):
+        def save_session(self, app, session, response):
+            if request.endpoint == "static":
+                return None
+            return super().save_session(app, session, response)
+
+    replaced = StaticFilesWithoutSession.__new__(StaticFilesWithoutSession)
+    replaced.__dict__.update(vars(interface))
+    return replaced
 
 
 def compress_response(response: Response) -> Response:

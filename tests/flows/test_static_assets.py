@@ -79,6 +79,18 @@ def test_every_static_url_of_the_pages_is_fingerprinted_and_kept_for_a_year(clie
         assert response.get_data() == plain.read_bytes()
 
 
+def test_static_answers_carry_no_cookie_for_shared_caches(owner_client):
+    """Public, cacheable answers: no session cookie set or varied on, even signed in."""
+    page = text_of(owner_client.get(f"/monitoring/gateways/{GATEWAY}/monitor"))
+    for url in static_urls(page) + ["/static/css/app.css"]:
+        response = owner_client.get(url, headers={"Accept-Encoding": "br"})
+        assert response.status_code == 200
+        assert "Set-Cookie" not in response.headers
+        assert "Cookie" not in response.headers.get("Vary", "")
+    # Pages keep theirs.
+    assert "Cookie" in owner_client.get("/account/settings").headers["Vary"]
+
+
 def test_the_fingerprint_is_the_contents_hash(client):
     page = text_of(client.get("/account/login"))
     css = next(url for url in static_urls(page) if "css/app." in url)
