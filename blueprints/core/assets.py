@@ -37,8 +37,6 @@ import brotli
 from flask import Flask, Response, abort, current_app, redirect, request, url_for
 from flask_compress import Compress
 
-compress = Compress()
-
 DIGEST_LENGTH = 8
 IMMUTABLE = "public, max-age=31536000, immutable"
 FINGERPRINTED = re.compile(
@@ -195,7 +193,8 @@ def init_app(app: Flask) -> None:
     app.view_functions["static"] = serve_static
     app.session_interface = _without_static(app.session_interface)
     app.config["COMPRESS_REGISTER"] = False
-    compress.init_app(app)
+    # One per app: Flask-Compress keeps the types and codings of the app it was bound to.
+    app.extensions["enelink_compress"] = Compress(app)
     app.after_request(compress_response)
 
 
@@ -223,4 +222,4 @@ def compress_response(response: Response) -> Response:
     if request.endpoint == "static" or not request.accept_encodings.best_match(
             current_app.config["COMPRESS_ALGORITHM"]):
         return response
-    return compress.after_request(response)
+    return current_app.extensions["enelink_compress"].after_request(response)
