@@ -104,8 +104,16 @@ bench: install
 # <<< bench
 
 # >>> lighthouse (owned by the static/lighthouse work)
-lighthouse:
-	@echo 'lighthouse: to come'
+# Lighthouse (mobile; npm package pinned in tests/bench/lighthouse) with Debian's chromium
+# against the app under gunicorn on a loopback port, a seeded demo database: 3 runs per page,
+# the median of each category and the verdict (misses are printed, the status stays 0).
+LIGHTHOUSE_RUNS ?= 3
+tests/bench/lighthouse/node_modules/lighthouse/cli/index.js: tests/bench/lighthouse/package.json tests/bench/lighthouse/package-lock.json | system-deps
+	cd tests/bench/lighthouse && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+lighthouse: install tests/bench/lighthouse/node_modules/lighthouse/cli/index.js
+	CHROME_PATH=/usr/bin/chromium $(BIN)/python tests/bench/lighthouse/run_lighthouse.py --runs $(LIGHTHOUSE_RUNS)
 # <<< lighthouse
 
 clean:

@@ -59,10 +59,11 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     with app.app_context():
         _configure_sqlite(db.engine, app.config["DATABASE_BUSY_TIMEOUT_SECONDS"])
 
-    from blueprints.core import security, templating
+    from blueprints.core import assets, security, templating
 
     security.init_app(app)
     templating.init_app(app)
+    assets.init_app(app)
 
     _register_services(app)
 

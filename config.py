@@ -367,6 +367,21 @@ class Config:
     MONITOR_CACHE_SIZE = _env_int("MONITOR_CACHE_SIZE", 64)
     # <<< pages
     # >>> static
+    # Compression (Flask-Compress) of dynamic responses of these types, brotli or gzip as
+    # the browser prefers. Never text/html (BREACH: see the README's security section),
+    # never a streamed download (its chunks would wait in the compressor), never a body
+    # under COMPRESS_MIN_SIZE bytes (it fits in one packet anyway). Static files are
+    # compressed once per process instead (blueprints/core/assets.py).
+    COMPRESS_MIMETYPES = ["text/css", "text/javascript", "application/javascript",
+                          "application/json", "text/csv"]
+    COMPRESS_ALGORITHM = ["br", "gzip"]
+    COMPRESS_STREAMS = False
+    COMPRESS_MIN_SIZE = _env_int("COMPRESS_MIN_SIZE", 1024)
+    COMPRESS_BR_LEVEL = 4
+    COMPRESS_LEVEL = 6
+    # Static files under their plain name (/static/css/app.css): seconds a browser may
+    # keep them; fingerprinted names (/static/css/app.<hash>.css) are kept for a year.
+    STATIC_PLAIN_MAX_AGE = _env_int("STATIC_PLAIN_MAX_AGE", 300)
     # <<< static
 
     # Password hashes (argon2id): passes over memory, memory in KiB, lanes. The defaults
