@@ -396,7 +396,11 @@ def context_of(uri: str, scale: str, dealer: Client) -> dict:
             "SELECT g.gateway_id, a.email, g.site_name FROM dealer_link l "
             "JOIN gateway g ON g.id = l.gateway_id JOIN account a ON a.id = g.owner_id "
             "JOIN dealer d ON d.id = l.dealer_id JOIN account m ON m.company_id = d.company_id "
-            "WHERE m.email = 'dealer@example.com' ORDER BY l.linked_at DESC LIMIT 1")).first()
+            "WHERE m.email = 'dealer@example.com' "
+            # a fleet gateway when there is one: the demo owner's address would match
+            # every fleet owner's (ownerNNNNNN@…)
+            "ORDER BY CASE WHEN g.gateway_id LIKE '02FL%' THEN 0 ELSE 1 END, "
+            "l.linked_at DESC LIMIT 1")).first()
         sample = connection.execute(text(
             "SELECT g.gateway_id, a.email FROM gateway g JOIN account a ON a.id = g.owner_id "
             "WHERE g.gateway_id LIKE '02FL%' AND EXISTS (SELECT 1 FROM gateway_reading r "
