@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import secrets
+import time as clock
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -63,7 +65,7 @@ class FleetSize:
     fleet is FleetSize(owners=100_000, gateways=120_000, dealers=3_000, big_dealer=5_000,
     sample=2_000)."""
 
-    owners: int = 16_700
+    owners: int = 16_667
     gateways: int = 20_000
     dealers: int = 500
     big_dealer: int = 5_000
@@ -257,7 +259,7 @@ def _big_dealer() -> Dealer:
 
 def generate_fleet(size: FleetSize, now: datetime | None = None) -> FleetResult:
     """Add a fleet of `size` to a database that has the demo data, and commit."""
-    started = datetime.now().timestamp()
+    started = clock.monotonic()
     size = size.checked()
     now = now or utcnow()
     rng = random.Random(size.seed)
@@ -359,6 +361,7 @@ def generate_fleet(size: FleetSize, now: datetime | None = None) -> FleetResult:
             result.api_keys.append((gateway_code, keys[number]))
     result.counts["gateway"] = _bulk(Gateway.__table__, gateways)
     result.counts["pcs_unit"] = _bulk(PcsUnit.__table__, units)
+    del accounts, gateways, units  # the full fleet's rows are a few hundred MB
 
     # dealer links: the big dealer's, then others at random (at most 5 per gateway)
     links = []
@@ -375,6 +378,7 @@ def generate_fleet(size: FleetSize, now: datetime | None = None) -> FleetResult:
                               linked_by_id=owner_of[gateway_pk],
                               linked_at=now - timedelta(minutes=rng.randint(10, 900_000))))
     result.counts["dealer_link"] = _bulk(DealerLink.__table__, links)
+    del links
 
     # open alerts on about 1 % of the gateways
     alerts = []
@@ -389,7 +393,7 @@ def generate_fleet(size: FleetSize, now: datetime | None = None) -> FleetResult:
     result.counts.update(_sample_history(rng, [gateway_ids[n] for n in sorted(sample)], now))
     _move_sequences((Account, Company, Dealer, Gateway, PcsUnit))
     db.session.commit()
-    result.seconds = datetime.now().timestamp() - started
+    result.seconds = clock.monotonic() - started
     return result
 
 
@@ -444,8 +448,6 @@ def _sample_history(rng: random.Random, gateway_pks: list[int], now: datetime) -
 # -- the command ----------------------------------------------------------------------------
 def _write_keys(path, pairs: list[tuple[str, str]]) -> None:
     """Write `gateway_id,api_key` lines to a file only its owner may read."""
-    import os
-
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(descriptor, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
