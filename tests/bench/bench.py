@@ -521,7 +521,8 @@ def measure_api(page: Page, server: Server, args, work: Path, keys_file: Path) -
     first, last = (1, half) if page.script == "single" else (half + 1, 2 * half)
     script = work / "api.lua"
     script.write_text(LUA_API)
-    row = run_wrk(server.base + "/", args.seconds, {}, script, {
+    # a batch takes seconds under load: twice as long a run, for more than a handful
+    row = run_wrk(server.base + "/", 2 * args.seconds, {}, script, {
         "BENCH_MODE": page.script, "BENCH_BASE_TS": str(int(base.timestamp())),
         "BENCH_KEYS": str(keys_file), "BENCH_KEY_FIRST": str(first),
         "BENCH_KEY_LAST": str(last)})
@@ -597,7 +598,7 @@ def table(db_name: str, result: dict, args) -> list[str]:
              f"-d{args.seconds}s; fleet {'full' if args.full else 'default'} seeded in "
              f"{result['seed_seconds']:.0f} s ==",
              f"{'page':<22} {'demo cost':>9} {'fleet cost':>10} {'fleet/demo':>10} "
-             f"{'p50 ms':>8} {'p99 ms':>8}  {'budget':<18} verdict"]
+             f"{'p50 ms':>8} {'p99 ms':>8}  {"budget":<26} verdict"]
     for page in PAGES:
         d, f = demo.get(page.compare or page.name), fleet.get(page.name)
         if not d and not f:
@@ -612,11 +613,14 @@ def table(db_name: str, result: dict, args) -> list[str]:
         extra = (f"  [{row['readings_per_s']:.0f} readings/s]" if "readings_per_s" in row
                  else f"  [{row['rps']:.0f} req/s]" if page.script == "single" else "")
         lines.append(
-            f"{page.name:<22} {cost_d if cost_d is None else format(cost_d, '.1f'):>9} "
-            f"{'—' if cost_f is None else format(cost_f, '.1f'):>10} {ratio:>10} "
-            f"{row['p50']:>8.1f} {row['p99']:>8.1f}  {budget:<18} "
+            f"{page.name:<22} {_cost(cost_d):>9} {_cost(cost_f):>10} {ratio:>10} "
+            f"{row['p50']:>8.1f} {row['p99']:>8.1f}  {budget:<26} "
             f"{'' if page.name == 'healthz' else verdict(page, d, f, cost_d, cost_f)}{extra}")
-    return [line.replace(" None ", "    — ") for line in lines]
+    return lines
+
+
+def _cost(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
 
 
 def main() -> int:
@@ -645,8 +649,9 @@ def main() -> int:
             except BenchError as error:
                 print(f"{db_name}: {error}", file=sys.stderr)
                 return 1
+            if args.output:  # the raw figures too, to compare runs
+                args.output.with_suffix(f".{db_name}.json").write_text(json.dumps(result))
             lines += table(db_name, result, args) + [""]
-            print("\n".join(table(db_name, result, args)), flush=True)
     if args.output:
         args.output.write_text("\n".join(lines))
     print("\n".join(lines))

@@ -188,3 +188,12 @@ def test_command_refuses_outside_development(app, runner, monkeypatch):
     refused = runner.invoke(args=["seed", "fleet", "--gateways", "10"])
     assert refused.exit_code != 0 and "outside development" in refused.output
     assert counts() == before
+
+
+@pytest.mark.parametrize("scale", [1, 10])
+def test_fleet_fixture_builds_1x_and_10x(fleet, scale):
+    """The `fleet` fixture other tests use to compare 1x and 10x data."""
+    result = fleet(scale)
+    assert result.counts["gateway"] == 40 * scale
+    assert db.session.scalar(select(func.count()).select_from(DealerLink).where(
+        DealerLink.dealer_id == big_dealer().id)) == 10 * scale + 1  # + the demo gateway
