@@ -598,7 +598,7 @@ def table(db_name: str, result: dict, args) -> list[str]:
              f"-d{args.seconds}s; fleet {'full' if args.full else 'default'} seeded in "
              f"{result['seed_seconds']:.0f} s ==",
              f"{'page':<22} {'demo cost':>9} {'fleet cost':>10} {'fleet/demo':>10} "
-             f"{'p50 ms':>8} {'p99 ms':>8}  {"budget":<26} verdict"]
+             f"{'p50 ms':>8} {'p99 ms':>8}  {'budget':<26} verdict"]
     for page in PAGES:
         d, f = demo.get(page.compare or page.name), fleet.get(page.name)
         if not d and not f:
