@@ -487,7 +487,7 @@ def measure_page(page: Page, server: Server, context: dict, clients: dict,
         return run_wrk(server.base + path, args.seconds, headers, script,
                        {"BENCH_BODY": body})
     if page.script in ("single", "batch", "resend"):
-        return measure_api(page, server, args, work, keys_file)
+        return measure_api(page, server, args, work, keys_file, context)
     status, landed, text = client.request(path, headers=page.headers, follow=0)
     expected = page.expect.format(**context)
     if status != 200 or (expected and expected not in text):
@@ -495,9 +495,12 @@ def measure_page(page: Page, server: Server, context: dict, clients: dict,
     return run_wrk(server.base + path, args.seconds, headers)
 
 
-def measure_api(page: Page, server: Server, args, work: Path, keys_file: Path) -> dict:
+def measure_api(page: Page, server: Server, args, work: Path, keys_file: Path,
+                context: dict) -> dict:
     """Single readings from the first half of the keyed gateways, batches from the
-    second: every reading new (these gateways had none). Checked once with the last key."""
+    second: every reading new (these gateways had none). The resend posts again to the
+    gateways the batches surely reached (half as many as the batches: wrk's two threads
+    take every other request). Checked once with the last key."""
     lines = keys_file.read_text().splitlines()
     half = (len(lines) - 1) // 2
     check_id, check_key = lines[-1].split(",", 1)
@@ -518,7 +521,9 @@ def measure_api(page: Page, server: Server, args, work: Path, keys_file: Path) -
         answer = json.loads(response.read())
     if answer.get("accepted") + answer.get("duplicates") != 1:
         raise BenchError(f"the API check was not taken: {answer}")
-    first, last = (1, half) if page.script == "single" else (half + 1, 2 * half)
+    first, last = {"single": (1, half), "batch": (half + 1, 2 * half),
+                   "resend": (half + 1, half + max(1, context.get("batches", 2) // 2))
+                   }[page.script]
     script = work / "api.lua"
     script.write_text(LUA_API)
     # a batch takes seconds under load: twice as long a run, for more than a handful
@@ -528,6 +533,8 @@ def measure_api(page: Page, server: Server, args, work: Path, keys_file: Path) -
         "BENCH_KEY_LAST": str(last)})
     if page.script in ("batch", "resend"):
         row["readings_per_s"] = row["rps"] * BATCH
+    if page.script == "batch":
+        context["batches"] = row["requests"]
     return row
 
 
