@@ -9,8 +9,10 @@ fleet), gunicorn again, the pages again. Signed-in pages use sessions made once 
 database (owner@example.com; dealer@example.com and support@example.com through their
 first two-step set-up, with pyotp).
 
-cost = /healthz req/s ÷ page req/s, both measured in the same phase (these machines are
-shared and noisy: only ratios mean something). One table per database:
+cost = /healthz req/s ÷ page req/s, the /healthz run (`--baseline-seconds`, default 1)
+right after the page's, in the same phase (these machines are shared and noisy: only
+ratios mean something, and the load drifts from minute to minute). One table per
+database:
 
     page | demo cost | fleet cost | fleet/demo | p50 | p99 | budget | verdict
 
@@ -453,9 +455,13 @@ def measure_phase(db_name: str, scale: str, uri: str, secret_key: str, clients: 
                 continue
             if page.fleet_only and scale != "fleet":
                 continue
-            results[page.name] = measure_page(page, server, context, clients, anonymous,
-                                              args, work, keys_file)
-            row = results[page.name]
+            row = measure_page(page, server, context, clients, anonymous, args, work,
+                               keys_file)
+            # /healthz again right after: the machine's load drifts from minute to
+            # minute, so each page is compared with the baseline of its own moment
+            row["healthz_rps"] = (row["rps"] if page.name == "healthz" else run_wrk(
+                server.base + "/healthz", args.baseline_seconds, {})["rps"])
+            results[page.name] = row
             print(f"  {db_name:<8} {scale:<5} {page.name:<22} {row['rps']:>8.1f}/s "
                   f"p50 {row['p50']:>7.1f} ms  p99 {row['p99']:>7.1f} ms"
                   + (f"  non-2xx {row['bad']}" if row["bad"] else "")
@@ -610,8 +616,8 @@ def table(db_name: str, result: dict, args) -> list[str]:
         d, f = demo.get(page.compare or page.name), fleet.get(page.name)
         if not d and not f:
             continue
-        cost_d = base_demo / d["rps"] if d else None
-        cost_f = base_fleet / f["rps"] if f else None
+        cost_d = d["healthz_rps"] / d["rps"] if d else None
+        cost_f = f["healthz_rps"] / f["rps"] if f else None
         ratio = f"{cost_f / cost_d:.2f}" if cost_d and cost_f else "—"
         row = f or d
         budget = BUDGETS.get(page.budget, "") + (
@@ -635,12 +641,15 @@ def main() -> int:
     parser.add_argument("--only", choices=("sqlite", "postgres"))
     parser.add_argument("--full", action="store_true", help="the issue's full fleet")
     parser.add_argument("--seconds", type=int, default=3)
+    parser.add_argument("--baseline-seconds", type=int, default=1,
+                        help="the /healthz run after each page, its cost's baseline")
     parser.add_argument("--pages", type=lambda value: set(value.split(",")), default=None,
                         help="comma-separated page names (healthz always runs)")
     parser.add_argument("--postgres", default=DEFAULT_POSTGRES)
     parser.add_argument("--output", type=Path, help="also write the tables to this file")
     args = parser.parse_args()
     args.seconds = max(1, min(args.seconds, 60))
+    args.baseline_seconds = max(1, min(args.baseline_seconds, 60))
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: `make bench-deps`")
     lines: list[str] = []
