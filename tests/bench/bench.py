@@ -10,7 +10,8 @@ database (owner@example.com; dealer@example.com and support@example.com through 
 first two-step set-up, with pyotp).
 
 cost = /healthz req/s ÷ page req/s, the /healthz run (`--baseline-seconds`, default 1)
-right after the page's, in the same phase (these machines are shared and noisy: only
+right before the page's, in the same phase, each run after the server has worked off the
+previous one's queue (these machines are shared and noisy: only
 ratios mean something, and the load drifts from minute to minute). One table per
 database:
 
@@ -386,6 +387,23 @@ def run_wrk(url: str, seconds: int, headers: dict, script: Path | None = None,
             "socket": errors.group(0) if errors else ""}
 
 
+def settle(base: str, quick: float = 0.25, limit: float = 60.0) -> None:
+    """Wait until the server has worked off what wrk left queued: when wrk stops, the
+    requests its connections had sent are still processed by gunicorn's sync workers
+    (a slow page leaves seconds of them), and would slow down the next measurement.
+    Settled: two /healthz in a row answered within `quick` seconds."""
+    deadline, quick_ones = time.monotonic() + limit, 0
+    while quick_ones < 2 and time.monotonic() < deadline:
+        started = time.monotonic()
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=limit) as response:
+                response.read()
+        except OSError:
+            time.sleep(0.1)
+            continue
+        quick_ones = quick_ones + 1 if time.monotonic() - started < quick else 0
+
+
 # -- one phase: a server, the pages ------------------------------------------------------------
 def context_of(uri: str, scale: str, dealer: Client) -> dict:
     """The values the pages' paths need: the demo gateway, yesterday, the console's
@@ -455,12 +473,14 @@ def measure_phase(db_name: str, scale: str, uri: str, secret_key: str, clients: 
                 continue
             if page.fleet_only and scale != "fleet":
                 continue
+            # /healthz right before each page: the machine's load drifts from minute to
+            # minute, so each page is compared with the baseline of its own moment
+            settle(server.base)
+            baseline = run_wrk(server.base + "/healthz", args.baseline_seconds, {})["rps"]
             row = measure_page(page, server, context, clients, anonymous, args, work,
                                keys_file)
-            # /healthz again right after: the machine's load drifts from minute to
-            # minute, so each page is compared with the baseline of its own moment
-            row["healthz_rps"] = (row["rps"] if page.name == "healthz" else run_wrk(
-                server.base + "/healthz", args.baseline_seconds, {})["rps"])
+            settle(server.base)
+            row["healthz_rps"] = row["rps"] if page.name == "healthz" else baseline
             results[page.name] = row
             print(f"  {db_name:<8} {scale:<5} {page.name:<22} {row['rps']:>8.1f}/s "
                   f"p50 {row['p50']:>7.1f} ms  p99 {row['p99']:>7.1f} ms"
@@ -642,7 +662,7 @@ def main() -> int:
     parser.add_argument("--full", action="store_true", help="the issue's full fleet")
     parser.add_argument("--seconds", type=int, default=3)
     parser.add_argument("--baseline-seconds", type=int, default=1,
-                        help="the /healthz run after each page, its cost's baseline")
+                        help="the /healthz run before each page, its cost's baseline")
     parser.add_argument("--pages", type=lambda value: set(value.split(",")), default=None,
                         help="comma-separated page names (healthz always runs)")
     parser.add_argument("--postgres", default=DEFAULT_POSTGRES)
