@@ -99,7 +99,7 @@ test-postgres:
 # BENCH_ARGS, e.g. `make bench BENCH_ARGS="--full --only postgres --seconds 5"`. Then
 # whether an answer's time tells that an address has an account (password reset and a new
 # activation link, 200 alternating known/unknown pairs each, median difference), then
-# Lighthouse. About 12 minutes here.
+# Lighthouse. About 15 minutes here (more while other work loads the machine).
 BENCH_ARGS ?=
 .PHONY: bench-deps
 
