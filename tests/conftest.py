@@ -570,6 +570,22 @@ def legacy_import(app, tmp_path):
 # >>> help
 # <<< help
 # >>> fleet
+@pytest.fixture
+def fleet(app):
+    """`fleet(scale=1)`: the demo data and a fleet on top of it, `scale` times the 1x
+    fleet (30 owners, 40 gateways, 5 dealers, 10 gateways linked to dealer@example.com's
+    company, 1 sampled gateway with a year of rollups); answers generate_fleet's result.
+    Once per test (a database holds one fleet): compare 1x and 10x in two tests."""
+    from blueprints.core.registry import seed_demo
+    from blueprints.gateways.fleet import FleetSize, generate_fleet
+
+    def build(scale: int = 1, **sizes):
+        seed_demo()
+        size = FleetSize(owners=30 * scale, gateways=40 * scale, dealers=5 * scale,
+                         big_dealer=10 * scale, sample=1, **sizes)
+        return generate_fleet(size)
+
+    return build
 # <<< fleet
 # >>> console
 # <<< console

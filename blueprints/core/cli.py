@@ -63,7 +63,12 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(mail_group)
     app.cli.add_command(seed_group)
     app.cli.add_command(jobs_group)
+    own = {"mail": mail_group, "seed": seed_group, "jobs": jobs_group}
     for name, entry in registry.cli_groups().items():
+        if name in own:  # a service's command joins core's group (e.g. `seed fleet`)
+            for command in entry["commands"].values():
+                own[name].add_command(command)
+            continue
         group = AppGroup(name, help=entry["help"])
         for command in entry["commands"].values():
             group.add_command(command)

@@ -40,6 +40,11 @@ registry.refuse_while_acting("gateways.gateway_dispose", "gateways.gateway_excha
                              "gateways.gateway_exchange_confirm")
 for command in cli.COMMANDS:
     registry.cli_command(cli.GROUP, command, help=cli.GROUP_HELP)
+# >>> fleet: `flask --app app seed fleet` (joins core's seed group), for `make bench`
+from blueprints.gateways import fleet as _fleet  # noqa: E402
+
+registry.cli_command("seed", _fleet.seed_fleet)
+# <<< fleet
 
 # >>> export (helper E): what this service keeps about an account, for 個人データのダウンロード
 from blueprints.gateways import personal_data as _personal_data  # noqa: E402

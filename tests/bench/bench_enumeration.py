@@ -1,4 +1,4 @@
-"""`make bench`, third part: can the time of an answer tell whether an address has an
+"""`make bench`, second part (after tests/bench/bench.py): can the time of an answer tell whether an address has an
 account? Password reset and a new activation link are asked for a known and an unknown
 address in turn (200 alternating pairs each by default, which of the two goes first
 alternating too), one client at a time against a live threaded server on 127.0.0.1 with a
@@ -12,18 +12,72 @@ is checked (a 200), so the bench cannot time error pages.
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from http.cookiejar import CookieJar
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from bench_requests import CSRF, Browser, build_app  # noqa: E402 (adds the repo root)
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from werkzeug.serving import make_server  # noqa: E402
+
+from app import create_app  # noqa: E402
+from config import Config, TestConfig  # noqa: E402
+
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+PASSWORD = "Bench-Mark-2026!"
+
+
+def build_app(database: Path):
+    """The app on a file SQLite database, migrated, with one opened account."""
+    app = create_app({
+        **{k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()},
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
+        "RATELIMIT_ENABLED": False,
+        "TESTING": False,
+        # Sign-in is measured at the production cost of argon2, not the tests' minimum.
+        **{k: getattr(Config, k) for k in ("ARGON2_TIME_COST", "ARGON2_MEMORY_COST",
+                                           "ARGON2_PARALLELISM")},
+    })
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+        from blueprints.account.services import hash_password
+        from models import db, utcnow
+        from models.account import Account, AccountType
+
+        db.session.add(Account(email="bench@example.com", password_hash=hash_password(PASSWORD),
+                               family_name="試験", given_name="太郎",
+                               account_type=AccountType.PERSONAL, activated_at=utcnow()))
+        db.session.commit()
+    return app
+
+
+class Browser:
+    def __init__(self, base: str):
+        self.base = base
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+
+    def get(self, path: str) -> str:
+        with self.opener.open(self.base + path, timeout=30) as response:
+            return response.read().decode()
+
+    def post(self, path: str, data: dict) -> int:
+        body = urllib.parse.urlencode(data).encode()
+        try:
+            with self.opener.open(self.base + path, body, timeout=30) as response:
+                response.read()
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
 
 KNOWN_ACTIVE = "bench@example.com"  # made by build_app, opened
 KNOWN_UNOPENED = "waiting@example.com"
