@@ -89,7 +89,6 @@ test-postgres:
 	@echo "== tests on PostgreSQL ($$TEST_DATABASE_URL, $(TEST_WORKERS) workers) =="
 	$(PYTEST)
 
-# >>> bench (owned by the fleet/bench work)
 # What each page of issue 14 costs, as a ratio to /healthz measured in the same run (these
 # machines are shared and noisy: only the ratios mean something), at demo scale (seed demo
 # + simulate) and at fleet scale (seed fleet: 20,000 gateways, a 5,000-gateway dealer), on
@@ -112,9 +111,7 @@ bench: install bench-deps
 	$(BIN)/python tests/bench/bench.py $(BENCH_ARGS)
 	$(BIN)/python tests/bench/bench_enumeration.py --pairs 200
 	$(MAKE) --no-print-directory lighthouse
-# <<< bench
 
-# >>> lighthouse (owned by the static/lighthouse work)
 # Lighthouse (mobile; npm package pinned in tests/bench/lighthouse) with Debian's chromium
 # against the app under gunicorn on a loopback port, a seeded demo database: 3 runs per page,
 # the median of each category and the verdict (misses are printed, the status stays 0).
@@ -125,7 +122,6 @@ tests/bench/lighthouse/node_modules/lighthouse/cli/index.js: tests/bench/lightho
 
 lighthouse: install tests/bench/lighthouse/node_modules/lighthouse/cli/index.js
 	CHROME_PATH=/usr/bin/chromium $(BIN)/python tests/bench/lighthouse/run_lighthouse.py --runs $(LIGHTHOUSE_RUNS)
-# <<< lighthouse
 
 clean:
-	rm -rf $(VENV) instance tests/browser/node_modules
+	rm -rf $(VENV) instance tests/browser/node_modules tests/bench/lighthouse/node_modules

@@ -44,7 +44,6 @@ Extension points, and who calls them:
 """
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -148,15 +147,18 @@ def _name(function: Callable) -> str:
 def launcher_tile(tile: LauncherTile, allowed: Callable[[Any], bool], order: int = 50) -> None:
     """Add a tile to the home launcher, shown to the accounts for which `allowed` holds."""
     _registry.tiles[tile.endpoint] = (order, tile, allowed)
-    _ordered_tiles.cache_clear()
+    _registry.__dict__.pop("ordered_tiles", None)
 
 
-@functools.cache
 def _ordered_tiles() -> tuple[tuple[LauncherTile, Callable], ...]:
-    """The tiles in their order, sorted once per process (until a tile is registered);
-    which of them an account sees is still asked per request."""
-    return tuple((tile, allowed) for _order, tile, allowed
-                 in sorted(_registry.tiles.values(), key=lambda item: item[0]))
+    """The tiles in their order, sorted once per process (kept on the registry until a
+    tile is registered); which of them an account sees is still asked per request."""
+    ordered = _registry.__dict__.get("ordered_tiles")
+    if ordered is None:
+        ordered = tuple((tile, allowed) for _order, tile, allowed
+                        in sorted(_registry.tiles.values(), key=lambda item: item[0]))
+        _registry.__dict__["ordered_tiles"] = ordered
+    return ordered
 
 
 def launcher_tiles(account) -> list[LauncherTile]:

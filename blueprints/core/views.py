@@ -11,6 +11,7 @@ from werkzeug.datastructures import MultiDict
 
 from blueprints.core import bp, registry, services
 from blueprints.core.redirects import safe_next
+from blueprints.core.transactions import read_only
 from forms.account import ConfirmForm
 from forms.fields import AddressForm
 from models import db
@@ -19,6 +20,7 @@ PREFIX_PATTERN = re.compile(r"^[a-z_]{0,30}-?$")
 
 
 @bp.get("/")
+@read_only
 def index():
     """Home: the launcher of the services this account may use."""
     if not current_user.is_authenticated:

@@ -11,6 +11,7 @@ from app import limiter
 from blueprints.core import registry
 from blueprints.core.links import LinkState
 from blueprints.core.security import configured_limit
+from blueprints.core.transactions import read_only
 from blueprints.gateways import bp, catalogue, registration as services
 from blueprints.gateways.registration_wizard import (
     DONE_SESSION_KEY,
@@ -113,6 +114,7 @@ def registration_complete():
 
 @bp.get("/")
 @login_required
+@read_only
 def menu():
     """Main menu (ゲートウェイの管理): 「〇〇 様」, the 商品マニュアル of the owner's
     models, the owner's gateways and what can be done."""

@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from app import htmx
 from blueprints.core import registry
+from blueprints.core.transactions import read_only
 from blueprints.monitoring import bp, charts, energy
 
 
@@ -96,6 +97,7 @@ def _labels():
 
 @bp.get("/gateways/<gateway_id>/monitor")
 @login_required
+@read_only
 def monitor(gateway_id: str):
     """遠隔モニタリング: the status line and the chart of `period` (day, month, year) at
     `date`. An htmx request aimed at the chart gets the chart alone."""
@@ -112,6 +114,7 @@ def monitor(gateway_id: str):
 
 @bp.get("/gateways/<gateway_id>/monitor/now")
 @login_required
+@read_only
 def monitor_now(gateway_id: str):
     """The status line and current values, for the page's periodic partial request
     (without JavaScript the page itself is reloaded instead)."""
@@ -123,6 +126,7 @@ def monitor_now(gateway_id: str):
 
 @bp.get("/gateways/<gateway_id>/monitor.csv")
 @login_required
+@read_only
 def monitor_csv(gateway_id: str):
     """The chart's figures as a CSV download."""
     viewer = _viewer(gateway_id)

@@ -138,3 +138,29 @@ def test_each_page_runs_a_fixed_number_of_statements_at_1x_and_10x_data(app):
     assert at_1x == at_10x
     assert at_1x == EXPECTED
 
+
+
+# The GETs marked read-only (blueprints/core/transactions.py): on SQLite they hold no
+# write lock while they read, which is honest only while they write nothing.
+READ_ONLY = ("home", "gateways", "day", "today", "month", "year", "chart", "now", "csv")
+
+
+def test_the_read_only_pages_write_nothing(app):
+    from blueprints.core.transactions import request_reads_only
+
+    owner = make_owner()
+    _gateway(owner, GATEWAY)
+    _grow(owner, 1, 0)
+    client = app.test_client()
+    assert login(client, "owner@example.com").status_code == 303
+    day = utcnow().astimezone(JST).date() - timedelta(days=2)
+    for name in READ_ONLY:
+        url, headers = _pages(day)[name]
+        with app.test_request_context(url.split("?")[0]):
+            assert request_reads_only(), name
+        client.get(url, headers=headers)
+        with statements() as seen:
+            assert client.get(url, headers=headers).status_code == 200, url
+        writes = [s for s in seen if s.lstrip().upper().startswith(("INSERT", "UPDATE",
+                                                                    "DELETE"))]
+        assert writes == [], (name, writes)
