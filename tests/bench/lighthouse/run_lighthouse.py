@@ -96,15 +96,26 @@ def sign_in(port: int, email: str) -> str:
     return "; ".join(f"{k}={v}" for k, v in cookies.items())
 
 
+ATTEMPTS = 3
+
+
 def run_lighthouse(url: str, cookie: str | None, out: Path) -> dict:
     command = ["node", str(LIGHTHOUSE), url, "--quiet", "--output=json",
                f"--output-path={out}", f"--chrome-flags={CHROME_FLAGS}",
                "--only-categories=" + ",".join(CATEGORIES)]
     if cookie:
         command.append("--extra-headers=" + json.dumps({"Cookie": cookie}))
-    subprocess.run(command, check=True, env={**os.environ, "CHROME_PATH": CHROME_PATH},
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
-    return json.loads(out.read_text())
+    # A run now and then ends without a report (Chromium lost on a loaded machine): it is
+    # tried again, at most ATTEMPTS times, before the bench gives up with what it said.
+    for attempt in range(1, ATTEMPTS + 1):
+        done = subprocess.run(command, env={**os.environ, "CHROME_PATH": CHROME_PATH},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              timeout=300)
+        if done.returncode == 0:
+            return json.loads(out.read_text())
+        print(f"  lighthouse failed on {url} (attempt {attempt} of {ATTEMPTS}): "
+              f"{done.stderr.strip().splitlines()[-1:] or ['no message']}", file=sys.stderr)
+    raise RuntimeError(f"lighthouse failed {ATTEMPTS} times on {url}")
 
 
 def losses(report: dict, category: str) -> list[str]:
