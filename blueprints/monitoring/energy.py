@@ -27,7 +27,7 @@ from typing import NamedTuple
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import DateTime, exists, func, select, type_coerce
+from sqlalchemy import DateTime, and_, exists, func, select, type_coerce
 
 from blueprints.dealers.services import dealer_for_account
 from blueprints.monitoring.telemetry import JST
@@ -142,21 +142,27 @@ def _silence() -> timedelta:
     return timedelta(minutes=current_app.config["GATEWAY_SILENCE_MINUTES"])
 
 
-def latest_reading(gateway: Gateway) -> Reading | None:
-    statement = select(Reading).where(Reading.gateway_id == gateway.id)
+def status(gateway: Gateway, now: datetime | None = None) -> Status:
+    """The status line: the newest reading the current owner may see and today's energy,
+    read in one statement (the page and the partial every open page polls)."""
+    now = now or utcnow()
+    today = now.astimezone(JST).date()
+    newest = select(func.max(Reading.ts)).where(Reading.gateway_id == gateway.id)
     # >>> handover: nothing before the current owner's history start
     if (start := history_start(gateway)) is not None:
-        statement = statement.where(Reading.ts >= start)
+        newest = newest.where(Reading.ts >= start)
     # <<< handover
-    return db.session.scalar(statement.order_by(Reading.ts.desc()).limit(1))
-
-
-def status(gateway: Gateway, now: datetime | None = None) -> Status:
-    now = now or utcnow()
-    reading = latest_reading(gateway)
-    today = day_totals(gateway, now.astimezone(JST).date())  # handover: clipped
+    reading, daily = db.session.execute(
+        select(Reading, DailyEnergy).select_from(Gateway)
+        .outerjoin(Reading, and_(Reading.gateway_id == Gateway.id,
+                                 Reading.ts == newest.scalar_subquery()))
+        .outerjoin(DailyEnergy, and_(DailyEnergy.gateway_id == Gateway.id,
+                                     DailyEnergy.day == today))
+        .where(Gateway.id == gateway.id)).one()
+    clipped = start is not None and today <= _first_day(gateway)
+    today_totals = day_totals(gateway, today) if clipped else Totals.of(daily)
     if reading is None:
-        return Status("none", None, None, today, [])
+        return Status("none", None, None, today_totals, [])
     units = [UnitState(u["unit"], u["status"], u.get("error_code")) for u in reading.units]
     if reading.ts < now - _silence():
         state = "silent"
@@ -164,7 +170,7 @@ def status(gateway: Gateway, now: datetime | None = None) -> Status:
         state = "error"
     else:
         state = "normal"
-    return Status(state, reading.ts, reading, today, units)
+    return Status(state, reading.ts, reading, today_totals, units)
 
 
 def list_states(gateways: list[Gateway], now: datetime | None = None) -> dict[int, str]:
