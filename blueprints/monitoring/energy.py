@@ -308,6 +308,10 @@ class Series:
     # None: not to be kept.
     key: tuple | None = None
     pruned: bool = False  # a day whose 5-minute readings are past their keeping period
+    # The first day with anything the viewer may see (for the 前へ link), read with the
+    # period's own rows; `first_known` False: not read (has_history_before asks).
+    first_day: date | None = None
+    first_known: bool = False
 
 
 def _day_start(day: date) -> datetime:
@@ -332,15 +336,24 @@ _SUM_NAMES = ("slots", "pv_wsum", "load_wsum", "self_wsum", "supplied_wsum", "se
               "buy_wsum", "charge_wsum", "discharge_wsum")
 
 
+def _first_column(gateway: Gateway):
+    """The first day with anything the viewer may see, as a column of a period's query."""
+    return (select(func.min(DailyEnergy.day))
+            .where(DailyEnergy.gateway_id == gateway.id,
+                   DailyEnergy.day >= _first_day(gateway))  # handover
+            .scalar_subquery().label("first"))
+
+
 def _day_rollup(gateway: Gateway, day: date):
-    """The day's rollup sums and how many of its readings are kept (one query), or None
-    for a day without any."""
+    """The day's rollup sums, how many of its readings are kept and the first day of the
+    history (one query), or None for a day without any."""
     start = _day_start(day)
     kept = (select(func.count()).select_from(Reading)
             .where(Reading.gateway_id == gateway.id, Reading.ts > start,
                    Reading.ts <= start + timedelta(days=1)).scalar_subquery())
     return db.session.execute(
-        select(*(getattr(DailyEnergy, name) for name in _SUM_NAMES), kept.label("kept"))
+        select(*(getattr(DailyEnergy, name) for name in _SUM_NAMES), kept.label("kept"),
+               _first_column(gateway))
         .where(DailyEnergy.gateway_id == gateway.id, DailyEnergy.day == day)).first()
 
 
@@ -353,9 +366,10 @@ def _day_series(gateway: Gateway, period: Period) -> Series:
         return Series(period, "kW", 288, [], Totals(),
                       key=("day", gateway.id, day, gateway.history_from, None))
     key = ("day", gateway.id, day, gateway.history_from, tuple(rollup))
+    first = dict(first_day=rollup.first, first_known=True)
     if rollup.kept < rollup.slots:  # pruned: the rollup's totals, no 5-minute detail
         return Series(period, "kW", 288, [], day_totals(gateway, day, rollup), key=key,
-                      pruned=True)
+                      pruned=True, **first)
     cache = _series_cache()
     if (cached := cache.get(key)) is not None:
         return cached
@@ -383,7 +397,7 @@ def _day_series(gateway: Gateway, period: Period) -> Series:
                          (load - buy if load > buy else 0) / 1000, sell / 1000, buy / 1000,
                          soc, state))
     totals = day_totals(gateway, day, rollup)  # handover: clipped
-    return cache.put(key, Series(period, "kW", 288, points, totals, key=key))
+    return cache.put(key, Series(period, "kW", 288, points, totals, key=key, **first))
 
 
 # -- a per-process keep of what was drawn for a key ----------------------------------------
@@ -433,7 +447,8 @@ def _point(index: int, label: str, when: date, row) -> Point:
 def _month_series(gateway: Gateway, period: Period) -> Series:
     end = period.shifted(1).start
     rows = db.session.execute(
-        select(DailyEnergy.day, *(getattr(DailyEnergy, name) for name in _SUM_NAMES))
+        select(DailyEnergy.day, *(getattr(DailyEnergy, name) for name in _SUM_NAMES),
+               _first_column(gateway))
         .where(DailyEnergy.gateway_id == gateway.id,
                DailyEnergy.day >= max(period.start, _first_day(gateway)),
                DailyEnergy.day < end)
@@ -441,33 +456,49 @@ def _month_series(gateway: Gateway, period: Period) -> Series:
     points = [_point(row.day.day - 1, f"{row.day.month}/{row.day.day}", row.day,
                      _clip_day_row(gateway, row))  # handover: clipped
               for row in rows]
-    totals = month_totals(gateway, period.start)  # handover: clipped
+    if history_start(gateway) is None:  # the month's rollup is the sum of its days
+        sums = _Sums()
+        for row in rows:
+            sums.add(row)
+        totals = Totals.of(sums)
+    else:
+        totals = month_totals(gateway, period.start)  # handover: clipped
     return Series(period, "kWh", (end - period.start).days, points, totals,
-                  key=("points", period, tuple(points)))
+                  key=("points", period, tuple(points)), **_first_of(rows))
 
 
 def _year_series(gateway: Gateway, period: Period) -> Series:
     end = period.shifted(1).start
     rows = db.session.execute(
-        select(MonthlyEnergy.month, *(getattr(MonthlyEnergy, name) for name in _SUM_NAMES))
+        select(MonthlyEnergy.month, *(getattr(MonthlyEnergy, name) for name in _SUM_NAMES),
+               _first_column(gateway))
         .where(MonthlyEnergy.gateway_id == gateway.id,
                MonthlyEnergy.month >= max(period.start, _first_day(gateway).replace(day=1)),
                MonthlyEnergy.month < end)
         .order_by(MonthlyEnergy.month)).all()
+    first = _first_of(rows)
     rows = [_clip_month_row(gateway, row) for row in rows]  # handover: clipped
     points = [_point(row.month.month - 1, f"{row.month.year}/{row.month.month}", row.month,
                      row) for row in rows]
     totals = Totals()
     for row in rows:
         totals = totals + Totals.of(row)
-    return Series(period, "kWh", 12, points, totals, key=("points", period, tuple(points)))
+    return Series(period, "kWh", 12, points, totals, key=("points", period, tuple(points)),
+                  **first)
 
 
-def has_history_before(gateway: Gateway, period: Period) -> bool:
-    """Whether anything was recorded before this period (for the 前へ link)."""
-    first = db.session.scalar(select(func.min(DailyEnergy.day))
-                              .where(DailyEnergy.gateway_id == gateway.id,
-                                     DailyEnergy.day >= _first_day(gateway)))  # handover
+def _first_of(rows) -> dict:
+    """Series' first_day from a period's rows (unknown without rows)."""
+    return dict(first_day=rows[0].first, first_known=True) if rows else {}
+
+
+def has_history_before(gateway: Gateway, period: Period, series: Series | None = None) -> bool:
+    """Whether anything was recorded before this period (for the 前へ link); the
+    period's series may know already."""
+    if series is not None and series.first_known:
+        first = series.first_day
+    else:
+        first = db.session.scalar(select(_first_column(gateway)))
     return first is not None and first < period.start
 
 

@@ -45,7 +45,8 @@ def _chart_context(viewer: energy.Viewer, period: energy.Period) -> dict:
     current = energy.current_period(period.kind)
     return dict(viewer=viewer, gateway=gateway, series=series, chart=view.chart, view=view,
                 period=period, is_current=period == current,
-                previous=period.shifted(-1) if energy.has_history_before(gateway, period)
+                previous=period.shifted(-1) if energy.has_history_before(gateway, period,
+                                                                           series)
                 else None,
                 following=period.shifted(1) if period != current else None,
                 current=current,
