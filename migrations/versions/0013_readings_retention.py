@@ -1,4 +1,4 @@
-"""Readings kept for a period, partitioned by month on PostgreSQL (filled by the ingest work)
+"""Readings kept for a period, partitioned by month on PostgreSQL
 
 - gateway.last_reading_at loses its index: every reading updates the column, and an
   indexed column makes each of those updates a new index entry (never HOT). The gateway
