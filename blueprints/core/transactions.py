@@ -10,7 +10,8 @@ no lock until it writes. Should one write all the same (a hook of the request: e
 expired step, the session's last use is written in a transaction of its own), the write
 does not upgrade the read transaction (which fails when another connection wrote
 meanwhile): what was read is let go and the transaction starts again with BEGIN
-IMMEDIATE, so the write queues as any other. On PostgreSQL nothing changes.
+IMMEDIATE, so the write queues as any other. On PostgreSQL the mark changes nothing;
+there a request's transaction that only read ends with COMMIT (`end_reads_with_commit`).
 
     @bp.get("/")
     @login_required
@@ -20,6 +21,7 @@ IMMEDIATE, so the write queues as any other. On PostgreSQL nothing changes.
 from __future__ import annotations
 
 from flask import current_app, has_request_context, request
+from sqlalchemy import event
 
 READ_METHODS = ("GET", "HEAD")
 
@@ -42,3 +44,45 @@ def request_reads_only() -> bool:
 def reads(statement: str) -> bool:
     """A statement that only reads (anything else counts as a write)."""
     return statement.lstrip()[:6].upper() == "SELECT"
+
+
+def end_reads_with_commit(app, engine) -> None:
+    """PostgreSQL: a request whose transaction only read ends it with COMMIT, not ROLLBACK.
+
+    psycopg prepares a statement on a connection once it has run five times there, so
+    that PostgreSQL parses and plans it no more, but it forgets every prepared statement
+    (and deallocates them all on the server) whenever the connection rolls back. Flask
+    ends each request's session with a rollback, so the statements every page runs (the
+    sign-in query above all) were parsed and planned on every request. For a transaction
+    that ran only SELECTs, COMMIT ends it just as ROLLBACK does. A request that wrote, or
+    left changes unflushed, or failed, still ends with the rollback it always had."""
+    if engine.dialect.name != "postgresql":
+        return
+    from flask import g
+
+    from models import db
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.info["wrote"] = False
+        if has_request_context():
+            g.transaction_connection = connection
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before_execute(connection, _cursor, statement, _parameters, _context, _many):
+        if not reads(statement):
+            connection.info["wrote"] = True
+
+    @app.teardown_request
+    def _commit_reads(error):
+        connection = g.pop("transaction_connection", None)
+        if error is not None or connection is None or connection.closed:
+            return
+        session = db.session()
+        if (not connection.in_transaction() or connection.info.get("wrote", True)
+                or session.new or session.dirty or session.deleted):
+            return
+        try:
+            session.commit()
+        except Exception:  # the rollback that follows in teardown is what it always was
+            session.rollback()
