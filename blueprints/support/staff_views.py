@@ -13,6 +13,7 @@ from flask_login import current_user
 
 from blueprints.core.pages import go_to, page_or_partial
 from blueprints.core.staff import SUPPORT, staff_blueprint
+from blueprints.core.transactions import read_only
 from blueprints.support import cases, desk, web
 from blueprints.support import files as support_files
 from forms.support_staff import (ArticleForm, AssignForm, CategoryForm, NoteForm,
@@ -38,6 +39,7 @@ def _page_number() -> int:
 
 # -- the queue -------------------------------------------------------------------------------
 @staff_bp.get("/")
+@read_only
 def queue():
     """The queue: filters (状態, サポート内容, 経過, 担当) and search as GET parameters; for
     htmx the filter form and the table only. A filter the form refuses counts as not set

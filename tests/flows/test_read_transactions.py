@@ -61,3 +61,24 @@ def test_what_a_request_did_not_commit_is_still_rolled_back(make_app, kind):
         assert app.test_client().get("/_test/uncommitted").status_code == 200
         db.session.remove()
         assert db.session.scalars(db.select(Account.language)).one() == "ja"
+
+
+def test_the_support_queue_reads_without_taking_the_write_lock(app):
+    """The staff desk's queue is read-only (on SQLite its GET takes no write lock, so two
+    agents' queues do not queue behind each other) and writes nothing."""
+    from blueprints.core.staff import SUPPORT
+    from blueprints.core.transactions import request_reads_only
+    from tests.flows.test_slips import make_account
+    from tests.helpers import make_staff, statements
+
+    make_staff(make_account("desk@example.com"), SUPPORT)
+    client = app.test_client()
+    assert login(client, "desk@example.com").status_code in (302, 303)
+    with app.test_request_context("/staff/support/"):
+        assert request_reads_only()
+    assert client.get("/staff/support/").status_code == 200
+    with statements() as seen:
+        assert client.get("/staff/support/").status_code == 200
+    assert "BEGIN IMMEDIATE" not in seen
+    assert seen and not [s for s in seen
+                         if s.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))]
