@@ -12,12 +12,11 @@ import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from flask import current_app
 from sqlalchemy import (String, bindparam, cast, delete, exists, func, select, text,
                         update)
-from sqlalchemy.dialects import postgresql, sqlite
 
 from blueprints.gateways.credentials import BY_GATEWAY_ID, REPORTING_STATUSES
 from models import JST, db, utcnow
@@ -257,11 +256,7 @@ def _build_lock(dialect: str):
             .where(gateway.c.id == bindparam("pk")).with_for_update(of=gateway))
 
 
-def _dialect_insert(dialect: str, table):
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-
-
-# PostgreSQL: a whole batch is one short statement with the readings as one JSON
+# A whole batch is one short statement with the readings as one JSON
 # parameter. (A multi-row VALUES of 2016 readings is a query of 24,000 placeholders,
 # which the driver parses again for every batch: most of a batch's time.)
 _READING_COLUMNS = (("ts", "timestamptz"), ("pv_w", "integer"), ("load_w", "integer"),
@@ -272,17 +267,42 @@ _READING_COLUMNS = (("ts", "timestamptz"), ("pv_w", "integer"), ("load_w", "inte
 
 def _build_readings(dialect: str):
     table = Reading.__table__
+    names = ", ".join(name for name, _type in _READING_COLUMNS)
     if dialect == "postgresql":
-        names = ", ".join(name for name, _type in _READING_COLUMNS)
         typed = ", ".join(f"{name} {kind}" for name, kind in _READING_COLUMNS)
         return text(
             f"INSERT INTO {table.name} (gateway_id, {names}, received_at) "
             f"SELECT :gateway_id, {names}, :received_at "
             f"FROM json_to_recordset(CAST(:readings AS json)) AS r({typed}) "
             "ON CONFLICT (gateway_id, ts) DO NOTHING RETURNING ts")
-    return (_dialect_insert(dialect, table)
-            .on_conflict_do_nothing(index_elements=["gateway_id", "ts"])
-            .returning(table.c.ts))
+    # SQLite: each reading a JSON array of the column values as SQLAlchemy would store
+    # them (_sqlite_rows), taken apart by json_each in SQLite's C code ("WHERE true": an
+    # upsert's SELECT needs a WHERE clause to be parsed as one).
+    values = ", ".join(f"json_extract(value, '$[{index}]')"
+                       for index in range(len(_READING_COLUMNS)))
+    return text(
+        f"INSERT INTO {table.name} (gateway_id, {names}, received_at) "
+        f"SELECT :gateway_id, {values}, :received_at FROM json_each(:readings) WHERE true "
+        "ON CONFLICT (gateway_id, ts) DO NOTHING RETURNING ts"
+    ).bindparams(bindparam("received_at", type_=table.c.received_at.type))
+
+
+def _sqlite_rows(readings: list[ReadingData]) -> list[list]:
+    """The readings' column values (_READING_COLUMNS' order) as SQLAlchemy stores them
+    in SQLite: the timestamp as UTC text with microseconds, the units as json.dumps'
+    text (made once for the units' states a batch repeats), the flag as 0/1."""
+    units_text: dict[tuple, str] = {}
+    rows = []
+    for reading in readings:
+        key = tuple((u["unit"], u["status"], u["error_code"]) for u in reading.units)
+        dumped = units_text.get(key)
+        if dumped is None:
+            dumped = units_text[key] = json.dumps(reading.units)
+        rows.append([reading.ts.astimezone(timezone.utc).replace(tzinfo=None)
+                     .isoformat(" ", "microseconds"), reading.pv_w, reading.load_w,
+                     reading.battery_w, reading.battery_state, reading.soc, reading.sell_w,
+                     reading.buy_w, dumped, int(reading.has_error)])
+    return rows
 
 
 def _build_rollup(model, key: str):
@@ -446,9 +466,10 @@ def newest_codes(reading: ReadingData) -> str:
 def _store_new(gateway_pk: int, readings: list[ReadingData], now: datetime,
                dialect: str) -> list[ReadingData]:
     """Insert what is not stored yet; returns those readings (the others are duplicates).
-    One statement executed for many rows: SQLAlchemy sends them in large batches
-    ("insertmanyvalues") and returns the timestamps actually inserted. In time order, so
-    that two batches sharing timestamps wait for each other in one order."""
+    One short statement for the whole batch, the readings as one JSON parameter that the
+    database takes apart (SQLAlchemy binding 2016 readings a column at a time was most of
+    a batch's time), returning the timestamps actually inserted. In time order, so that
+    two batches sharing timestamps wait for each other in one order."""
     readings = sorted(readings, key=lambda r: r.ts)
     if dialect == "postgresql":
         rows = [{"ts": r.ts.isoformat(), "pv_w": r.pv_w, "load_w": r.load_w,
@@ -457,11 +478,14 @@ def _store_new(gateway_pk: int, readings: list[ReadingData], now: datetime,
                  "has_error": r.has_error} for r in readings]
         params = {"gateway_id": gateway_pk, "received_at": now,
                   "readings": json.dumps(rows)}
-    else:
-        params = [r.row(gateway_pk, now) for r in readings]
-    inserted = set(db.session.execute(_statement("readings", dialect), params)
-                   .scalars().all())
-    return [r for r in readings if r.ts in inserted]
+        inserted = set(db.session.execute(_statement("readings", dialect), params)
+                       .scalars().all())
+        return [r for r in readings if r.ts in inserted]
+    rows = _sqlite_rows(readings)
+    inserted = set(db.session.execute(_statement("readings", dialect), {
+        "gateway_id": gateway_pk, "received_at": now,
+        "readings": json.dumps(rows)}).scalars().all())
+    return [r for r, row in zip(readings, rows) if row[0] in inserted]
 
 
 # -- history follows the registration --------------------------------------------------------
