@@ -82,7 +82,12 @@ def end_reads_with_commit(app, engine) -> None:
         if (not connection.in_transaction() or connection.info.get("wrote", True)
                 or session.new or session.dirty or session.deleted):
             return
+        # What the request loaded stays loaded, as after the rollback: a streamed answer
+        # (a file download) may still read its objects after this.
+        expire, session.expire_on_commit = session.expire_on_commit, False
         try:
             session.commit()
         except Exception:  # the rollback that follows in teardown is what it always was
             session.rollback()
+        finally:
+            session.expire_on_commit = expire
