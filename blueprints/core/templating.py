@@ -165,8 +165,11 @@ def init_app(app: Flask) -> None:
     from blueprints.core import registry
 
     install_request_translations(app)
+    from forms.fields import field_markup
     from forms.validators import format_phone, password_checklist
 
+    # The `field` macro of macros/forms.html (a global: imported macros see no context).
+    app.jinja_env.globals["field_markup"] = field_markup
     app.add_template_filter(format_datetime_jst, "datetime")
     app.add_template_filter(format_date, "date")
     app.add_template_filter(format_postal, "postal")
