@@ -333,3 +333,25 @@ def test_the_field_macro_writes_label_help_input_and_error(app):
     assert '<span class="required">Required</span>' in failed
     assert 'aria-describedby="name-help name-error" aria-invalid="true"' in failed
     assert '<p class="field-error" id="name-error">入力してください &lt;b&gt;</p>' in failed
+
+
+def test_the_templates_constant_urls_are_built_once_per_script_root(app, monkeypatch):
+    """An endpoint without arguments and a static file: built once, then kept (per script
+    root); a URL with arguments is built every time."""
+    urls = app.extensions["enelink_urls"]
+    built, build = [], urls.build
+    monkeypatch.setattr(urls, "build", lambda endpoint, **values: built.append(endpoint)
+                        or build(endpoint, **values))
+    monkeypatch.setattr(urls, "kept", {})
+    template = ("{{ url_for('account.settings') }}|{{ url_for('static', filename='css/app.css') }}"
+                "|{{ url_for('account.settings', tab='x') }}")
+    pages = []
+    for base in ("http://localhost/", "http://localhost/", "http://localhost/portal/"):
+        with app.test_request_context("/", base_url=base):
+            pages.append(render_template_string(template))
+    assert pages[0] == pages[1]
+    assert re.fullmatch(r"/account/settings\|/static/css/app\.[0-9a-f]{8}\.css\|"
+                        r"/account/settings\?tab=x", pages[0]), pages[0]
+    assert pages[2] == "/portal" + pages[0].replace("|/", "|/portal/")
+    assert built == ["account.settings", "static", "account.settings", "account.settings",
+                     "account.settings", "static", "account.settings"]
