@@ -262,7 +262,7 @@ def settings_personal():
     account's address."""
     form_class = personal_info_form_for(current_user)
     form = form_class(data=None if request.method == "POST"
-                      else services.personal_form_data(current_user))
+                      else services.personal_form_data(current_user._get_current_object()))
     if request.method == "POST" and form.run_sub_action():
         return render_template("account/settings_personal.html", form=form)
     if form.validate_on_submit():
