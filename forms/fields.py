@@ -34,6 +34,7 @@ from forms.validators import (
     normalize_street,
 )
 
+
 class ConstantSelect(Select):
     """The <select> of a field whose choices are a constant of the code (the 47 都道府県,
     the kinds of phone, the languages): its options are rendered once per process and
