@@ -142,7 +142,7 @@ def test_each_page_runs_a_fixed_number_of_statements_at_1x_and_10x_data(app):
 
 # The GETs marked read-only (blueprints/core/transactions.py): on SQLite they hold no
 # write lock while they read, which is honest only while they write nothing.
-READ_ONLY = ("home", "gateways", "day", "today", "month", "year", "chart", "now", "csv")
+READ_ONLY = ("home", "settings", "gateways", "day", "today", "month", "year", "chart", "now", "csv")
 
 
 def test_the_read_only_pages_write_nothing(app):
