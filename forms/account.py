@@ -5,7 +5,14 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, PasswordField, RadioField, SelectField, StringField, SubmitField
 from wtforms.validators import EqualTo, Optional
 
-from forms.fields import PHONE_KINDS, PageForm, address_field, phone_field, phones_field
+from forms.fields import (
+    PHONE_KINDS,
+    ConstantSelect,
+    PageForm,
+    address_field,
+    phone_field,
+    phones_field,
+)
 from forms.validators import (
     CorporateNumber,
     Email,
@@ -138,7 +145,8 @@ class PersonalDetailsForm(ConsentMixin, PageForm):
 class CompanyFieldsMixin:
     company_name = _required_text(_l("会社名"), 100, autocomplete="organization")
     company_kind = SelectField(_l("会社種類"), choices=COMPANY_KINDS,
-                               validators=[RequiredChoice(), OneOf()], validate_choice=False)
+                               validators=[RequiredChoice(), OneOf()], validate_choice=False,
+                               widget=ConstantSelect(COMPANY_KINDS))
     registration_number = StringField(
         _l("法人番号・登録番号"), filters=[_trim],
         validators=[Optional(), CorporateNumber()],
@@ -216,7 +224,8 @@ class PersonalInfoForm(PageForm):
     department = _optional_text(_l("部門・事業分野"), 60)
     position = _optional_text(_l("職位"), 60, autocomplete="organization-title")
     language = SelectField(_l("優先的に使用する言語"), choices=LANGUAGES,
-                           validators=[RequiredChoice(), OneOf()], validate_choice=False)
+                           validators=[RequiredChoice(), OneOf()], validate_choice=False,
+                           widget=ConstantSelect(LANGUAGES))
 
 
 class PersonalAddressInfoForm(PersonalInfoForm):

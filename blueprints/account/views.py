@@ -26,6 +26,7 @@ from blueprints.core import registry
 from blueprints.core.links import LinkState
 from blueprints.core.redirects import safe_next
 from blueprints.core.security import configured_limit
+from blueprints.core.transactions import read_only
 from forms.account import (
     CompanyForm,
     ConfirmForm,
@@ -238,6 +239,7 @@ def _link_problem(state: LinkState, purpose: str):
 # -- settings --------------------------------------------------------------------------
 @bp.get("/settings")
 @login_required
+@read_only
 def settings():
     """マイアカウント: 個人情報, ログイン情報, 会社情報, 従業員."""
     return render_template("account/settings.html")
@@ -245,6 +247,7 @@ def settings():
 
 @bp.get("/access")
 @login_required
+@read_only
 def access():
     """わが家の情報を見られる人: everyone a service lets see or act on the owner's home
     (maintenance dealers, …), each with what they may do and where to end it."""
@@ -253,12 +256,13 @@ def access():
 
 @bp.route("/settings/personal", methods=["GET", "POST"])
 @login_required
+@read_only
 def settings_personal():
     """個人情報: name and フリガナ, phones, department/position, language, and a personal
     account's address."""
     form_class = personal_info_form_for(current_user)
     form = form_class(data=None if request.method == "POST"
-                      else services.personal_form_data(current_user))
+                      else services.personal_form_data(current_user._get_current_object()))
     if request.method == "POST" and form.run_sub_action():
         return render_template("account/settings_personal.html", form=form)
     if form.validate_on_submit():
@@ -271,6 +275,7 @@ def settings_personal():
 
 @bp.route("/settings/login", methods=["GET", "POST"])
 @login_required
+@read_only
 @limiter.limit(LOGIN_LIMIT, methods=["POST"])
 def settings_login():
     """ログイン情報: change the password (the current one is required)."""
@@ -293,6 +298,7 @@ def _company_account_required():
 
 @bp.route("/settings/company", methods=["GET", "POST"])
 @login_required
+@read_only
 def settings_company():
     """会社情報 (commercial accounts; only the company's administrator edits)."""
     if current_user.is_commercial and current_user.company is None:  # 会社の検索
@@ -315,6 +321,7 @@ def settings_company():
 
 @bp.route("/settings/employees", methods=["GET", "POST"])
 @login_required
+@read_only
 @limiter.limit(MAIL_LIMIT, methods=["POST"])
 def settings_employees():
     """従業員: search the company's employees and invite new ones by mail."""

@@ -49,7 +49,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import url_for
+from blueprints.core.templating import page_url
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class LauncherTile:
 
     @property
     def url(self) -> str:
-        return url_for(self.endpoint)
+        return page_url(self.endpoint)
 
 
 @dataclass(frozen=True)

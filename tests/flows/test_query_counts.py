@@ -18,7 +18,7 @@ from blueprints.monitoring.telemetry import JST
 from models import db, utcnow
 from models.gateway import Gateway, GatewayStatus
 from models.telemetry import DailyEnergy, MonthlyEnergy, Reading
-from tests.flows.test_dealer_links import make_owner
+from tests.flows.test_dealer_links import make_company, make_owner
 from tests.flows.test_slips import SLIPS, make_account
 from tests.helpers import HX, login, make_staff, statements
 
@@ -142,7 +142,7 @@ def test_each_page_runs_a_fixed_number_of_statements_at_1x_and_10x_data(app):
 
 # The GETs marked read-only (blueprints/core/transactions.py): on SQLite they hold no
 # write lock while they read, which is honest only while they write nothing.
-READ_ONLY = ("home", "gateways", "day", "today", "month", "year", "chart", "now", "csv")
+READ_ONLY = ("home", "settings", "gateways", "day", "today", "month", "year", "chart", "now", "csv")
 
 
 def test_the_read_only_pages_write_nothing(app):
@@ -164,3 +164,32 @@ def test_the_read_only_pages_write_nothing(app):
         writes = [s for s in seen if s.lstrip().upper().startswith(("INSERT", "UPDATE",
                                                                     "DELETE"))]
         assert writes == [], (name, writes)
+
+
+# The ID's settings pages (GET), by the personal owner and by a company's administrator.
+ACCOUNT_READ_ONLY = {
+    "owner@example.com": ("/account/settings", "/account/settings/personal",
+                          "/account/settings/login", "/account/access"),
+    "admin1@dealer1.example": ("/account/settings", "/account/settings/personal",
+                               "/account/settings/company", "/account/settings/employees",
+                               "/account/settings/employees?q=佐藤"),
+}
+
+
+def test_the_read_only_settings_pages_write_nothing(app):
+    from blueprints.core.transactions import request_reads_only
+
+    make_owner()
+    make_company()
+    for email, urls in ACCOUNT_READ_ONLY.items():
+        client = app.test_client()
+        assert login(client, email).status_code == 303
+        for url in urls:
+            with app.test_request_context(url.split("?")[0]):
+                assert request_reads_only(), url
+            client.get(url)
+            with statements() as seen:
+                assert client.get(url).status_code == 200, url
+            writes = [s for s in seen if s.lstrip().upper().startswith(("INSERT", "UPDATE",
+                                                                        "DELETE"))]
+            assert writes == [], (url, writes)

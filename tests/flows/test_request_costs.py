@@ -269,3 +269,89 @@ def test_a_dealers_home_looks_up_its_dealer_once(app, client):
         add_dealer(company, "09012340002")
         db.session.flush()
         assert dealer_for_account(member) is not None
+
+
+def test_a_constant_select_marks_each_requests_choice_in_its_language(app, monkeypatch):
+    """The 都道府県 options are rendered once per process and language; each request still
+    gets its own selected option, the labels in its language, and a form that sets other
+    choices gets those."""
+    from wtforms.widgets import Select
+
+    from forms.fields import AddressForm, PREFECTURE_CHOICES
+
+    def select_of(html: str) -> str:
+        return re.search(r"<select[^>]*>.*?</select>", html, re.S).group(0)
+
+    with app.test_request_context("/"):
+        session["lang"] = "ja"
+        kyoto = select_of(str(AddressForm(data={"prefecture": "京都府"}).prefecture()))
+        tokyo = select_of(str(AddressForm(data={"prefecture": "東京都"}).prefecture()))
+        with force_locale("en"):
+            english = str(AddressForm().prefecture())
+        calls = []
+        monkeypatch.setattr(Select, "render_option", classmethod(
+            lambda cls, value, label, selected, **kw: calls.append(value) or ""))
+        again = str(AddressForm(data={"prefecture": "京都府"}).prefecture())
+        other = AddressForm()
+        other.prefecture.choices = [("沖縄県", "沖縄県")]
+        str(other.prefecture())
+    assert '<option selected value="京都府">京都府</option>' in kyoto
+    assert '<option value="東京都">東京都</option>' in kyoto
+    assert '<option selected value="東京都">東京都</option>' in tokyo
+    assert kyoto.count("<option") == len(PREFECTURE_CHOICES) and kyoto.count("selected") == 1
+    assert '<option value="">Please select</option>' in english
+    # Rendered before, in Japanese: nothing rendered again but the other form's choice.
+    assert select_of(again) == kyoto and calls == ["沖縄県"]
+
+
+def test_the_field_macro_writes_label_help_input_and_error(app):
+    """`field` of macros/forms.html (written in Python): the label with 必須, the help text,
+    the input with its aria- attributes and the caller's, the first error, all escaped."""
+    from wtforms import StringField
+
+    from forms.fields import PageForm
+
+    class Page(PageForm):
+        name = StringField("名前 <x>", description="全角で & 半角で")
+
+    template = ('{% from "macros/forms.html" import field %}'
+                '{{ field(form.name, required=True, extra_class="wide", placeholder="a<b") }}')
+    with app.test_request_context("/"):
+        session["lang"] = "ja"
+        form = Page(meta={"csrf": False}, data={"name": '"山田"'})
+        plain = render_template_string(template, form=form)
+        form.name.errors = ["入力してください <b>"]
+        with force_locale("en"):
+            failed = render_template_string(template, form=form)
+    assert plain.startswith('<div class="field wide" id="name-field">')
+    assert '<label for="name">名前 &lt;x&gt; <span class="required">必須</span></label>' in plain
+    assert '<p class="help" id="name-help">全角で &amp; 半角で</p>' in plain
+    assert ('<input aria-describedby="name-help" id="name" name="name" placeholder="a&lt;b" '
+            'required type="text" value="&#34;山田&#34;">') in plain
+    assert "field-error" not in plain and "aria-invalid" not in plain
+    assert failed.startswith('<div class="field has-error wide" id="name-field">')
+    assert '<span class="required">Required</span>' in failed
+    assert 'aria-describedby="name-help name-error" aria-invalid="true"' in failed
+    assert '<p class="field-error" id="name-error">入力してください &lt;b&gt;</p>' in failed
+
+
+def test_the_templates_constant_urls_are_built_once_per_script_root(app, monkeypatch):
+    """An endpoint without arguments and a static file: built once, then kept (per script
+    root); a URL with arguments is built every time."""
+    urls = app.extensions["enelink_urls"]
+    built, build = [], urls.build
+    monkeypatch.setattr(urls, "build", lambda endpoint, **values: built.append(endpoint)
+                        or build(endpoint, **values))
+    monkeypatch.setattr(urls, "kept", {})
+    template = ("{{ url_for('account.settings') }}|{{ url_for('static', filename='css/app.css') }}"
+                "|{{ url_for('account.settings', tab='x') }}")
+    pages = []
+    for base in ("http://localhost/", "http://localhost/", "http://localhost/portal/"):
+        with app.test_request_context("/", base_url=base):
+            pages.append(render_template_string(template))
+    assert pages[0] == pages[1]
+    assert re.fullmatch(r"/account/settings\|/static/css/app\.[0-9a-f]{8}\.css\|"
+                        r"/account/settings\?tab=x", pages[0]), pages[0]
+    assert pages[2] == "/portal" + pages[0].replace("|/", "|/portal/")
+    assert built == ["account.settings", "static", "account.settings", "account.settings",
+                     "account.settings", "static", "account.settings"]
