@@ -27,7 +27,7 @@ from typing import NamedTuple
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import DateTime, and_, exists, func, select, type_coerce
+from sqlalchemy import DateTime, and_, exists, func, or_, select, type_coerce
 
 from blueprints.dealers.services import dealer_for_account
 from blueprints.monitoring.telemetry import JST
@@ -49,29 +49,35 @@ class Viewer:
     owner: Account
     as_dealer: bool  # a linked dealer's employee, not the owner
     manual_url: str | None = None  # 商品マニュアル of the gateway's model (SystemModel)
+    status: Status | None = None  # the status line, when asked for (viewable_gateway)
 
 
-def viewable_gateway(account: Account, gateway_id: str) -> Viewer | None:
+def viewable_gateway(account: Account, gateway_id: str, *, with_status: bool = False,
+                     now: datetime | None = None) -> Viewer | None:
     """The gateway if `account` owns it or works for a dealer it is linked to; None for
     anything else (someone else's, unlinked, retired, malformed IDs). The gateway's
-    model's manual link comes with it (the page's menu; no query of its own)."""
+    model's manual link comes with it (the page's menu; no query of its own), and
+    `with_status` its status line (`Viewer.status`, see status()) in the same statement."""
     if not isinstance(gateway_id, str) or not re.fullmatch(r"[0-9A-Z]{12}", gateway_id):
         return None
     manual = (select(SystemModel.manual_url).where(SystemModel.code == Gateway.model)
               .limit(1).scalar_subquery())
-    row = db.session.execute(select(Gateway, manual).where(
-        Gateway.gateway_id == gateway_id, Gateway.status.in_(VIEWABLE_STATUSES))).first()
+    statement = select(Gateway, manual).where(Gateway.gateway_id == gateway_id,
+                                              Gateway.status.in_(VIEWABLE_STATUSES))
+    now = now or utcnow()
+    row = db.session.execute(_with_status(statement, now) if with_status else statement).first()
     if row is None:
         return None
     gateway, manual_url = row[0], row[1] or None
+    line = _status(gateway, row[2], row[3], now) if with_status else None
     if gateway.owner_id == account.id:
-        return Viewer(gateway, account, as_dealer=False, manual_url=manual_url)
+        return Viewer(gateway, account, as_dealer=False, manual_url=manual_url, status=line)
     dealer = dealer_for_account(account)
     if dealer is not None and gateway.owner_id is not None and db.session.scalar(
             select(exists().where(DealerLink.gateway_id == gateway.id,
                                   DealerLink.dealer_id == dealer.id))):
         return Viewer(gateway, db.session.get(Account, gateway.owner_id), as_dealer=True,
-                      manual_url=manual_url)
+                      manual_url=manual_url, status=line)
     return None
 
 
@@ -142,24 +148,36 @@ def _silence() -> timedelta:
     return timedelta(minutes=current_app.config["GATEWAY_SILENCE_MINUTES"])
 
 
+def _with_status(statement, now: datetime):
+    """`statement` (a select of the gateway) with what the status line shows joined in:
+    the newest reading the current owner may see and today's daily rollup (columns 3 and
+    4, each None when there is none)."""
+    today = now.astimezone(JST).date()
+    newest = (select(func.max(Reading.ts))
+              .where(Reading.gateway_id == Gateway.id,
+                     # handover: nothing before the current owner's history start
+                     or_(Gateway.history_from.is_(None), Reading.ts >= Gateway.history_from))
+              .correlate(Gateway).scalar_subquery())
+    return (statement.add_columns(Reading, DailyEnergy)
+            .outerjoin(Reading, and_(Reading.gateway_id == Gateway.id, Reading.ts == newest))
+            .outerjoin(DailyEnergy, and_(DailyEnergy.gateway_id == Gateway.id,
+                                         DailyEnergy.day == today)))
+
+
 def status(gateway: Gateway, now: datetime | None = None) -> Status:
     """The status line: the newest reading the current owner may see and today's energy,
-    read in one statement (the page and the partial every open page polls)."""
+    read in one statement (the monitoring page and the partial every open page poll read
+    it with the gateway instead: viewable_gateway(with_status=True))."""
     now = now or utcnow()
+    _gateway, reading, daily = db.session.execute(
+        _with_status(select(Gateway).where(Gateway.id == gateway.id), now)).one()
+    return _status(gateway, reading, daily, now)
+
+
+def _status(gateway: Gateway, reading: Reading | None, daily: DailyEnergy | None,
+            now: datetime) -> Status:
     today = now.astimezone(JST).date()
-    newest = select(func.max(Reading.ts)).where(Reading.gateway_id == gateway.id)
-    # >>> handover: nothing before the current owner's history start
-    if (start := history_start(gateway)) is not None:
-        newest = newest.where(Reading.ts >= start)
-    # <<< handover
-    reading, daily = db.session.execute(
-        select(Reading, DailyEnergy).select_from(Gateway)
-        .outerjoin(Reading, and_(Reading.gateway_id == Gateway.id,
-                                 Reading.ts == newest.scalar_subquery()))
-        .outerjoin(DailyEnergy, and_(DailyEnergy.gateway_id == Gateway.id,
-                                     DailyEnergy.day == today))
-        .where(Gateway.id == gateway.id)).one()
-    clipped = start is not None and today <= _first_day(gateway)
+    clipped = history_start(gateway) is not None and today <= _first_day(gateway)
     today_totals = day_totals(gateway, today) if clipped else Totals.of(daily)
     if reading is None:
         return Status("none", None, None, today_totals, [])

@@ -20,8 +20,8 @@ from blueprints.core.transactions import read_only
 from blueprints.monitoring import bp, charts, energy
 
 
-def _viewer(gateway_id: str) -> energy.Viewer:
-    viewer = energy.viewable_gateway(current_user, gateway_id)
+def _viewer(gateway_id: str, with_status: bool = False) -> energy.Viewer:
+    viewer = energy.viewable_gateway(current_user, gateway_id, with_status=with_status)
     if viewer is None:
         abort(404)
     return viewer
@@ -102,13 +102,14 @@ def _labels():
 def monitor(gateway_id: str):
     """遠隔モニタリング: the status line and the chart of `period` (day, month, year) at
     `date`. An htmx request aimed at the chart gets the chart alone."""
-    viewer = _viewer(gateway_id)
+    partial = _partial("chart")
+    viewer = _viewer(gateway_id, with_status=not partial)  # the page shows the status line
     context = _chart_context(viewer, _period())
     chart_html = _chart_html(context)
-    if _partial("chart"):
+    if partial:
         return chart_html
     return render_template("monitoring/monitor.html",
-                           now_html=_now_html(viewer.gateway, energy.status(viewer.gateway)),
+                           now_html=_now_html(viewer.gateway, viewer.status),
                            panels=registry.monitoring_panels_for(viewer.gateway, current_user),
                            chart_html=chart_html, **context)
 
@@ -119,10 +120,10 @@ def monitor(gateway_id: str):
 def monitor_now(gateway_id: str):
     """The status line and current values, for the page's periodic partial request
     (without JavaScript the page itself is reloaded instead)."""
-    viewer = _viewer(gateway_id)
+    viewer = _viewer(gateway_id, with_status=bool(htmx))
     if not htmx:
         return redirect(url_for("monitoring.monitor", gateway_id=gateway_id), code=303)
-    return _now_html(viewer.gateway, energy.status(viewer.gateway))
+    return _now_html(viewer.gateway, viewer.status)
 
 
 @bp.get("/gateways/<gateway_id>/monitor.csv")

@@ -118,8 +118,10 @@ def _counts(app, day: date) -> dict[str, int]:
     return counts
 
 
-EXPECTED = {"login": 0, "home": 1, "menu": 2, "settings": 1, "gateways": 6, "day": 6,
-            "today": 7, "month": 6, "year": 6, "chart": 3, "now": 3, "csv": 3, "staff": 2,
+# The monitoring page and the status partial read the status line with the gateway (one
+# statement: day 5, today 6, month 5, year 5, now 2).
+EXPECTED = {"login": 0, "home": 1, "menu": 2, "settings": 1, "gateways": 6, "day": 5,
+            "today": 6, "month": 5, "year": 5, "chart": 3, "now": 2, "csv": 3, "staff": 2,
             "mypage": 11, "dealers_my": 3}
 # The owner's menus that list each gateway (マイページ's products, the dealers entrusted
 # with each gateway): read in one go, not per gateway.
