@@ -27,7 +27,7 @@ from typing import NamedTuple
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import DateTime, and_, exists, func, or_, select, type_coerce
+from sqlalchemy import DateTime, and_, bindparam, exists, func, or_, select, type_coerce
 
 from blueprints.dealers.services import dealer_for_account
 from blueprints.monitoring.telemetry import JST
@@ -60,12 +60,9 @@ def viewable_gateway(account: Account, gateway_id: str, *, with_status: bool = F
     `with_status` its status line (`Viewer.status`, see status()) in the same statement."""
     if not isinstance(gateway_id, str) or not re.fullmatch(r"[0-9A-Z]{12}", gateway_id):
         return None
-    manual = (select(SystemModel.manual_url).where(SystemModel.code == Gateway.model)
-              .limit(1).scalar_subquery())
-    statement = select(Gateway, manual).where(Gateway.gateway_id == gateway_id,
-                                              Gateway.status.in_(VIEWABLE_STATUSES))
     now = now or utcnow()
-    row = db.session.execute(_with_status(statement, now) if with_status else statement).first()
+    row = db.session.execute(_VIEWABLE_WITH_STATUS if with_status else _VIEWABLE, dict(
+        gateway_id=gateway_id, today=now.astimezone(JST).date())).first()
     if row is None:
         return None
     gateway, manual_url = row[0], row[1] or None
@@ -148,11 +145,10 @@ def _silence() -> timedelta:
     return timedelta(minutes=current_app.config["GATEWAY_SILENCE_MINUTES"])
 
 
-def _with_status(statement, now: datetime):
+def _with_status(statement):
     """`statement` (a select of the gateway) with what the status line shows joined in:
-    the newest reading the current owner may see and today's daily rollup (columns 3 and
-    4, each None when there is none)."""
-    today = now.astimezone(JST).date()
+    the newest reading the current owner may see and the daily rollup of the day
+    `today` (the last two columns, each None when there is none)."""
     newest = (select(func.max(Reading.ts))
               .where(Reading.gateway_id == Gateway.id,
                      # handover: nothing before the current owner's history start
@@ -161,7 +157,17 @@ def _with_status(statement, now: datetime):
     return (statement.add_columns(Reading, DailyEnergy)
             .outerjoin(Reading, and_(Reading.gateway_id == Gateway.id, Reading.ts == newest))
             .outerjoin(DailyEnergy, and_(DailyEnergy.gateway_id == Gateway.id,
-                                         DailyEnergy.day == today)))
+                                         DailyEnergy.day == bindparam("today"))))
+
+
+# The statements of the page are built once (with bound parameters), not per request:
+# SQLAlchemy then neither builds them nor computes their cache keys again.
+_MANUAL = (select(SystemModel.manual_url).where(SystemModel.code == Gateway.model)
+           .limit(1).scalar_subquery())
+_VIEWABLE = select(Gateway, _MANUAL).where(Gateway.gateway_id == bindparam("gateway_id"),
+                                           Gateway.status.in_(VIEWABLE_STATUSES))
+_VIEWABLE_WITH_STATUS = _with_status(_VIEWABLE)
+_STATUS = _with_status(select(Gateway).where(Gateway.id == bindparam("pk")))
 
 
 def status(gateway: Gateway, now: datetime | None = None) -> Status:
@@ -169,8 +175,8 @@ def status(gateway: Gateway, now: datetime | None = None) -> Status:
     read in one statement (the monitoring page and the partial every open page poll read
     it with the gateway instead: viewable_gateway(with_status=True))."""
     now = now or utcnow()
-    _gateway, reading, daily = db.session.execute(
-        _with_status(select(Gateway).where(Gateway.id == gateway.id), now)).one()
+    _gateway, reading, daily = db.session.execute(_STATUS, dict(
+        pk=gateway.id, today=now.astimezone(JST).date())).one()
     return _status(gateway, reading, daily, now)
 
 
@@ -354,25 +360,45 @@ _SUM_NAMES = ("slots", "pv_wsum", "load_wsum", "self_wsum", "supplied_wsum", "se
               "buy_wsum", "charge_wsum", "discharge_wsum")
 
 
-def _first_column(gateway: Gateway):
-    """The first day with anything the viewer may see, as a column of a period's query."""
-    return (select(func.min(DailyEnergy.day))
-            .where(DailyEnergy.gateway_id == gateway.id,
-                   DailyEnergy.day >= _first_day(gateway))  # handover
-            .scalar_subquery().label("first"))
+# The period statements, built once with bound parameters (see _VIEWABLE): `pk` the
+# gateway's primary key, `first_day` _first_day(gateway) (handover).
+# The first day with anything the viewer may see, as a column of a period's query.
+_FIRST = (select(func.min(DailyEnergy.day))
+          .where(DailyEnergy.gateway_id == bindparam("pk"),
+                 DailyEnergy.day >= bindparam("first_day"))  # handover
+          .scalar_subquery().label("first"))
+# A day's rollup sums, how many of its readings (`start` < ts <= `end`) are kept and the
+# first day.
+_DAY_ROLLUP = (
+    select(*(getattr(DailyEnergy, name) for name in _SUM_NAMES),
+           select(func.count()).select_from(Reading)
+           .where(Reading.gateway_id == bindparam("pk"), Reading.ts > bindparam("start"),
+                  Reading.ts <= bindparam("end")).scalar_subquery().label("kept"),
+           _FIRST)
+    .where(DailyEnergy.gateway_id == bindparam("pk"), DailyEnergy.day == bindparam("day")))
+# The days of a month (`since` <= day < `until`) and the months of a year, with the
+# first day.
+_MONTH_DAYS = (
+    select(DailyEnergy.day, *(getattr(DailyEnergy, name) for name in _SUM_NAMES), _FIRST)
+    .where(DailyEnergy.gateway_id == bindparam("pk"), DailyEnergy.day >= bindparam("since"),
+           DailyEnergy.day < bindparam("until"))
+    .order_by(DailyEnergy.day))
+_YEAR_MONTHS = (
+    select(MonthlyEnergy.month, *(getattr(MonthlyEnergy, name) for name in _SUM_NAMES),
+           _FIRST)
+    .where(MonthlyEnergy.gateway_id == bindparam("pk"),
+           MonthlyEnergy.month >= bindparam("since"), MonthlyEnergy.month < bindparam("until"))
+    .order_by(MonthlyEnergy.month))
+_FIRST_DAY = select(_FIRST)
 
 
 def _day_rollup(gateway: Gateway, day: date):
     """The day's rollup sums, how many of its readings are kept and the first day of the
     history (one query), or None for a day without any."""
     start = _day_start(day)
-    kept = (select(func.count()).select_from(Reading)
-            .where(Reading.gateway_id == gateway.id, Reading.ts > start,
-                   Reading.ts <= start + timedelta(days=1)).scalar_subquery())
-    return db.session.execute(
-        select(*(getattr(DailyEnergy, name) for name in _SUM_NAMES), kept.label("kept"),
-               _first_column(gateway))
-        .where(DailyEnergy.gateway_id == gateway.id, DailyEnergy.day == day)).first()
+    return db.session.execute(_DAY_ROLLUP, dict(
+        pk=gateway.id, start=start, end=start + timedelta(days=1), day=day,
+        first_day=_first_day(gateway))).first()
 
 
 def _day_series(gateway: Gateway, period: Period) -> Series:
@@ -464,13 +490,10 @@ def _point(index: int, label: str, when: date, row) -> Point:
 
 def _month_series(gateway: Gateway, period: Period) -> Series:
     end = period.shifted(1).start
-    rows = db.session.execute(
-        select(DailyEnergy.day, *(getattr(DailyEnergy, name) for name in _SUM_NAMES),
-               _first_column(gateway))
-        .where(DailyEnergy.gateway_id == gateway.id,
-               DailyEnergy.day >= max(period.start, _first_day(gateway)),
-               DailyEnergy.day < end)
-        .order_by(DailyEnergy.day)).all()
+    first_day = _first_day(gateway)
+    rows = db.session.execute(_MONTH_DAYS, dict(
+        pk=gateway.id, since=max(period.start, first_day), until=end,
+        first_day=first_day)).all()
     points = [_point(row.day.day - 1, f"{row.day.month}/{row.day.day}", row.day,
                      _clip_day_row(gateway, row))  # handover: clipped
               for row in rows]
@@ -487,13 +510,10 @@ def _month_series(gateway: Gateway, period: Period) -> Series:
 
 def _year_series(gateway: Gateway, period: Period) -> Series:
     end = period.shifted(1).start
-    rows = db.session.execute(
-        select(MonthlyEnergy.month, *(getattr(MonthlyEnergy, name) for name in _SUM_NAMES),
-               _first_column(gateway))
-        .where(MonthlyEnergy.gateway_id == gateway.id,
-               MonthlyEnergy.month >= max(period.start, _first_day(gateway).replace(day=1)),
-               MonthlyEnergy.month < end)
-        .order_by(MonthlyEnergy.month)).all()
+    first_day = _first_day(gateway)
+    rows = db.session.execute(_YEAR_MONTHS, dict(
+        pk=gateway.id, since=max(period.start, first_day.replace(day=1)), until=end,
+        first_day=first_day)).all()
     first = _first_of(rows)
     rows = [_clip_month_row(gateway, row) for row in rows]  # handover: clipped
     points = [_point(row.month.month - 1, f"{row.month.year}/{row.month.month}", row.month,
@@ -516,7 +536,8 @@ def has_history_before(gateway: Gateway, period: Period, series: Series | None =
     if series is not None and series.first_known:
         first = series.first_day
     else:
-        first = db.session.scalar(select(_first_column(gateway)))
+        first = db.session.scalar(_FIRST_DAY, dict(pk=gateway.id,
+                                                   first_day=_first_day(gateway)))
     return first is not None and first < period.start
 
 
