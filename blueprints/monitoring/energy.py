@@ -18,7 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta, timezone
 from threading import Lock
@@ -28,6 +28,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import DateTime, and_, bindparam, exists, func, or_, select, type_coerce
+from sqlalchemy.orm import aliased
 
 from blueprints.dealers.services import dealer_for_account
 from blueprints.monitoring.telemetry import JST
@@ -50,31 +51,42 @@ class Viewer:
     as_dealer: bool  # a linked dealer's employee, not the owner
     manual_url: str | None = None  # 商品マニュアル of the gateway's model (SystemModel)
     status: Status | None = None  # the status line, when asked for (viewable_gateway)
+    # The rows of the period asked for, read with the gateway (None: not read).
+    period_rows: PeriodRows | None = None
 
 
 def viewable_gateway(account: Account, gateway_id: str, *, with_status: bool = False,
+                     period: Period | None = None,
                      now: datetime | None = None) -> Viewer | None:
     """The gateway if `account` owns it or works for a dealer it is linked to; None for
     anything else (someone else's, unlinked, retired, malformed IDs). The gateway's
-    model's manual link comes with it (the page's menu; no query of its own), and
-    `with_status` its status line (`Viewer.status`, see status()) in the same statement."""
+    model's manual link comes with it (the page's menu; no query of its own), and in the
+    same statement `with_status` its status line (`Viewer.status`, see status()) and
+    `period` the rows of that period (`Viewer.period_rows`, for series())."""
     if not isinstance(gateway_id, str) or not re.fullmatch(r"[0-9A-Z]{12}", gateway_id):
         return None
     now = now or utcnow()
-    row = db.session.execute(_VIEWABLE_WITH_STATUS if with_status else _VIEWABLE, dict(
-        gateway_id=gateway_id, today=now.astimezone(JST).date())).first()
-    if row is None:
+    params = dict(gateway_id=gateway_id, today=now.astimezone(JST).date())
+    if period is not None:
+        params.update(_period_params(period))
+    rows = db.session.execute(_viewable_statement(with_status, period and period.kind),
+                              params).all()
+    if not rows:
         return None
-    gateway, manual_url = row[0], row[1] or None
-    line = _status(gateway, row[2], row[3], now) if with_status else None
+    gateway, manual_url = rows[0][0], rows[0][1] or None
+    line = _status(gateway, rows[0][2], rows[0][3], now) if with_status else None
+    read = None
+    if period is not None and history_start(gateway) is None:  # handover: see series()
+        read = _period_rows(period.kind, [row[4 if with_status else 2:] for row in rows])
     if gateway.owner_id == account.id:
-        return Viewer(gateway, account, as_dealer=False, manual_url=manual_url, status=line)
+        return Viewer(gateway, account, as_dealer=False, manual_url=manual_url, status=line,
+                      period_rows=read)
     dealer = dealer_for_account(account)
     if dealer is not None and gateway.owner_id is not None and db.session.scalar(
             select(exists().where(DealerLink.gateway_id == gateway.id,
                                   DealerLink.dealer_id == dealer.id))):
         return Viewer(gateway, db.session.get(Account, gateway.owner_id), as_dealer=True,
-                      manual_url=manual_url, status=line)
+                      manual_url=manual_url, status=line, period_rows=read)
     return None
 
 
@@ -342,12 +354,14 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time(0), JST)
 
 
-def series(gateway: Gateway, period: Period) -> Series:
+def series(gateway: Gateway, period: Period, read: PeriodRows | None = None) -> Series:
+    """The chart's series of `period`; `read`: its rows as viewable_gateway read them
+    with the gateway (else they are read here)."""
     if period.kind == "day":
-        return _day_series(gateway, period)
+        return _day_series(gateway, period, read)
     if period.kind == "month":
-        return _month_series(gateway, period)
-    return _year_series(gateway, period)
+        return _month_series(gateway, period, read)
+    return _year_series(gateway, period, read)
 
 
 # The label of each 5-minute slot of a day (the end of its 5 minutes, Japan time: no
@@ -392,6 +406,76 @@ _YEAR_MONTHS = (
 _FIRST_DAY = select(_FIRST)
 
 
+# -- a period's rows read with the gateway (viewable_gateway) ----------------------------
+# For a gateway without a hand-over (its whole history visible; one with a hand-over has
+# its period read by series(), clipped): the rows of the statements above, joined to the
+# gateway's row, with the first day of its history.
+_DayRollup = namedtuple("_DayRollup", _SUM_NAMES + ("kept", "first"))
+_DayRow = namedtuple("_DayRow", ("day",) + _SUM_NAMES + ("first",))
+_MonthRow = namedtuple("_MonthRow", ("month",) + _SUM_NAMES + ("first",))
+
+
+class PeriodRows(NamedTuple):
+    rows: object        # a day: its _DayRollup or None; a month or year: its rows
+    first: date | None  # the first day of the history (None: nothing recorded)
+
+
+def _with_period(statement, kind: str):
+    """`statement` (a select of the gateway) with the rows of a `kind` period joined in:
+    a day's rollup (`day`; its readings `start` < ts <= `end`), a month's days or a
+    year's months (`since` <= day or month < `until`); the first day of the history
+    last."""
+    first = (select(func.min(DailyEnergy.day))
+             .where(DailyEnergy.gateway_id == Gateway.id, DailyEnergy.day >= FIRST_DAY)
+             .correlate(Gateway).scalar_subquery())
+    if kind == "day":
+        rollup = aliased(DailyEnergy)
+        kept = (select(func.count()).select_from(Reading)
+                .where(Reading.gateway_id == Gateway.id, Reading.ts > bindparam("start"),
+                       Reading.ts <= bindparam("end"))
+                .correlate(Gateway).scalar_subquery())
+        return (statement.add_columns(*(getattr(rollup, name) for name in _SUM_NAMES),
+                                      kept, first)
+                .outerjoin(rollup, and_(rollup.gateway_id == Gateway.id,
+                                        rollup.day == bindparam("day"))))
+    rollup = aliased(DailyEnergy if kind == "month" else MonthlyEnergy)
+    at = rollup.day if kind == "month" else rollup.month
+    return (statement.add_columns(at, *(getattr(rollup, name) for name in _SUM_NAMES), first)
+            .outerjoin(rollup, and_(rollup.gateway_id == Gateway.id,
+                                    at >= bindparam("since"), at < bindparam("until")))
+            .order_by(at))
+
+
+_VIEWABLE_STATEMENTS: dict = {}
+
+
+def _viewable_statement(with_status: bool, kind: str | None):
+    """The gateway's statement of viewable_gateway, built once per combination."""
+    key = (with_status, kind)
+    if key not in _VIEWABLE_STATEMENTS:
+        statement = _VIEWABLE_WITH_STATUS if with_status else _VIEWABLE
+        _VIEWABLE_STATEMENTS[key] = (statement if kind is None
+                                     else _with_period(statement, kind))
+    return _VIEWABLE_STATEMENTS[key]
+
+
+def _period_params(period: Period) -> dict:
+    if period.kind == "day":
+        start = _day_start(period.start)
+        return dict(day=period.start, start=start, end=start + timedelta(days=1))
+    return dict(since=period.start, until=period.shifted(1).start)
+
+
+def _period_rows(kind: str, rows: list) -> PeriodRows:
+    """PeriodRows from the period's columns of each row of the gateway's statement (one
+    row with empty columns when the period has none)."""
+    first = rows[0][-1]
+    if kind == "day":
+        return PeriodRows(_DayRollup(*rows[0]) if rows[0][0] is not None else None, first)
+    make = _DayRow if kind == "month" else _MonthRow
+    return PeriodRows([make(*row) for row in rows if row[0] is not None], first)
+
+
 def _day_rollup(gateway: Gateway, day: date):
     """The day's rollup sums, how many of its readings are kept and the first day of the
     history (one query), or None for a day without any."""
@@ -401,16 +485,19 @@ def _day_rollup(gateway: Gateway, day: date):
         first_day=_first_day(gateway))).first()
 
 
-def _day_series(gateway: Gateway, period: Period) -> Series:
+def _day_series(gateway: Gateway, period: Period, read: PeriodRows | None = None) -> Series:
     day = period.start
-    # handover: nothing of a day before the current owner's history (not even whether
-    # it had readings)
-    rollup = _day_rollup(gateway, day) if day >= _first_day(gateway) else None
+    if read is not None:
+        rollup, first = read.rows, dict(first_day=read.first, first_known=True)
+    else:
+        # handover: nothing of a day before the current owner's history (not even
+        # whether it had readings)
+        rollup = _day_rollup(gateway, day) if day >= _first_day(gateway) else None
+        first = {} if rollup is None else dict(first_day=rollup.first, first_known=True)
     if rollup is None:
         return Series(period, "kW", 288, [], Totals(),
-                      key=("day", gateway.id, day, gateway.history_from, None))
+                      key=("day", gateway.id, day, gateway.history_from, None), **first)
     key = ("day", gateway.id, day, gateway.history_from, tuple(rollup))
-    first = dict(first_day=rollup.first, first_known=True)
     if rollup.kept < rollup.slots:  # pruned: the rollup's totals, no 5-minute detail
         return Series(period, "kW", 288, [], day_totals(gateway, day, rollup), key=key,
                       pruned=True, **first)
@@ -488,12 +575,17 @@ def _point(index: int, label: str, when: date, row) -> Point:
                  totals.supplied, totals.sell, totals.buy)
 
 
-def _month_series(gateway: Gateway, period: Period) -> Series:
+def _month_series(gateway: Gateway, period: Period,
+                  read: PeriodRows | None = None) -> Series:
     end = period.shifted(1).start
-    first_day = _first_day(gateway)
-    rows = db.session.execute(_MONTH_DAYS, dict(
-        pk=gateway.id, since=max(period.start, first_day), until=end,
-        first_day=first_day)).all()
+    if read is not None:
+        rows, first = read.rows, dict(first_day=read.first, first_known=True)
+    else:
+        first_day = _first_day(gateway)
+        rows = db.session.execute(_MONTH_DAYS, dict(
+            pk=gateway.id, since=max(period.start, first_day), until=end,
+            first_day=first_day)).all()
+        first = _first_of(rows)
     points = [_point(row.day.day - 1, f"{row.day.month}/{row.day.day}", row.day,
                      _clip_day_row(gateway, row))  # handover: clipped
               for row in rows]
@@ -505,16 +597,19 @@ def _month_series(gateway: Gateway, period: Period) -> Series:
     else:
         totals = month_totals(gateway, period.start)  # handover: clipped
     return Series(period, "kWh", (end - period.start).days, points, totals,
-                  key=("points", period, tuple(points)), **_first_of(rows))
+                  key=("points", period, tuple(points)), **first)
 
 
-def _year_series(gateway: Gateway, period: Period) -> Series:
+def _year_series(gateway: Gateway, period: Period, read: PeriodRows | None = None) -> Series:
     end = period.shifted(1).start
-    first_day = _first_day(gateway)
-    rows = db.session.execute(_YEAR_MONTHS, dict(
-        pk=gateway.id, since=max(period.start, first_day.replace(day=1)), until=end,
-        first_day=first_day)).all()
-    first = _first_of(rows)
+    if read is not None:
+        rows, first = read.rows, dict(first_day=read.first, first_known=True)
+    else:
+        first_day = _first_day(gateway)
+        rows = db.session.execute(_YEAR_MONTHS, dict(
+            pk=gateway.id, since=max(period.start, first_day.replace(day=1)), until=end,
+            first_day=first_day)).all()
+        first = _first_of(rows)
     rows = [_clip_month_row(gateway, row) for row in rows]  # handover: clipped
     points = [_point(row.month.month - 1, f"{row.month.year}/{row.month.month}", row.month,
                      row) for row in rows]

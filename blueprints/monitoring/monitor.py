@@ -20,8 +20,10 @@ from blueprints.core.transactions import read_only
 from blueprints.monitoring import bp, charts, energy
 
 
-def _viewer(gateway_id: str, with_status: bool = False) -> energy.Viewer:
-    viewer = energy.viewable_gateway(current_user, gateway_id, with_status=with_status)
+def _viewer(gateway_id: str, with_status: bool = False,
+            period: energy.Period | None = None) -> energy.Viewer:
+    viewer = energy.viewable_gateway(current_user, gateway_id, with_status=with_status,
+                                     period=period)
     if viewer is None:
         abort(404)
     return viewer
@@ -40,7 +42,7 @@ def _partial(target: str) -> bool:
 
 def _chart_context(viewer: energy.Viewer, period: energy.Period) -> dict:
     gateway = viewer.gateway
-    series = energy.series(gateway, period)
+    series = energy.series(gateway, period, viewer.period_rows)
     view = charts.view(series)
     current = energy.current_period(period.kind)
     return dict(viewer=viewer, gateway=gateway, series=series, chart=view.chart, view=view,
@@ -102,9 +104,10 @@ def _labels():
 def monitor(gateway_id: str):
     """遠隔モニタリング: the status line and the chart of `period` (day, month, year) at
     `date`. An htmx request aimed at the chart gets the chart alone."""
-    partial = _partial("chart")
-    viewer = _viewer(gateway_id, with_status=not partial)  # the page shows the status line
-    context = _chart_context(viewer, _period())
+    partial, period = _partial("chart"), _period()
+    # The gateway, the page's status line and the period's rows in one statement.
+    viewer = _viewer(gateway_id, with_status=not partial, period=period)
+    context = _chart_context(viewer, period)
     chart_html = _chart_html(context)
     if partial:
         return chart_html
@@ -131,8 +134,9 @@ def monitor_now(gateway_id: str):
 @read_only
 def monitor_csv(gateway_id: str):
     """The chart's figures as a CSV download."""
-    viewer = _viewer(gateway_id)
-    series = energy.series(viewer.gateway, _period())
+    period = _period()
+    viewer = _viewer(gateway_id, period=period)
+    series = energy.series(viewer.gateway, period, viewer.period_rows)
     response = make_response(energy.series_csv(viewer.gateway, series))
     response.mimetype = "text/csv"
     response.charset = "utf-8"
