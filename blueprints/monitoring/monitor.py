@@ -103,11 +103,14 @@ def _labels():
 @read_only
 def monitor(gateway_id: str):
     """遠隔モニタリング: the status line and the chart of `period` (day, month, year) at
-    `date`. An htmx request aimed at the chart gets the chart alone."""
-    partial, period = _partial("chart"), _period()
+    `date`. An htmx request aimed at the chart gets the chart alone, one aimed at its
+    table of figures (fetched when its box is first opened) the table alone."""
+    partial, figures, period = _partial("chart"), _partial("chart-figures"), _period()
     # The gateway, the page's status line and the period's rows in one statement.
-    viewer = _viewer(gateway_id, with_status=not partial, period=period)
+    viewer = _viewer(gateway_id, with_status=not (partial or figures), period=period)
     context = _chart_context(viewer, period)
+    if figures:
+        return render_template("monitoring/_monitor_figures.html", **context)
     chart_html = _chart_html(context)
     if partial:
         return chart_html
