@@ -18,7 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta, timezone
 from threading import Lock
@@ -27,7 +27,8 @@ from typing import NamedTuple
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import DateTime, and_, exists, func, select, type_coerce
+from sqlalchemy import DateTime, and_, bindparam, exists, func, or_, select, type_coerce
+from sqlalchemy.orm import aliased
 
 from blueprints.dealers.services import dealer_for_account
 from blueprints.monitoring.telemetry import JST
@@ -49,29 +50,43 @@ class Viewer:
     owner: Account
     as_dealer: bool  # a linked dealer's employee, not the owner
     manual_url: str | None = None  # 商品マニュアル of the gateway's model (SystemModel)
+    status: Status | None = None  # the status line, when asked for (viewable_gateway)
+    # The rows of the period asked for, read with the gateway (None: not read).
+    period_rows: PeriodRows | None = None
 
 
-def viewable_gateway(account: Account, gateway_id: str) -> Viewer | None:
+def viewable_gateway(account: Account, gateway_id: str, *, with_status: bool = False,
+                     period: Period | None = None,
+                     now: datetime | None = None) -> Viewer | None:
     """The gateway if `account` owns it or works for a dealer it is linked to; None for
     anything else (someone else's, unlinked, retired, malformed IDs). The gateway's
-    model's manual link comes with it (the page's menu; no query of its own)."""
+    model's manual link comes with it (the page's menu; no query of its own), and in the
+    same statement `with_status` its status line (`Viewer.status`, see status()) and
+    `period` the rows of that period (`Viewer.period_rows`, for series())."""
     if not isinstance(gateway_id, str) or not re.fullmatch(r"[0-9A-Z]{12}", gateway_id):
         return None
-    manual = (select(SystemModel.manual_url).where(SystemModel.code == Gateway.model)
-              .limit(1).scalar_subquery())
-    row = db.session.execute(select(Gateway, manual).where(
-        Gateway.gateway_id == gateway_id, Gateway.status.in_(VIEWABLE_STATUSES))).first()
-    if row is None:
+    now = now or utcnow()
+    params = dict(gateway_id=gateway_id, today=now.astimezone(JST).date())
+    if period is not None:
+        params.update(_period_params(period))
+    rows = db.session.execute(_viewable_statement(with_status, period and period.kind),
+                              params).all()
+    if not rows:
         return None
-    gateway, manual_url = row[0], row[1] or None
+    gateway, manual_url = rows[0][0], rows[0][1] or None
+    line = _status(gateway, rows[0][2], rows[0][3], now) if with_status else None
+    read = None
+    if period is not None and history_start(gateway) is None:  # handover: see series()
+        read = _period_rows(period.kind, [row[4 if with_status else 2:] for row in rows])
     if gateway.owner_id == account.id:
-        return Viewer(gateway, account, as_dealer=False, manual_url=manual_url)
+        return Viewer(gateway, account, as_dealer=False, manual_url=manual_url, status=line,
+                      period_rows=read)
     dealer = dealer_for_account(account)
     if dealer is not None and gateway.owner_id is not None and db.session.scalar(
             select(exists().where(DealerLink.gateway_id == gateway.id,
                                   DealerLink.dealer_id == dealer.id))):
         return Viewer(gateway, db.session.get(Account, gateway.owner_id), as_dealer=True,
-                      manual_url=manual_url)
+                      manual_url=manual_url, status=line, period_rows=read)
     return None
 
 
@@ -142,24 +157,45 @@ def _silence() -> timedelta:
     return timedelta(minutes=current_app.config["GATEWAY_SILENCE_MINUTES"])
 
 
+def _with_status(statement):
+    """`statement` (a select of the gateway) with what the status line shows joined in:
+    the newest reading the current owner may see and the daily rollup of the day
+    `today` (the last two columns, each None when there is none)."""
+    newest = (select(func.max(Reading.ts))
+              .where(Reading.gateway_id == Gateway.id,
+                     # handover: nothing before the current owner's history start
+                     or_(Gateway.history_from.is_(None), Reading.ts >= Gateway.history_from))
+              .correlate(Gateway).scalar_subquery())
+    return (statement.add_columns(Reading, DailyEnergy)
+            .outerjoin(Reading, and_(Reading.gateway_id == Gateway.id, Reading.ts == newest))
+            .outerjoin(DailyEnergy, and_(DailyEnergy.gateway_id == Gateway.id,
+                                         DailyEnergy.day == bindparam("today"))))
+
+
+# The statements of the page are built once (with bound parameters), not per request:
+# SQLAlchemy then neither builds them nor computes their cache keys again.
+_MANUAL = (select(SystemModel.manual_url).where(SystemModel.code == Gateway.model)
+           .limit(1).scalar_subquery())
+_VIEWABLE = select(Gateway, _MANUAL).where(Gateway.gateway_id == bindparam("gateway_id"),
+                                           Gateway.status.in_(VIEWABLE_STATUSES))
+_VIEWABLE_WITH_STATUS = _with_status(_VIEWABLE)
+_STATUS = _with_status(select(Gateway).where(Gateway.id == bindparam("pk")))
+
+
 def status(gateway: Gateway, now: datetime | None = None) -> Status:
     """The status line: the newest reading the current owner may see and today's energy,
-    read in one statement (the page and the partial every open page polls)."""
+    read in one statement (the monitoring page and the partial every open page poll read
+    it with the gateway instead: viewable_gateway(with_status=True))."""
     now = now or utcnow()
+    _gateway, reading, daily = db.session.execute(_STATUS, dict(
+        pk=gateway.id, today=now.astimezone(JST).date())).one()
+    return _status(gateway, reading, daily, now)
+
+
+def _status(gateway: Gateway, reading: Reading | None, daily: DailyEnergy | None,
+            now: datetime) -> Status:
     today = now.astimezone(JST).date()
-    newest = select(func.max(Reading.ts)).where(Reading.gateway_id == gateway.id)
-    # >>> handover: nothing before the current owner's history start
-    if (start := history_start(gateway)) is not None:
-        newest = newest.where(Reading.ts >= start)
-    # <<< handover
-    reading, daily = db.session.execute(
-        select(Reading, DailyEnergy).select_from(Gateway)
-        .outerjoin(Reading, and_(Reading.gateway_id == Gateway.id,
-                                 Reading.ts == newest.scalar_subquery()))
-        .outerjoin(DailyEnergy, and_(DailyEnergy.gateway_id == Gateway.id,
-                                     DailyEnergy.day == today))
-        .where(Gateway.id == gateway.id)).one()
-    clipped = start is not None and today <= _first_day(gateway)
+    clipped = history_start(gateway) is not None and today <= _first_day(gateway)
     today_totals = day_totals(gateway, today) if clipped else Totals.of(daily)
     if reading is None:
         return Status("none", None, None, today_totals, [])
@@ -318,12 +354,14 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time(0), JST)
 
 
-def series(gateway: Gateway, period: Period) -> Series:
+def series(gateway: Gateway, period: Period, read: PeriodRows | None = None) -> Series:
+    """The chart's series of `period`; `read`: its rows as viewable_gateway read them
+    with the gateway (else they are read here)."""
     if period.kind == "day":
-        return _day_series(gateway, period)
+        return _day_series(gateway, period, read)
     if period.kind == "month":
-        return _month_series(gateway, period)
-    return _year_series(gateway, period)
+        return _month_series(gateway, period, read)
+    return _year_series(gateway, period, read)
 
 
 # The label of each 5-minute slot of a day (the end of its 5 minutes, Japan time: no
@@ -336,37 +374,130 @@ _SUM_NAMES = ("slots", "pv_wsum", "load_wsum", "self_wsum", "supplied_wsum", "se
               "buy_wsum", "charge_wsum", "discharge_wsum")
 
 
-def _first_column(gateway: Gateway):
-    """The first day with anything the viewer may see, as a column of a period's query."""
-    return (select(func.min(DailyEnergy.day))
-            .where(DailyEnergy.gateway_id == gateway.id,
-                   DailyEnergy.day >= _first_day(gateway))  # handover
-            .scalar_subquery().label("first"))
+# The period statements, built once with bound parameters (see _VIEWABLE): `pk` the
+# gateway's primary key, `first_day` _first_day(gateway) (handover).
+# The first day with anything the viewer may see, as a column of a period's query.
+_FIRST = (select(func.min(DailyEnergy.day))
+          .where(DailyEnergy.gateway_id == bindparam("pk"),
+                 DailyEnergy.day >= bindparam("first_day"))  # handover
+          .scalar_subquery().label("first"))
+# A day's rollup sums, how many of its readings (`start` < ts <= `end`) are kept and the
+# first day.
+_DAY_ROLLUP = (
+    select(*(getattr(DailyEnergy, name) for name in _SUM_NAMES),
+           select(func.count()).select_from(Reading)
+           .where(Reading.gateway_id == bindparam("pk"), Reading.ts > bindparam("start"),
+                  Reading.ts <= bindparam("end")).scalar_subquery().label("kept"),
+           _FIRST)
+    .where(DailyEnergy.gateway_id == bindparam("pk"), DailyEnergy.day == bindparam("day")))
+# The days of a month (`since` <= day < `until`) and the months of a year, with the
+# first day.
+_MONTH_DAYS = (
+    select(DailyEnergy.day, *(getattr(DailyEnergy, name) for name in _SUM_NAMES), _FIRST)
+    .where(DailyEnergy.gateway_id == bindparam("pk"), DailyEnergy.day >= bindparam("since"),
+           DailyEnergy.day < bindparam("until"))
+    .order_by(DailyEnergy.day))
+_YEAR_MONTHS = (
+    select(MonthlyEnergy.month, *(getattr(MonthlyEnergy, name) for name in _SUM_NAMES),
+           _FIRST)
+    .where(MonthlyEnergy.gateway_id == bindparam("pk"),
+           MonthlyEnergy.month >= bindparam("since"), MonthlyEnergy.month < bindparam("until"))
+    .order_by(MonthlyEnergy.month))
+_FIRST_DAY = select(_FIRST)
+
+
+# -- a period's rows read with the gateway (viewable_gateway) ----------------------------
+# For a gateway without a hand-over (its whole history visible; one with a hand-over has
+# its period read by series(), clipped): the rows of the statements above, joined to the
+# gateway's row, with the first day of its history.
+_DayRollup = namedtuple("_DayRollup", _SUM_NAMES + ("kept", "first"))
+_DayRow = namedtuple("_DayRow", ("day",) + _SUM_NAMES + ("first",))
+_MonthRow = namedtuple("_MonthRow", ("month",) + _SUM_NAMES + ("first",))
+
+
+class PeriodRows(NamedTuple):
+    rows: object        # a day: its _DayRollup or None; a month or year: its rows
+    first: date | None  # the first day of the history (None: nothing recorded)
+
+
+def _with_period(statement, kind: str):
+    """`statement` (a select of the gateway) with the rows of a `kind` period joined in:
+    a day's rollup (`day`; its readings `start` < ts <= `end`), a month's days or a
+    year's months (`since` <= day or month < `until`); the first day of the history
+    last."""
+    first = (select(func.min(DailyEnergy.day))
+             .where(DailyEnergy.gateway_id == Gateway.id, DailyEnergy.day >= FIRST_DAY)
+             .correlate(Gateway).scalar_subquery())
+    if kind == "day":
+        rollup = aliased(DailyEnergy)
+        kept = (select(func.count()).select_from(Reading)
+                .where(Reading.gateway_id == Gateway.id, Reading.ts > bindparam("start"),
+                       Reading.ts <= bindparam("end"))
+                .correlate(Gateway).scalar_subquery())
+        return (statement.add_columns(*(getattr(rollup, name) for name in _SUM_NAMES),
+                                      kept, first)
+                .outerjoin(rollup, and_(rollup.gateway_id == Gateway.id,
+                                        rollup.day == bindparam("day"))))
+    rollup = aliased(DailyEnergy if kind == "month" else MonthlyEnergy)
+    at = rollup.day if kind == "month" else rollup.month
+    return (statement.add_columns(at, *(getattr(rollup, name) for name in _SUM_NAMES), first)
+            .outerjoin(rollup, and_(rollup.gateway_id == Gateway.id,
+                                    at >= bindparam("since"), at < bindparam("until")))
+            .order_by(at))
+
+
+_VIEWABLE_STATEMENTS: dict = {}
+
+
+def _viewable_statement(with_status: bool, kind: str | None):
+    """The gateway's statement of viewable_gateway, built once per combination."""
+    key = (with_status, kind)
+    if key not in _VIEWABLE_STATEMENTS:
+        statement = _VIEWABLE_WITH_STATUS if with_status else _VIEWABLE
+        _VIEWABLE_STATEMENTS[key] = (statement if kind is None
+                                     else _with_period(statement, kind))
+    return _VIEWABLE_STATEMENTS[key]
+
+
+def _period_params(period: Period) -> dict:
+    if period.kind == "day":
+        start = _day_start(period.start)
+        return dict(day=period.start, start=start, end=start + timedelta(days=1))
+    return dict(since=period.start, until=period.shifted(1).start)
+
+
+def _period_rows(kind: str, rows: list) -> PeriodRows:
+    """PeriodRows from the period's columns of each row of the gateway's statement (one
+    row with empty columns when the period has none)."""
+    first = rows[0][-1]
+    if kind == "day":
+        return PeriodRows(_DayRollup(*rows[0]) if rows[0][0] is not None else None, first)
+    make = _DayRow if kind == "month" else _MonthRow
+    return PeriodRows([make(*row) for row in rows if row[0] is not None], first)
 
 
 def _day_rollup(gateway: Gateway, day: date):
     """The day's rollup sums, how many of its readings are kept and the first day of the
     history (one query), or None for a day without any."""
     start = _day_start(day)
-    kept = (select(func.count()).select_from(Reading)
-            .where(Reading.gateway_id == gateway.id, Reading.ts > start,
-                   Reading.ts <= start + timedelta(days=1)).scalar_subquery())
-    return db.session.execute(
-        select(*(getattr(DailyEnergy, name) for name in _SUM_NAMES), kept.label("kept"),
-               _first_column(gateway))
-        .where(DailyEnergy.gateway_id == gateway.id, DailyEnergy.day == day)).first()
+    return db.session.execute(_DAY_ROLLUP, dict(
+        pk=gateway.id, start=start, end=start + timedelta(days=1), day=day,
+        first_day=_first_day(gateway))).first()
 
 
-def _day_series(gateway: Gateway, period: Period) -> Series:
+def _day_series(gateway: Gateway, period: Period, read: PeriodRows | None = None) -> Series:
     day = period.start
-    # handover: nothing of a day before the current owner's history (not even whether
-    # it had readings)
-    rollup = _day_rollup(gateway, day) if day >= _first_day(gateway) else None
+    if read is not None:
+        rollup, first = read.rows, dict(first_day=read.first, first_known=True)
+    else:
+        # handover: nothing of a day before the current owner's history (not even
+        # whether it had readings)
+        rollup = _day_rollup(gateway, day) if day >= _first_day(gateway) else None
+        first = {} if rollup is None else dict(first_day=rollup.first, first_known=True)
     if rollup is None:
         return Series(period, "kW", 288, [], Totals(),
-                      key=("day", gateway.id, day, gateway.history_from, None))
+                      key=("day", gateway.id, day, gateway.history_from, None), **first)
     key = ("day", gateway.id, day, gateway.history_from, tuple(rollup))
-    first = dict(first_day=rollup.first, first_known=True)
     if rollup.kept < rollup.slots:  # pruned: the rollup's totals, no 5-minute detail
         return Series(period, "kW", 288, [], day_totals(gateway, day, rollup), key=key,
                       pruned=True, **first)
@@ -444,15 +575,17 @@ def _point(index: int, label: str, when: date, row) -> Point:
                  totals.supplied, totals.sell, totals.buy)
 
 
-def _month_series(gateway: Gateway, period: Period) -> Series:
+def _month_series(gateway: Gateway, period: Period,
+                  read: PeriodRows | None = None) -> Series:
     end = period.shifted(1).start
-    rows = db.session.execute(
-        select(DailyEnergy.day, *(getattr(DailyEnergy, name) for name in _SUM_NAMES),
-               _first_column(gateway))
-        .where(DailyEnergy.gateway_id == gateway.id,
-               DailyEnergy.day >= max(period.start, _first_day(gateway)),
-               DailyEnergy.day < end)
-        .order_by(DailyEnergy.day)).all()
+    if read is not None:
+        rows, first = read.rows, dict(first_day=read.first, first_known=True)
+    else:
+        first_day = _first_day(gateway)
+        rows = db.session.execute(_MONTH_DAYS, dict(
+            pk=gateway.id, since=max(period.start, first_day), until=end,
+            first_day=first_day)).all()
+        first = _first_of(rows)
     points = [_point(row.day.day - 1, f"{row.day.month}/{row.day.day}", row.day,
                      _clip_day_row(gateway, row))  # handover: clipped
               for row in rows]
@@ -464,19 +597,19 @@ def _month_series(gateway: Gateway, period: Period) -> Series:
     else:
         totals = month_totals(gateway, period.start)  # handover: clipped
     return Series(period, "kWh", (end - period.start).days, points, totals,
-                  key=("points", period, tuple(points)), **_first_of(rows))
+                  key=("points", period, tuple(points)), **first)
 
 
-def _year_series(gateway: Gateway, period: Period) -> Series:
+def _year_series(gateway: Gateway, period: Period, read: PeriodRows | None = None) -> Series:
     end = period.shifted(1).start
-    rows = db.session.execute(
-        select(MonthlyEnergy.month, *(getattr(MonthlyEnergy, name) for name in _SUM_NAMES),
-               _first_column(gateway))
-        .where(MonthlyEnergy.gateway_id == gateway.id,
-               MonthlyEnergy.month >= max(period.start, _first_day(gateway).replace(day=1)),
-               MonthlyEnergy.month < end)
-        .order_by(MonthlyEnergy.month)).all()
-    first = _first_of(rows)
+    if read is not None:
+        rows, first = read.rows, dict(first_day=read.first, first_known=True)
+    else:
+        first_day = _first_day(gateway)
+        rows = db.session.execute(_YEAR_MONTHS, dict(
+            pk=gateway.id, since=max(period.start, first_day.replace(day=1)), until=end,
+            first_day=first_day)).all()
+        first = _first_of(rows)
     rows = [_clip_month_row(gateway, row) for row in rows]  # handover: clipped
     points = [_point(row.month.month - 1, f"{row.month.year}/{row.month.month}", row.month,
                      row) for row in rows]
@@ -498,7 +631,8 @@ def has_history_before(gateway: Gateway, period: Period, series: Series | None =
     if series is not None and series.first_known:
         first = series.first_day
     else:
-        first = db.session.scalar(select(_first_column(gateway)))
+        first = db.session.scalar(_FIRST_DAY, dict(pk=gateway.id,
+                                                   first_day=_first_day(gateway)))
     return first is not None and first < period.start
 
 

@@ -20,8 +20,10 @@ from blueprints.core.transactions import read_only
 from blueprints.monitoring import bp, charts, energy
 
 
-def _viewer(gateway_id: str) -> energy.Viewer:
-    viewer = energy.viewable_gateway(current_user, gateway_id)
+def _viewer(gateway_id: str, with_status: bool = False,
+            period: energy.Period | None = None) -> energy.Viewer:
+    viewer = energy.viewable_gateway(current_user, gateway_id, with_status=with_status,
+                                     period=period)
     if viewer is None:
         abort(404)
     return viewer
@@ -40,7 +42,7 @@ def _partial(target: str) -> bool:
 
 def _chart_context(viewer: energy.Viewer, period: energy.Period) -> dict:
     gateway = viewer.gateway
-    series = energy.series(gateway, period)
+    series = energy.series(gateway, period, viewer.period_rows)
     view = charts.view(series)
     current = energy.current_period(period.kind)
     return dict(viewer=viewer, gateway=gateway, series=series, chart=view.chart, view=view,
@@ -101,14 +103,19 @@ def _labels():
 @read_only
 def monitor(gateway_id: str):
     """遠隔モニタリング: the status line and the chart of `period` (day, month, year) at
-    `date`. An htmx request aimed at the chart gets the chart alone."""
-    viewer = _viewer(gateway_id)
-    context = _chart_context(viewer, _period())
+    `date`. An htmx request aimed at the chart gets the chart alone, one aimed at its
+    table of figures (fetched when its box is first opened) the table alone."""
+    partial, figures, period = _partial("chart"), _partial("chart-figures"), _period()
+    # The gateway, the page's status line and the period's rows in one statement.
+    viewer = _viewer(gateway_id, with_status=not (partial or figures), period=period)
+    context = _chart_context(viewer, period)
+    if figures:
+        return render_template("monitoring/_monitor_figures.html", **context)
     chart_html = _chart_html(context)
-    if _partial("chart"):
+    if partial:
         return chart_html
     return render_template("monitoring/monitor.html",
-                           now_html=_now_html(viewer.gateway, energy.status(viewer.gateway)),
+                           now_html=_now_html(viewer.gateway, viewer.status),
                            panels=registry.monitoring_panels_for(viewer.gateway, current_user),
                            chart_html=chart_html, **context)
 
@@ -119,10 +126,10 @@ def monitor(gateway_id: str):
 def monitor_now(gateway_id: str):
     """The status line and current values, for the page's periodic partial request
     (without JavaScript the page itself is reloaded instead)."""
-    viewer = _viewer(gateway_id)
+    viewer = _viewer(gateway_id, with_status=bool(htmx))
     if not htmx:
         return redirect(url_for("monitoring.monitor", gateway_id=gateway_id), code=303)
-    return _now_html(viewer.gateway, energy.status(viewer.gateway))
+    return _now_html(viewer.gateway, viewer.status)
 
 
 @bp.get("/gateways/<gateway_id>/monitor.csv")
@@ -130,8 +137,9 @@ def monitor_now(gateway_id: str):
 @read_only
 def monitor_csv(gateway_id: str):
     """The chart's figures as a CSV download."""
-    viewer = _viewer(gateway_id)
-    series = energy.series(viewer.gateway, _period())
+    period = _period()
+    viewer = _viewer(gateway_id, period=period)
+    series = energy.series(viewer.gateway, period, viewer.period_rows)
     response = make_response(energy.series_csv(viewer.gateway, series))
     response.mimetype = "text/csv"
     response.charset = "utf-8"

@@ -28,7 +28,7 @@ from decimal import ROUND_DOWN, Decimal
 
 from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 
 from blueprints.core import audit
@@ -464,18 +464,25 @@ def credit_report(month: date) -> list[ReportRow]:
 
 
 # -- what other services ask ---------------------------------------------------------------
+# The monitoring page's panel: built once with bound parameters (the page is read often;
+# SQLAlchemy then neither builds the statement nor computes its cache key per request).
+_PANEL = (select(PointsMember.id, MonthlyEnergy.self_wsum,
+                 _eco_running_now(PointsMember.gateway_id))
+          .outerjoin(MonthlyEnergy, and_(MonthlyEnergy.gateway_id == PointsMember.gateway_id,
+                                         MonthlyEnergy.month == bindparam("month")))
+          .where(PointsMember.account_id == bindparam("account"),
+                 PointsMember.gateway_id == bindparam("gateway"),
+                 PointsMember.left_at.is_(None)))
+
+
 def monitoring_panel(gateway, account) -> Panel | None:
     """This month's estimate on the monitoring page of the account's member gateway (one
     query; nothing for a dealer or another account)."""
     if account is None or not getattr(account, "is_authenticated", False):
         return None
     month = month_start(today_in_japan())
-    row = db.session.execute(
-        select(PointsMember.id, MonthlyEnergy.self_wsum, _eco_running_now(PointsMember.gateway_id))
-        .outerjoin(MonthlyEnergy, and_(MonthlyEnergy.gateway_id == PointsMember.gateway_id,
-                                       MonthlyEnergy.month == month))
-        .where(PointsMember.account_id == account.id, PointsMember.gateway_id == gateway.id,
-               PointsMember.left_at.is_(None))).first()
+    row = db.session.execute(_PANEL, dict(month=month, account=account.id,
+                                          gateway=gateway.id)).first()
     if row is None:
         return None
     _member_id, wsum, eco_running = row

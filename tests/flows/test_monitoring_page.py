@@ -218,6 +218,31 @@ def test_chart_navigation_and_partial_swaps(owner_client, owner_gateway):
     assert "<html" in text_of(restore)
 
 
+def test_the_table_of_figures_is_fetched_when_opened_and_in_the_page_without_javascript(
+        owner_client, owner_gateway):
+    """The table (288 rows for a day) is not built with the page: its box asks for it
+    when first opened (htmx); a browser without JavaScript has it in the page
+    (noscript). Both are the same table."""
+    _owner, gateway = owner_gateway
+    day = utcnow().astimezone(JST).date() - timedelta(days=1)
+    feed(gateway, _day_readings(day, range(10, 12)))
+    url = f"{PAGE}?period=day&date={day.isoformat()}"
+    page = text_of(owner_client.get(url))
+    box = page[page.index('<details class="figures"'):page.index("</details>", page.index(
+        '<details class="figures"'))]
+    assert f'hx-get="{PAGE}?period=day&amp;date={day.isoformat()}"' in box
+    assert 'hx-trigger="toggle once"' in box and 'hx-target="#chart-figures"' in box
+    inside = re.search(r'<div id="chart-figures"><noscript>(.*?)</noscript></div>', box, re.S)
+    assert inside and '<table class="data-table">' in inside.group(1)
+    response = owner_client.get(url, headers={**HX, "HX-Target": "chart-figures"})
+    table = text_of(response)
+    assert response.status_code == 200 and "<html" not in table and "<details" not in table
+    assert table.lstrip().startswith('<div class="table-scroll"')
+    assert len(re.findall(r'<tr><th scope="row">', table)) == 24
+    assert re.search(r"<table .*?</table>", table, re.S).group(0) == re.search(
+        r"<table .*?</table>", inside.group(1), re.S).group(0)
+
+
 @pytest.mark.parametrize("query", [
     "period=week", "period=day&date=2026-02-30", "period=day&date=1999-12-31",
     "period=month&date=2026-13", "period=year&date=20260", "period=day&date=9999-01-01",
