@@ -167,6 +167,14 @@ class DealerLink(Base):
         # the count are read from this index alone (migration 0012). Its first column
         # also serves what the former index on dealer_id did.
         Index("ix_dealer_link_dealer_order", "dealer_id", "linked_at", "id", "gateway_id"),
+        # The console's substring search on PostgreSQL, scoped to the dealer: one GIN
+        # index of the dealer (btree_gin) and the trigrams of the copies below
+        # (migration 0014). SQLite has an FTS5 trigram table instead (dealer_link_fts).
+        Index("ix_dealer_link_search_trgm", "dealer_id", "search_email", "search_gateway_id",
+              "search_site_name", postgresql_using="gin",
+              postgresql_ops={"search_email": "gin_trgm_ops",
+                              "search_gateway_id": "gin_trgm_ops",
+                              "search_site_name": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -176,6 +184,14 @@ class DealerLink(Base):
     linked_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("account.id", ondelete="SET NULL"))
     linked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # What the console's search looks at, copied onto the link so that the search is an
+    # index lookup among the dealer's links: the owner's e-mail, the gateway's ID and
+    # site name (案件). Database triggers (migration 0014) write them when a link is made
+    # and when the account's e-mail or the gateway's ID, site or owner changes, whoever
+    # changes them; the application never writes them.
+    search_email: Mapped[str | None] = mapped_column(String(254))
+    search_gateway_id: Mapped[str | None] = mapped_column(String(12))
+    search_site_name: Mapped[str | None] = mapped_column(String(60))
 
     gateway: Mapped[Gateway] = relationship(back_populates="dealer_links")
     dealer: Mapped[Dealer] = relationship(back_populates="links")

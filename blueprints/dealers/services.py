@@ -14,9 +14,8 @@ from datetime import datetime
 import jaconv
 from flask import g, url_for
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import (Integer, any_, bindparam, case, cast, delete, exists, func, or_,
-                        select, text, true)
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import (Integer, and_, case, cast, delete, exists, func, literal_column, or_,
+                        select, text)
 from sqlalchemy.exc import IntegrityError
 
 from blueprints.core import audit
@@ -354,27 +353,9 @@ def _matching_links(dealer: Dealer, query: str, start: int,
                     count: int) -> tuple[list[int], int]:
     """The ids of the page's links among those the search finds, and how many it finds:
     those in alert first, then newest link first (only the matches are sorted)."""
-    half = _like_pattern(jaconv.z2h(query, kana=False, ascii=True, digit=True))
-    site = _like_pattern(query)
-    found = None
-    if db.session.get_bind().dialect.name == "postgresql":
-        # The planner's default costs (random_page_cost for disks) take whole-table scans
-        # of gateway and account, joined by hash, as cheaper than the trigram indexes or
-        # the walk below; both are far cheaper when the tables are in memory. For the
-        # rest of this read-only transaction: indexes.
-        db.session.execute(text("SET LOCAL enable_seqscan = off"))
-        candidates = _trigram_candidates(half, site)
-        if candidates is not None and not candidates:
-            return [], 0
-        if candidates is not None:
-            found = (select(DealerLink.id, DealerLink.linked_at, DealerLink.gateway_id)
-                     .where(DealerLink.dealer_id == dealer.id,
-                            DealerLink.gateway_id == any_(
-                                bindparam("candidates", sorted(candidates),
-                                          type_=postgresql.ARRAY(Integer))))
-                     .subquery())
-    if found is None:
-        found = _walked_links(dealer, half, site)
+    found = (select(DealerLink.id, DealerLink.linked_at, DealerLink.gateway_id)
+             .where(DealerLink.dealer_id == dealer.id, _search_matches(dealer, query))
+             .subquery())
     rows = db.session.execute(
         select(found.c.id, func.count().over())
         .order_by(case((_in_alert(found.c), 0), else_=1), *_newest_first(found.c))
@@ -385,53 +366,47 @@ def _matching_links(dealer: Dealer, query: str, start: int,
     return [], total
 
 
-# More gateways than this matching anywhere in the fleet: the search walks the dealer's
-# own links instead of taking the matches of the trigram indexes.
-TRIGRAM_CANDIDATES = 2000
+# The trigram indexes find substrings of three characters or more; a shorter query walks
+# the dealer's own links (by ix_dealer_link_dealer_order) and reads their copies.
+TRIGRAM = 3
 
 
-def _trigram_candidates(half: str, site: str) -> set[int] | None:
-    """PostgreSQL: the gateways whose owner's e-mail, ID or site name match, found by the
-    trigram indexes; None when more than TRIGRAM_CANDIDATES owners or gateways match
-    (each query stops reading there)."""
-    owners = list(db.session.scalars(
-        select(Account.id).where(Account.email.ilike(half, escape="/"))
-        .limit(TRIGRAM_CANDIDATES + 1)))
-    if len(owners) > TRIGRAM_CANDIDATES:
-        return None
-    found = set(db.session.scalars(
-        select(Gateway.id).where(or_(
-            Gateway.gateway_id.ilike(half, escape="/"),
-            Gateway.site_name.ilike(site, escape="/"),
-            Gateway.owner_id == any_(bindparam("owners", owners,
-                                               type_=postgresql.ARRAY(Integer)))))
-        .limit(TRIGRAM_CANDIDATES + 1)))
-    return found if len(found) <= TRIGRAM_CANDIDATES else None
-
-
-def _walked_links(dealer: Dealer, half: str, site: str):
-    """The dealer's own links whose gateway or owner matches, each link's gateway and
-    owner read by primary key: the cost of the dealer's links, never of all gateways or
-    accounts. PostgreSQL: a LATERAL subquery (OFFSET 0 keeps it one) so that the planner
-    cannot turn the walk into a hash join over whole tables. SQLite walks them anyway."""
+def _search_matches(dealer: Dealer, query: str):
+    """The condition on a dealer's links that the search finds: the owner's e-mail or the
+    gateway ID containing the query with full-width letters and digits folded, or the
+    site name containing the query as typed; any case (SQLite: of ASCII letters). Read
+    from the link's copies (migration 0014), found by the dealer's search index."""
     link = DealerLink
-    columns = (link.id, link.linked_at, link.gateway_id)
+    half = jaconv.z2h(query, kana=False, ascii=True, digit=True)
+    half_pattern, site_pattern = _like_pattern(half), _like_pattern(query)
+    indexed = len(query) >= TRIGRAM
     if db.session.get_bind().dialect.name == "postgresql":
-        shown = (select(Gateway.gateway_id, Gateway.site_name, Account.email)
-                 .outerjoin(Account, Account.id == Gateway.owner_id)
-                 .where(Gateway.id == link.gateway_id).offset(0).lateral())
-        matches = or_(shown.c.email.ilike(half, escape="/"),
-                      shown.c.gateway_id.ilike(half, escape="/"),
-                      shown.c.site_name.ilike(site, escape="/"))
-        statement = select(*columns).join(shown, true())
-    else:
-        # SQLite's LIKE ignores the case of ASCII letters (its lower() knows no others)
-        matches = or_(Account.email.like(half, escape="/"),
-                      Gateway.gateway_id.like(half, escape="/"),
-                      Gateway.site_name.like(site, escape="/"))
-        statement = (select(*columns).join(Gateway, Gateway.id == link.gateway_id)
-                     .outerjoin(Account, Account.id == Gateway.owner_id))
-    return statement.where(link.dealer_id == dealer.id, matches).subquery()
+        # With the GIN index of (dealer, trigrams) the planner takes a bitmap scan of it;
+        # a shorter query has no trigram to look up (the index would be read whole): there
+        # the columns are wrapped so that the index of the dealer's links is walked.
+        def column(c):
+            return c if indexed else func.coalesce(c, "")
+        return or_(column(link.search_email).ilike(half_pattern, escape="/"),
+                   column(link.search_gateway_id).ilike(half_pattern, escape="/"),
+                   column(link.search_site_name).ilike(site_pattern, escape="/"))
+    # SQLite's LIKE ignores the case of ASCII letters (its lower() knows no others). The
+    # FTS5 trigram table (folding the case of any letter: it finds a few more) gives the
+    # candidates among the dealer's links; LIKE keeps exactly what the search finds.
+    matches = or_(link.search_email.like(half_pattern, escape="/"),
+                  link.search_gateway_id.like(half_pattern, escape="/"),
+                  link.search_site_name.like(site_pattern, escape="/"))
+    if not indexed:
+        return matches
+    fts = (f'dealer : "<{int(dealer.id)}>" AND ({{email gateway_id}} : {_phrase(half)} '
+           f'OR site_name : {_phrase(query)})')
+    candidates = select(literal_column("rowid")).select_from(text("dealer_link_fts")).where(
+        text("dealer_link_fts MATCH :fts").bindparams(fts=fts))
+    return and_(link.id.in_(candidates), matches)
+
+
+def _phrase(text_: str) -> str:
+    """An FTS5 phrase of the text (a substring for the trigram tokenizer)."""
+    return '"' + text_.replace('"', '""') + '"'
 
 
 def _console_rows(ids: list[int]) -> list[LinkedGateway]:
