@@ -134,6 +134,10 @@ class Dealer(Base):
     dealer_code: Mapped[str] = mapped_column(String(10), unique=True)  # 販売店ID
     phone: Mapped[str] = mapped_column(String(15))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # How many links the dealer has (the console's 全N件 without counting thousands of
+    # index entries per page): kept by database triggers on dealer_link (migration 0014);
+    # the application never writes it.
+    link_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
     contacts: Mapped[list[DealerContact]] = relationship(
         back_populates="dealer", cascade="all, delete-orphan", passive_deletes=True,

@@ -327,12 +327,11 @@ def dealer_gateways(dealer: Dealer, query: str | None = None, page: int = 1,
 
 
 def _listed_links(dealer: Dealer, start: int, count: int) -> tuple[list[int], int]:
-    """The ids of the page's links, and how many links the dealer has: the links in alert
-    (few) newest first, then the others in the index's order; a deep page walks the index
+    """The ids of the page's links, and how many links the dealer has (kept on the dealer
+    row, migration 0014): the links in alert (few) newest first, then the others in the index's order; a deep page walks the index
     up to its offset and sorts nothing."""
     link = DealerLink
-    total = db.session.scalar(
-        select(func.count()).select_from(link).where(link.dealer_id == dealer.id))
+    total = dealer.link_count
     alerting = list(db.session.scalars(_alerting_links(dealer)))
     ids = alerting[start:start + count]
     if len(ids) < count and start + len(ids) < total:

@@ -13,6 +13,9 @@
   column holds `<dealer id>` so that a MATCH can be scoped to one dealer), kept from
   the copies by triggers on dealer_link. The models cannot describe it:
   models.schema_filter leaves it out of autogenerate.
+- dealer.link_count: how many links a dealer has, kept by triggers on dealer_link (the
+  console's 全N件 read from one row instead of counting a big dealer's 5,000 entries
+  on every page).
 
 Revision ID: 0014_console_search
 Revises: 0013_readings_retention
@@ -62,7 +65,50 @@ POSTGRES = (
     "CREATE TRIGGER account_search_copy AFTER UPDATE OF email ON account FOR EACH ROW "
     "WHEN (OLD.email IS DISTINCT FROM NEW.email) EXECUTE FUNCTION account_search_copy()",
 )
+# dealer.link_count: statement-level triggers on PostgreSQL (a bulk insert of a big
+# dealer's links updates the dealer row once, not once per link), row-level on SQLite.
+POSTGRES_COUNT = (
+    "CREATE FUNCTION dealer_link_count_added() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    "BEGIN UPDATE dealer d SET link_count = d.link_count + n.links FROM "
+    "(SELECT dealer_id, count(*) AS links FROM added GROUP BY dealer_id) n "
+    "WHERE d.id = n.dealer_id; RETURN NULL; END $$",
+    "CREATE TRIGGER dealer_link_count_added AFTER INSERT ON dealer_link "
+    "REFERENCING NEW TABLE AS added FOR EACH STATEMENT "
+    "EXECUTE FUNCTION dealer_link_count_added()",
+    "CREATE FUNCTION dealer_link_count_removed() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    "BEGIN UPDATE dealer d SET link_count = d.link_count - n.links FROM "
+    "(SELECT dealer_id, count(*) AS links FROM removed GROUP BY dealer_id) n "
+    "WHERE d.id = n.dealer_id; RETURN NULL; END $$",
+    "CREATE TRIGGER dealer_link_count_removed AFTER DELETE ON dealer_link "
+    "REFERENCING OLD TABLE AS removed FOR EACH STATEMENT "
+    "EXECUTE FUNCTION dealer_link_count_removed()",
+    "CREATE FUNCTION dealer_link_count_moved() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    "BEGIN UPDATE dealer SET link_count = link_count - 1 WHERE id = OLD.dealer_id; "
+    "UPDATE dealer SET link_count = link_count + 1 WHERE id = NEW.dealer_id; "
+    "RETURN NULL; END $$",
+    "CREATE TRIGGER dealer_link_count_moved AFTER UPDATE OF dealer_id ON dealer_link "
+    "FOR EACH ROW WHEN (OLD.dealer_id IS DISTINCT FROM NEW.dealer_id) "
+    "EXECUTE FUNCTION dealer_link_count_moved()",
+)
+SQLITE_COUNT = (
+    "CREATE TRIGGER dealer_link_count_added AFTER INSERT ON dealer_link BEGIN "
+    "UPDATE dealer SET link_count = link_count + 1 WHERE id = NEW.dealer_id; END",
+    "CREATE TRIGGER dealer_link_count_removed AFTER DELETE ON dealer_link BEGIN "
+    "UPDATE dealer SET link_count = link_count - 1 WHERE id = OLD.dealer_id; END",
+    "CREATE TRIGGER dealer_link_count_moved AFTER UPDATE OF dealer_id ON dealer_link "
+    "WHEN OLD.dealer_id IS NOT NEW.dealer_id BEGIN "
+    "UPDATE dealer SET link_count = link_count - 1 WHERE id = OLD.dealer_id; "
+    "UPDATE dealer SET link_count = link_count + 1 WHERE id = NEW.dealer_id; END",
+)
+COUNT_BACKFILL = ("UPDATE dealer SET link_count = "
+                  "(SELECT count(*) FROM dealer_link WHERE dealer_link.dealer_id = dealer.id)")
 POSTGRES_DROP = (
+    "DROP TRIGGER IF EXISTS dealer_link_count_moved ON dealer_link",
+    "DROP FUNCTION IF EXISTS dealer_link_count_moved()",
+    "DROP TRIGGER IF EXISTS dealer_link_count_removed ON dealer_link",
+    "DROP FUNCTION IF EXISTS dealer_link_count_removed()",
+    "DROP TRIGGER IF EXISTS dealer_link_count_added ON dealer_link",
+    "DROP FUNCTION IF EXISTS dealer_link_count_added()",
     "DROP TRIGGER IF EXISTS account_search_copy ON account",
     "DROP FUNCTION IF EXISTS account_search_copy()",
     "DROP TRIGGER IF EXISTS gateway_search_copy ON gateway",
@@ -103,7 +149,8 @@ SQLITE = (
 )
 SQLITE_TRIGGERS = ("dealer_link_search_fill", "dealer_link_search_refill",
                    "dealer_link_search_index", "dealer_link_search_unindex",
-                   "gateway_search_copy", "account_search_copy")
+                   "gateway_search_copy", "account_search_copy", "dealer_link_count_added",
+                   "dealer_link_count_removed", "dealer_link_count_moved")
 
 # The existing links' copies (on SQLite the update also fills dealer_link_fts).
 BACKFILL = ("UPDATE dealer_link SET (search_gateway_id, search_site_name, search_email) = ("
@@ -113,10 +160,14 @@ BACKFILL = ("UPDATE dealer_link SET (search_gateway_id, search_site_name, search
 def upgrade():
     for name, length in COPIES:
         op.add_column("dealer_link", sa.Column(name, sa.String(length=length), nullable=True))
+    op.add_column("dealer", sa.Column("link_count", sa.Integer(), server_default="0",
+                                      nullable=False))
     dialect = op.get_bind().dialect.name
-    for statement in POSTGRES if dialect == "postgresql" else SQLITE:
+    for statement in (POSTGRES + POSTGRES_COUNT if dialect == "postgresql"
+                      else SQLITE + SQLITE_COUNT):
         op.execute(statement)
     op.execute(BACKFILL)
+    op.execute(COUNT_BACKFILL)
     if dialect == "postgresql":
         op.create_index("ix_dealer_link_search_trgm", "dealer_link",
                         ["dealer_id", "search_email", "search_gateway_id", "search_site_name"],
@@ -136,3 +187,5 @@ def downgrade():
     with op.batch_alter_table("dealer_link") as batch_op:
         for name, _length in reversed(COPIES):
             batch_op.drop_column(name)
+    with op.batch_alter_table("dealer") as batch_op:
+        batch_op.drop_column("link_count")
