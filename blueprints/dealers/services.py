@@ -371,8 +371,7 @@ def _matching_links(dealer: Dealer, query: str, start: int,
     """The ids of the page's links among those the search finds, and how many it finds:
     those in alert first, then newest link first (only the matches are sorted)."""
     found = (select(DealerLink.id, DealerLink.linked_at, DealerLink.gateway_id)
-             .where(DealerLink.dealer_id == dealer.id, _search_matches(dealer, query))
-             .subquery())
+             .where(_search_matches(dealer, query)).subquery())
     rows = db.session.execute(
         select(found.c.id, func.count().over())
         .order_by(case((_in_alert(found.c), 0), else_=1), *_newest_first(found.c))
@@ -389,7 +388,7 @@ TRIGRAM = 3
 
 
 def _search_matches(dealer: Dealer, query: str):
-    """The condition on a dealer's links that the search finds: the owner's e-mail or the
+    """The condition on links that the search finds among the dealer's: the owner's e-mail or the
     gateway ID containing the query with full-width letters and digits folded, or the
     site name containing the query as typed; any case (SQLite: of ASCII letters). Read
     from the link's copies (migration 0014), found by the dealer's search index."""
@@ -403,9 +402,10 @@ def _search_matches(dealer: Dealer, query: str):
         # the columns are wrapped so that the index of the dealer's links is walked.
         def column(c):
             return c if indexed else func.coalesce(c, "")
-        return or_(column(link.search_email).ilike(half_pattern, escape="/"),
-                   column(link.search_gateway_id).ilike(half_pattern, escape="/"),
-                   column(link.search_site_name).ilike(site_pattern, escape="/"))
+        return and_(link.dealer_id == dealer.id,
+                    or_(column(link.search_email).ilike(half_pattern, escape="/"),
+                        column(link.search_gateway_id).ilike(half_pattern, escape="/"),
+                        column(link.search_site_name).ilike(site_pattern, escape="/")))
     # SQLite's LIKE ignores the case of ASCII letters (its lower() knows no others). The
     # FTS5 trigram table (folding the case of any letter: it finds a few more) gives the
     # candidates among the dealer's links; LIKE keeps exactly what the search finds.
@@ -413,17 +413,25 @@ def _search_matches(dealer: Dealer, query: str):
                   link.search_gateway_id.like(half_pattern, escape="/"),
                   link.search_site_name.like(site_pattern, escape="/"))
     if not indexed:
-        return matches
-    fts = (f'dealer : "<{int(dealer.id)}>" AND ({{email gateway_id}} : {_phrase(half)} '
-           f'OR site_name : {_phrase(query)})')
+        return and_(link.dealer_id == dealer.id, matches)
+    texts = (f"{{email gateway_id site_name}} : {_tiles(half)}" if half == query else
+             f"({{email gateway_id}} : {_tiles(half)} OR site_name : {_tiles(query)})")
     candidates = select(literal_column("rowid")).select_from(text("dealer_link_fts")).where(
-        text("dealer_link_fts MATCH :fts").bindparams(fts=fts))
-    return and_(link.id.in_(candidates), matches)
+        text("dealer_link_fts MATCH :fts").bindparams(
+            fts=f'dealer : "<{int(dealer.id)}>" AND {texts}'))
+    # The links by their ids from the FTS table (already scoped to the dealer); `+ 0`
+    # keeps SQLite from walking the dealer's links by their index instead.
+    return and_(link.id.in_(candidates), (link.dealer_id + 0) == dealer.id, matches)
 
 
-def _phrase(text_: str) -> str:
-    """An FTS5 phrase of the text (a substring for the trigram tokenizer)."""
-    return '"' + text_.replace('"', '""') + '"'
+def _tiles(text_: str) -> str:
+    """FTS5 query of the trigrams that tile the text (`02FL00013222` → "02F" AND "L00"
+    AND "013" AND "222"): every row holding the text holds them. A phrase of all its
+    trigrams would read each one's doclist, and a fleet's IDs and addresses share most
+    of them (02FL000…, owner0…): several times the cost, for what LIKE checks anyway."""
+    starts = sorted({*range(0, len(text_) - TRIGRAM + 1, TRIGRAM), len(text_) - TRIGRAM})
+    tiles = dict.fromkeys(text_[start:start + TRIGRAM] for start in starts)
+    return "(" + " AND ".join('"' + tile.replace('"', '""') + '"' for tile in tiles) + ")"
 
 
 def _console_rows(ids: list[int]) -> list[LinkedGateway]:
