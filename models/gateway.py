@@ -3,11 +3,15 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models import JST, Base, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from models.account import Company
 
 
 class GatewayStatus(str, enum.Enum):
@@ -139,6 +143,9 @@ class Dealer(Base):
     # the application never writes it.
     link_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
+    # the dealer's company (its name heads the console; dealer_for_account loads it
+    # with the dealer)
+    company: Mapped[Company] = relationship(viewonly=True)
     contacts: Mapped[list[DealerContact]] = relationship(
         back_populates="dealer", cascade="all, delete-orphan", passive_deletes=True,
         order_by="DealerContact.id")

@@ -17,6 +17,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import (Integer, and_, case, cast, delete, exists, func, literal_column, or_,
                         select, text)
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from blueprints.core import audit
 from blueprints.core.paging import Page
@@ -140,6 +141,7 @@ def find_dealer(code: str, phone: str) -> Dealer | None:
 
 
 def dealer_company(dealer: Dealer) -> Company:
+    """The dealer's company (no query when dealer_for_account found the dealer)."""
     return db.session.get(Company, dealer.company_id)
 
 
@@ -473,7 +475,8 @@ def dealer_for_account(account: Account) -> Dealer | None:
         dealer = known[account.company_id]
         if dealer is None or dealer in db.session:
             return dealer
-    dealer = db.session.scalar(select(Dealer).where(Dealer.company_id == account.company_id))
+    dealer = db.session.scalar(select(Dealer).where(Dealer.company_id == account.company_id)
+                               .options(joinedload(Dealer.company)))
     known[account.company_id] = dealer
     return dealer
 
