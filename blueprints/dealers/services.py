@@ -9,13 +9,13 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import jaconv
 from flask import g, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (Integer, and_, case, cast, delete, exists, func, literal_column, or_,
-                        select, text)
+                        select, text, tuple_)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -309,26 +309,65 @@ def _like_pattern(text_: str) -> str:
     return "%" + re.sub(r"([/%_])", r"/\1", text_) + "%"
 
 
+@dataclass
+class ConsolePage(Page):
+    """A page of the console's list; `edge` names its first and last rows (see
+    `dealer_gateways`), None for a page of search results."""
+    edge: str | None = None
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EDGE = re.compile(r"(\d{1,18})\.(\d{1,12})_(\d{1,18})\.(\d{1,12})")
+
+
+def _edge_of(rows: list[LinkedGateway], ids: list[int]) -> str | None:
+    if not rows or len(rows) != len(ids):
+        return None
+    return "_".join(f"{(row.linked_at - _EPOCH) // timedelta(microseconds=1)}.{link_id}"
+                    for row, link_id in ((rows[0], ids[0]), (rows[-1], ids[-1])))
+
+
+def _parse_edge(edge: str | None):
+    """((linked_at, id) of the first row, (linked_at, id) of the last row), or None."""
+    match = _EDGE.fullmatch(edge) if isinstance(edge, str) else None
+    if match is None:
+        return None
+    values = [int(part) for part in match.groups()]
+    return tuple((_EPOCH + timedelta(microseconds=values[n]), values[n + 1]) for n in (0, 2))
+
+
 def dealer_gateways(dealer: Dealer, query: str | None = None, page: int = 1,
-                    per_page: int = 20) -> Page:
+                    per_page: int = 20, edge: str | None = None,
+                    edge_page: int | None = None) -> ConsolePage:
     """The gateways entrusted to a dealer, those in alert (異常, 通信途絶) first, then
     newest link first; `query` searches the owner's e-mail, the gateway ID and the site
     name (案件), any part of them, ignoring case (full-width letters and digits folded).
 
     A dealer may have thousands of links: the page's links are picked from the index of
     the dealer's links (never a join of all of them), then only those rows are loaded,
-    with only what the list shows. A fixed number of queries whatever the size."""
+    with only what the list shows. A fixed number of queries whatever the size.
+
+    Paging on from a list page (its `edge`, given with its number as `edge_page`) to the
+    next or previous one continues the index from that page's last or first row (keyset)
+    instead of walking it from the top up to the page's offset; without an edge (or with
+    one that does not fit) the page is found by its number."""
     page, per_page = max(1, int(page)), max(1, int(per_page))
     query = (query or "").strip(" \u3000\t")
     start = (page - 1) * per_page
     if query:
         ids, total = _matching_links(dealer, query, start, per_page)
-    else:
-        ids, total = _listed_links(dealer, start, per_page)
-    return Page(_console_rows(ids), total, page, per_page)
+        return ConsolePage(_console_rows(ids), total, page, per_page)
+    after = before = None
+    known = _parse_edge(edge) if edge_page in (page - 1, page + 1) else None
+    if known is not None:
+        after, before = (known[1], None) if edge_page == page - 1 else (None, known[0])
+    ids, total = _listed_links(dealer, start, per_page, after, before)
+    rows = _console_rows(ids)
+    return ConsolePage(rows, total, page, per_page, _edge_of(rows, ids))
 
 
-def _listed_links(dealer: Dealer, start: int, count: int) -> tuple[list[int], int]:
+def _listed_links(dealer: Dealer, start: int, count: int, after=None,
+                  before=None) -> tuple[list[int], int]:
     """The ids of the page's links, and how many links the dealer has (kept on the dealer
     row, migration 0014): the links in alert (few) newest first, then the others in the index's order; a deep page walks the index
     up to its offset and sorts nothing."""
@@ -341,10 +380,24 @@ def _listed_links(dealer: Dealer, start: int, count: int) -> tuple[list[int], in
         # id while they are a short list: a filter on the index walk, no join).
         others = (link.id.not_in(alerting) if len(alerting) <= _SHORT_LIST
                   else ~_in_alert(link))
-        ids += db.session.scalars(
-            select(link.id).where(link.dealer_id == dealer.id, others)
-            .order_by(*_newest_first(link))
-            .offset(max(0, start - len(alerting))).limit(count - len(ids)))
+        statement = select(link.id).where(link.dealer_id == dealer.id, others)
+        key = tuple_(link.linked_at, link.id)
+        offset = max(0, start - len(alerting))
+        wanted = min(count, total - start) - len(ids)
+        found = []
+        if after is not None and offset > 0:
+            # the next page of others: those after the previous page's last row
+            found = db.session.scalars(statement.where(key < tuple_(*after))
+                                       .order_by(*_newest_first(link)).limit(wanted)).all()
+        elif before is not None and start >= len(alerting):
+            # the previous page of others: those before the next page's first row
+            found = db.session.scalars(statement.where(key > tuple_(*before))
+                                       .order_by(link.linked_at, link.id).limit(wanted)).all()
+            found.reverse()
+        if len(found) < wanted:  # no edge, or one that no longer fits (links went away)
+            found = db.session.scalars(statement.order_by(*_newest_first(link))
+                                       .offset(offset).limit(count - len(ids))).all()
+        ids += found
     return ids, total
 
 

@@ -118,6 +118,30 @@ def test_paging_forward_and_back_reaches_every_row_once(app, client):
     assert 'rel="next"' not in pages[-1] and 'rel="prev"' not in pages[0]
 
 
+def test_next_and_previous_continue_from_the_page_they_are_on(app, client):
+    """次へ/前へ carry the page's edge (keyset): each page so reached shows what the
+    page of that number shows; an edge that is malformed or no longer fits is ignored."""
+    build(2)
+    _signed_in_dealer(client)
+    url, seen = "/dealers/", 0
+    while url:
+        body = client.get(url.replace("&amp;", "&")).get_data(as_text=True)
+        number = int(re.search(r"(\d+) / \d+ ページ", body).group(1))
+        assert _rows(body) == _rows(client.get(f"/dealers/?page={number}").get_data(
+            as_text=True)), url
+        for link in PREV.findall(body):
+            back = client.get(link.replace("&amp;", "&")).get_data(as_text=True)
+            assert _rows(back) == _rows(client.get(f"/dealers/?page={number - 1}").get_data(
+                as_text=True)), link
+        seen += 1
+        url = (NEXT.findall(body) or [None])[0]
+    assert seen == 5 and "edge=" in body
+    for edge in ("junk", "1.1_2.2", "9" * 19 + ".1_1.1"):
+        body = client.get("/dealers/", query_string={"page": 3, "from": 2, "edge": edge})
+        assert _rows(body.get_data(as_text=True)) == _rows(
+            client.get("/dealers/?page=3").get_data(as_text=True)), edge
+
+
 @pytest.mark.parametrize("query, expected", [
     ("OWNER00007@FLEET", ["7M0000000007"]),                 # the owner's e-mail, any case
     ("ｏｗｎｅｒ００００７＠", ["7M0000000007"]),             # full-width input folded
@@ -293,14 +317,25 @@ def _plans(call) -> list[tuple[str, str]]:
             for sql, params in selects]
 
 
-@pytest.mark.parametrize("query, page", [(None, 1), (None, 3), ("owner00007@", 1),
+@pytest.mark.parametrize("query, page", [(None, 1), (None, 3), (None, "3 after 2"),
+                                         (None, "2 before 3"), ("owner00007@", 1),
                                          ("7m000000001", 1), ("山田様邸0001", 1)])
 def test_list_and_search_read_the_dealers_links_by_index(app, query, page):
     # the dealer's links a small part of all links, as in a fleet (here 1 in 41): a
     # plan that reads all links' index is then priced as what it is
     data = build(1, crowd=40)
     dealer = db.session.get(Dealer, data["dealer"].id)
-    plans = _plans(lambda: services.dealer_gateways(dealer, query, page, 20))
+    edge = None
+    if isinstance(page, str):  # keyset: from the edge of the page it names
+        page, _word, edge_page = page.split()
+        page, edge_page = int(page), int(edge_page)
+        edge = services.dealer_gateways(dealer, None, edge_page, 20).edge
+    plans = _plans(lambda: services.dealer_gateways(dealer, query, page, 20, edge,
+                                                    edge_page if edge else None))
+    if edge:
+        keyset = [sql for sql, _plan in plans if "NOT IN" in sql]
+        # one statement, from the edge on (SQLite always writes an OFFSET: here 0)
+        assert len(keyset) == 1 and re.search(r"\) [<>] \(", keyset[0]), keyset
     joined = "\n".join(plan for _sql, plan in plans)
     assert "ix_dealer_link_dealer_order" in joined or query, joined
     # the list's others (after the alerts): the index's order, no sort of all links
