@@ -369,8 +369,9 @@ def dealer_gateways(dealer: Dealer, query: str | None = None, page: int = 1,
 def _listed_links(dealer: Dealer, start: int, count: int, after=None,
                   before=None) -> tuple[list[int], int]:
     """The ids of the page's links, and how many links the dealer has (kept on the dealer
-    row, migration 0014): the links in alert (few) newest first, then the others in the index's order; a deep page walks the index
-    up to its offset and sorts nothing."""
+    row, migration 0014): the links in alert (few) newest first, then the others in the
+    index's order, sorting nothing: from the neighbouring page's edge (`after`: the last
+    row's key, `before`: the first row's) when given, else walked up to the offset."""
     link = DealerLink
     total = dealer.link_count
     alerting = list(db.session.scalars(_alerting_links(dealer)))
