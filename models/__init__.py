@@ -70,8 +70,12 @@ def schema_filter(dialect_name: str):
     """Alembic's autogenerate filter (`flask db check`, migrations/env.py and the schema
     test): leave out what the models create on another database only
     (`Index(...).ddl_if(dialect="postgresql")`, e.g. the console's trigram indexes) and
-    the monthly partitions of gateway_reading on PostgreSQL (migration 0013)."""
+    the monthly partitions of gateway_reading on PostgreSQL (migration 0013), and the
+    dealer console's FTS5 search table on SQLite (migration 0014: a virtual table and
+    the tables FTS5 keeps for it, which no model describes)."""
     def include_object(obj, name, type_, reflected, compare_to):
+        if reflected and type_ == "table" and str(name).startswith("dealer_link_fts"):
+            return False
         condition = getattr(obj, "_ddl_if", None)
         made_here = (reflected or condition is None or not condition.dialect
                      or condition.dialect == dialect_name)

@@ -3,11 +3,15 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models import JST, Base, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from models.account import Company
 
 
 class GatewayStatus(str, enum.Enum):
@@ -134,7 +138,14 @@ class Dealer(Base):
     dealer_code: Mapped[str] = mapped_column(String(10), unique=True)  # 販売店ID
     phone: Mapped[str] = mapped_column(String(15))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # How many links the dealer has (the console's 全N件 without counting thousands of
+    # index entries per page): kept by database triggers on dealer_link (migration 0014);
+    # the application never writes it.
+    link_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
+    # the dealer's company (its name heads the console; dealer_for_account loads it
+    # with the dealer)
+    company: Mapped[Company] = relationship(viewonly=True)
     contacts: Mapped[list[DealerContact]] = relationship(
         back_populates="dealer", cascade="all, delete-orphan", passive_deletes=True,
         order_by="DealerContact.id")
@@ -167,6 +178,14 @@ class DealerLink(Base):
         # the count are read from this index alone (migration 0012). Its first column
         # also serves what the former index on dealer_id did.
         Index("ix_dealer_link_dealer_order", "dealer_id", "linked_at", "id", "gateway_id"),
+        # The console's substring search on PostgreSQL, scoped to the dealer: one GIN
+        # index of the dealer (btree_gin) and the trigrams of the copies below
+        # (migration 0014). SQLite has an FTS5 trigram table instead (dealer_link_fts).
+        Index("ix_dealer_link_search_trgm", "dealer_id", "search_email", "search_gateway_id",
+              "search_site_name", postgresql_using="gin",
+              postgresql_ops={"search_email": "gin_trgm_ops",
+                              "search_gateway_id": "gin_trgm_ops",
+                              "search_site_name": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -176,6 +195,14 @@ class DealerLink(Base):
     linked_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("account.id", ondelete="SET NULL"))
     linked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # What the console's search looks at, copied onto the link so that the search is an
+    # index lookup among the dealer's links: the owner's e-mail, the gateway's ID and
+    # site name (案件). Database triggers (migration 0014) write them when a link is made
+    # and when the account's e-mail or the gateway's ID, site or owner changes, whoever
+    # changes them; the application never writes them.
+    search_email: Mapped[str | None] = mapped_column(String(254))
+    search_gateway_id: Mapped[str | None] = mapped_column(String(12))
+    search_site_name: Mapped[str | None] = mapped_column(String(60))
 
     gateway: Mapped[Gateway] = relationship(back_populates="dealer_links")
     dealer: Mapped[Dealer] = relationship(back_populates="links")

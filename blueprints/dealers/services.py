@@ -9,15 +9,15 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import jaconv
 from flask import g, url_for
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import (Integer, any_, bindparam, case, cast, delete, exists, func, or_,
-                        select, text, true)
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import (Integer, and_, case, cast, delete, exists, func, literal_column, or_,
+                        select, text, tuple_)
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from blueprints.core import audit
 from blueprints.core.paging import Page
@@ -141,6 +141,7 @@ def find_dealer(code: str, phone: str) -> Dealer | None:
 
 
 def dealer_company(dealer: Dealer) -> Company:
+    """The dealer's company (no query when dealer_for_account found the dealer)."""
     return db.session.get(Company, dealer.company_id)
 
 
@@ -308,73 +309,125 @@ def _like_pattern(text_: str) -> str:
     return "%" + re.sub(r"([/%_])", r"/\1", text_) + "%"
 
 
+@dataclass
+class ConsolePage(Page):
+    """A page of the console's list; `edge` names its first and last rows (see
+    `dealer_gateways`), None for a page of search results."""
+    edge: str | None = None
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EDGE = re.compile(r"(\d{1,18})\.(\d{1,12})_(\d{1,18})\.(\d{1,12})")
+
+
+def _edge_of(rows: list[LinkedGateway], ids: list[int]) -> str | None:
+    if not rows or len(rows) != len(ids):
+        return None
+    return "_".join(f"{(row.linked_at - _EPOCH) // timedelta(microseconds=1)}.{link_id}"
+                    for row, link_id in ((rows[0], ids[0]), (rows[-1], ids[-1])))
+
+
+def _parse_edge(edge: str | None):
+    """((linked_at, id) of the first row, (linked_at, id) of the last row), or None."""
+    match = _EDGE.fullmatch(edge) if isinstance(edge, str) else None
+    if match is None:
+        return None
+    values = [int(part) for part in match.groups()]
+    return tuple((_EPOCH + timedelta(microseconds=values[n]), values[n + 1]) for n in (0, 2))
+
+
 def dealer_gateways(dealer: Dealer, query: str | None = None, page: int = 1,
-                    per_page: int = 20) -> Page:
+                    per_page: int = 20, edge: str | None = None,
+                    edge_page: int | None = None) -> ConsolePage:
     """The gateways entrusted to a dealer, those in alert (異常, 通信途絶) first, then
     newest link first; `query` searches the owner's e-mail, the gateway ID and the site
     name (案件), any part of them, ignoring case (full-width letters and digits folded).
 
     A dealer may have thousands of links: the page's links are picked from the index of
     the dealer's links (never a join of all of them), then only those rows are loaded,
-    with only what the list shows. A fixed number of queries whatever the size."""
+    with only what the list shows. A fixed number of queries whatever the size.
+
+    Paging on from a list page (its `edge`, given with its number as `edge_page`) to the
+    next or previous one continues the index from that page's last or first row (keyset)
+    instead of walking it from the top up to the page's offset; without an edge (or with
+    one that does not fit) the page is found by its number."""
     page, per_page = max(1, int(page)), max(1, int(per_page))
     query = (query or "").strip(" \u3000\t")
     start = (page - 1) * per_page
     if query:
         ids, total = _matching_links(dealer, query, start, per_page)
-    else:
-        ids, total = _listed_links(dealer, start, per_page)
-    return Page(_console_rows(ids), total, page, per_page)
+        return ConsolePage(_console_rows(ids), total, page, per_page)
+    after = before = None
+    known = _parse_edge(edge) if edge_page in (page - 1, page + 1) else None
+    if known is not None:
+        after, before = (known[1], None) if edge_page == page - 1 else (None, known[0])
+    ids, total = _listed_links(dealer, start, per_page, after, before)
+    rows = _console_rows(ids)
+    return ConsolePage(rows, total, page, per_page, _edge_of(rows, ids))
 
 
-def _listed_links(dealer: Dealer, start: int, count: int) -> tuple[list[int], int]:
-    """The ids of the page's links, and how many links the dealer has: the links in alert
-    (few) newest first, then the others in the index's order; a deep page walks the index
-    up to its offset and sorts nothing."""
+def _listed_links(dealer: Dealer, start: int, count: int, after=None,
+                  before=None) -> tuple[list[int], int]:
+    """The ids of the page's links, and how many links the dealer has (kept on the dealer
+    row, migration 0014): the links in alert (few) newest first, then the others in the
+    index's order, sorting nothing: from the neighbouring page's edge (`after`: the last
+    row's key, `before`: the first row's) when given, else walked up to the offset."""
     link = DealerLink
-    total = db.session.scalar(
-        select(func.count()).select_from(link).where(link.dealer_id == dealer.id))
-    alerting = list(db.session.scalars(
-        select(link.id).where(link.dealer_id == dealer.id, _in_alert(link))
-        .order_by(*_newest_first(link))))
+    total = dealer.link_count
+    alerting = list(db.session.scalars(_alerting_links(dealer)))
     ids = alerting[start:start + count]
     if len(ids) < count and start + len(ids) < total:
         # The others: the dealer's links in the index's order, without those above (by
         # id while they are a short list: a filter on the index walk, no join).
         others = (link.id.not_in(alerting) if len(alerting) <= _SHORT_LIST
                   else ~_in_alert(link))
-        ids += db.session.scalars(
-            select(link.id).where(link.dealer_id == dealer.id, others)
-            .order_by(*_newest_first(link))
-            .offset(max(0, start - len(alerting))).limit(count - len(ids)))
+        statement = select(link.id).where(link.dealer_id == dealer.id, others)
+        key = tuple_(link.linked_at, link.id)
+        offset = max(0, start - len(alerting))
+        wanted = min(count, total - start) - len(ids)
+        found = []
+        if after is not None and offset > 0:
+            # the next page of others: those after the previous page's last row
+            found = db.session.scalars(statement.where(key < tuple_(*after))
+                                       .order_by(*_newest_first(link)).limit(wanted)).all()
+        elif before is not None and start >= len(alerting):
+            # the previous page of others: those before the next page's first row
+            found = db.session.scalars(statement.where(key > tuple_(*before))
+                                       .order_by(link.linked_at, link.id).limit(wanted)).all()
+            found.reverse()
+        if len(found) < wanted:  # no edge, or one that no longer fits (links went away)
+            found = db.session.scalars(statement.order_by(*_newest_first(link))
+                                       .offset(offset).limit(count - len(ids))).all()
+        ids += found
     return ids, total
+
+
+def _alerting_links(dealer: Dealer):
+    """The ids of the dealer's links in alert, newest first. PostgreSQL's planner picks
+    the cheaper side (a hash of the open alerts against the index of the dealer's links).
+    SQLite, without statistics, would probe the alerts once per link of the dealer
+    (5,000 probes for a big dealer): there the open alerts (few: those of the partial
+    index uq_gateway_alert_open) are read first and each looks up its link of this dealer
+    by the (gateway_id, dealer_id) key."""
+    link = DealerLink
+    if db.session.get_bind().dialect.name == "postgresql":
+        return (select(link.id).where(link.dealer_id == dealer.id, _in_alert(link))
+                .order_by(*_newest_first(link)))
+    kinds = ", ".join(f"'{kind}'" for kind in ALERT_KINDS)
+    return select(link.id).from_statement(text(
+        "SELECT l.id FROM gateway_alert AS a INDEXED BY uq_gateway_alert_open "
+        "CROSS JOIN dealer_link AS l "  # CROSS JOIN: SQLite keeps this order of the loops
+        "ON l.gateway_id = a.gateway_id AND l.dealer_id = :dealer "
+        f"WHERE a.ended_at IS NULL AND a.kind IN ({kinds}) "
+        "GROUP BY l.id ORDER BY l.linked_at DESC, l.id DESC").bindparams(dealer=dealer.id))
 
 
 def _matching_links(dealer: Dealer, query: str, start: int,
                     count: int) -> tuple[list[int], int]:
     """The ids of the page's links among those the search finds, and how many it finds:
     those in alert first, then newest link first (only the matches are sorted)."""
-    half = _like_pattern(jaconv.z2h(query, kana=False, ascii=True, digit=True))
-    site = _like_pattern(query)
-    found = None
-    if db.session.get_bind().dialect.name == "postgresql":
-        # The planner's default costs (random_page_cost for disks) take whole-table scans
-        # of gateway and account, joined by hash, as cheaper than the trigram indexes or
-        # the walk below; both are far cheaper when the tables are in memory. For the
-        # rest of this read-only transaction: indexes.
-        db.session.execute(text("SET LOCAL enable_seqscan = off"))
-        candidates = _trigram_candidates(half, site)
-        if candidates is not None and not candidates:
-            return [], 0
-        if candidates is not None:
-            found = (select(DealerLink.id, DealerLink.linked_at, DealerLink.gateway_id)
-                     .where(DealerLink.dealer_id == dealer.id,
-                            DealerLink.gateway_id == any_(
-                                bindparam("candidates", sorted(candidates),
-                                          type_=postgresql.ARRAY(Integer))))
-                     .subquery())
-    if found is None:
-        found = _walked_links(dealer, half, site)
+    found = (select(DealerLink.id, DealerLink.linked_at, DealerLink.gateway_id)
+             .where(_search_matches(dealer, query)).subquery())
     rows = db.session.execute(
         select(found.c.id, func.count().over())
         .order_by(case((_in_alert(found.c), 0), else_=1), *_newest_first(found.c))
@@ -385,53 +438,56 @@ def _matching_links(dealer: Dealer, query: str, start: int,
     return [], total
 
 
-# More gateways than this matching anywhere in the fleet: the search walks the dealer's
-# own links instead of taking the matches of the trigram indexes.
-TRIGRAM_CANDIDATES = 2000
+# The trigram indexes find substrings of three characters or more; a shorter query walks
+# the dealer's own links (by ix_dealer_link_dealer_order) and reads their copies.
+TRIGRAM = 3
 
 
-def _trigram_candidates(half: str, site: str) -> set[int] | None:
-    """PostgreSQL: the gateways whose owner's e-mail, ID or site name match, found by the
-    trigram indexes; None when more than TRIGRAM_CANDIDATES owners or gateways match
-    (each query stops reading there)."""
-    owners = list(db.session.scalars(
-        select(Account.id).where(Account.email.ilike(half, escape="/"))
-        .limit(TRIGRAM_CANDIDATES + 1)))
-    if len(owners) > TRIGRAM_CANDIDATES:
-        return None
-    found = set(db.session.scalars(
-        select(Gateway.id).where(or_(
-            Gateway.gateway_id.ilike(half, escape="/"),
-            Gateway.site_name.ilike(site, escape="/"),
-            Gateway.owner_id == any_(bindparam("owners", owners,
-                                               type_=postgresql.ARRAY(Integer)))))
-        .limit(TRIGRAM_CANDIDATES + 1)))
-    return found if len(found) <= TRIGRAM_CANDIDATES else None
-
-
-def _walked_links(dealer: Dealer, half: str, site: str):
-    """The dealer's own links whose gateway or owner matches, each link's gateway and
-    owner read by primary key: the cost of the dealer's links, never of all gateways or
-    accounts. PostgreSQL: a LATERAL subquery (OFFSET 0 keeps it one) so that the planner
-    cannot turn the walk into a hash join over whole tables. SQLite walks them anyway."""
+def _search_matches(dealer: Dealer, query: str):
+    """The condition on links that the search finds among the dealer's: the owner's e-mail or the
+    gateway ID containing the query with full-width letters and digits folded, or the
+    site name containing the query as typed; any case (SQLite: of ASCII letters). Read
+    from the link's copies (migration 0014), found by the dealer's search index."""
     link = DealerLink
-    columns = (link.id, link.linked_at, link.gateway_id)
+    half = jaconv.z2h(query, kana=False, ascii=True, digit=True)
+    half_pattern, site_pattern = _like_pattern(half), _like_pattern(query)
+    indexed = len(query) >= TRIGRAM
     if db.session.get_bind().dialect.name == "postgresql":
-        shown = (select(Gateway.gateway_id, Gateway.site_name, Account.email)
-                 .outerjoin(Account, Account.id == Gateway.owner_id)
-                 .where(Gateway.id == link.gateway_id).offset(0).lateral())
-        matches = or_(shown.c.email.ilike(half, escape="/"),
-                      shown.c.gateway_id.ilike(half, escape="/"),
-                      shown.c.site_name.ilike(site, escape="/"))
-        statement = select(*columns).join(shown, true())
-    else:
-        # SQLite's LIKE ignores the case of ASCII letters (its lower() knows no others)
-        matches = or_(Account.email.like(half, escape="/"),
-                      Gateway.gateway_id.like(half, escape="/"),
-                      Gateway.site_name.like(site, escape="/"))
-        statement = (select(*columns).join(Gateway, Gateway.id == link.gateway_id)
-                     .outerjoin(Account, Account.id == Gateway.owner_id))
-    return statement.where(link.dealer_id == dealer.id, matches).subquery()
+        # With the GIN index of (dealer, trigrams) the planner takes a bitmap scan of it;
+        # a shorter query has no trigram to look up (the index would be read whole): there
+        # the columns are wrapped so that the index of the dealer's links is walked.
+        def column(c):
+            return c if indexed else func.coalesce(c, "")
+        return and_(link.dealer_id == dealer.id,
+                    or_(column(link.search_email).ilike(half_pattern, escape="/"),
+                        column(link.search_gateway_id).ilike(half_pattern, escape="/"),
+                        column(link.search_site_name).ilike(site_pattern, escape="/")))
+    # SQLite's LIKE ignores the case of ASCII letters (its lower() knows no others). The
+    # FTS5 trigram table (folding the case of any letter: it finds a few more) gives the
+    # candidates among the dealer's links; LIKE keeps exactly what the search finds.
+    matches = or_(link.search_email.like(half_pattern, escape="/"),
+                  link.search_gateway_id.like(half_pattern, escape="/"),
+                  link.search_site_name.like(site_pattern, escape="/"))
+    if not indexed:
+        return and_(link.dealer_id == dealer.id, matches)
+    texts = (f"{{email gateway_id site_name}} : {_tiles(half)}" if half == query else
+             f"({{email gateway_id}} : {_tiles(half)} OR site_name : {_tiles(query)})")
+    candidates = select(literal_column("rowid")).select_from(text("dealer_link_fts")).where(
+        text("dealer_link_fts MATCH :fts").bindparams(
+            fts=f'dealer : "<{int(dealer.id)}>" AND {texts}'))
+    # The links by their ids from the FTS table (already scoped to the dealer); `+ 0`
+    # keeps SQLite from walking the dealer's links by their index instead.
+    return and_(link.id.in_(candidates), (link.dealer_id + 0) == dealer.id, matches)
+
+
+def _tiles(text_: str) -> str:
+    """FTS5 query of the trigrams that tile the text (`02FL00013222` → "02F" AND "L00"
+    AND "013" AND "222"): every row holding the text holds them. A phrase of all its
+    trigrams would read each one's doclist, and a fleet's IDs and addresses share most
+    of them (02FL000…, owner0…): several times the cost, for what LIKE checks anyway."""
+    starts = sorted({*range(0, len(text_) - TRIGRAM + 1, TRIGRAM), len(text_) - TRIGRAM})
+    tiles = dict.fromkeys(text_[start:start + TRIGRAM] for start in starts)
+    return "(" + " AND ".join('"' + tile.replace('"', '""') + '"' for tile in tiles) + ")"
 
 
 def _console_rows(ids: list[int]) -> list[LinkedGateway]:
@@ -473,7 +529,8 @@ def dealer_for_account(account: Account) -> Dealer | None:
         dealer = known[account.company_id]
         if dealer is None or dealer in db.session:
             return dealer
-    dealer = db.session.scalar(select(Dealer).where(Dealer.company_id == account.company_id))
+    dealer = db.session.scalar(select(Dealer).where(Dealer.company_id == account.company_id)
+                               .options(joinedload(Dealer.company)))
     known[account.company_id] = dealer
     return dealer
 

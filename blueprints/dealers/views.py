@@ -37,9 +37,11 @@ def _search_query(form) -> str | None:
     return form.q.data if form.validate() and form.q.data else None
 
 
-def _page_number() -> int:
-    raw = request.args.get("page", "1")
-    return min(int(raw), MAX_PAGE) if raw.isascii() and raw.isdigit() and len(raw) < 8 else 1
+def _page_number(name: str = "page") -> int | None:
+    raw = request.args.get(name, "1" if name == "page" else "")
+    if raw.isascii() and raw.isdigit() and len(raw) < 8:
+        return min(int(raw), MAX_PAGE)
+    return 1 if name == "page" else None
 
 
 # -- owner: 保守を任せる販売店様の管理 ---------------------------------------------------
@@ -204,7 +206,9 @@ def console():
     dealer = _dealer_or_refuse()
     search = ConsoleSearchForm(request.args)
     query = _search_query(search)
-    page = services.dealer_gateways(dealer, query, _page_number(), CONSOLE_PER_PAGE)
+    # `edge` and `from`: the page the visitor comes from by 次へ/前へ (keyset paging)
+    page = services.dealer_gateways(dealer, query, _page_number(), CONSOLE_PER_PAGE,
+                                    request.args.get("edge"), _page_number("from"))
     template = "dealers/_console_list.html" if partial_wanted() else "dealers/console.html"
     return render_template(template, search=search, query=query, page=page, dealer=dealer,
                            company=services.dealer_company(dealer),
