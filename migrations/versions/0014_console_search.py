@@ -69,14 +69,22 @@ POSTGRES = (
 # dealer's links updates the dealer row once, not once per link), row-level on SQLite.
 POSTGRES_COUNT = (
     "CREATE FUNCTION dealer_link_count_added() RETURNS trigger LANGUAGE plpgsql AS $$ "
-    "BEGIN UPDATE dealer d SET link_count = d.link_count + n.links FROM "
+    # the dealers' rows locked in id order first: two statements touching the same
+    # dealers (gateways linked to several) wait for each other instead of deadlocking
+    "BEGIN PERFORM 1 FROM dealer WHERE id IN (SELECT dealer_id FROM added) "
+    "ORDER BY id FOR UPDATE; "
+    "UPDATE dealer d SET link_count = d.link_count + n.links FROM "
     "(SELECT dealer_id, count(*) AS links FROM added GROUP BY dealer_id) n "
     "WHERE d.id = n.dealer_id; RETURN NULL; END $$",
     "CREATE TRIGGER dealer_link_count_added AFTER INSERT ON dealer_link "
     "REFERENCING NEW TABLE AS added FOR EACH STATEMENT "
     "EXECUTE FUNCTION dealer_link_count_added()",
     "CREATE FUNCTION dealer_link_count_removed() RETURNS trigger LANGUAGE plpgsql AS $$ "
-    "BEGIN UPDATE dealer d SET link_count = d.link_count - n.links FROM "
+    # the dealers' rows locked in id order first: two statements touching the same
+    # dealers (gateways linked to several) wait for each other instead of deadlocking
+    "BEGIN PERFORM 1 FROM dealer WHERE id IN (SELECT dealer_id FROM removed) "
+    "ORDER BY id FOR UPDATE; "
+    "UPDATE dealer d SET link_count = d.link_count - n.links FROM "
     "(SELECT dealer_id, count(*) AS links FROM removed GROUP BY dealer_id) n "
     "WHERE d.id = n.dealer_id; RETURN NULL; END $$",
     "CREATE TRIGGER dealer_link_count_removed AFTER DELETE ON dealer_link "
