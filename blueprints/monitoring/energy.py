@@ -18,10 +18,9 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections import OrderedDict, namedtuple
+from collections import namedtuple
 from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta, timezone
-from threading import Lock
 from typing import NamedTuple
 
 from flask import current_app
@@ -30,6 +29,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import DateTime, and_, bindparam, exists, func, or_, select, type_coerce
 from sqlalchemy.orm import aliased
 
+from blueprints.core.caching import LRU, app_cache
 from blueprints.dealers.services import dealer_for_account
 from blueprints.monitoring.telemetry import JST
 from models import db, utcnow
@@ -531,38 +531,10 @@ def _day_series(gateway: Gateway, period: Period, read: PeriodRows | None = None
     return cache.put(key, Series(period, "kW", 288, points, totals, key=key, **first))
 
 
-# -- a per-process keep of what was drawn for a key ----------------------------------------
-class LRU:
-    """A small least-recently-used mapping, safe between threads."""
-
-    def __init__(self, size: int):
-        self.size = size
-        self._items: OrderedDict = OrderedDict()
-        self._lock = Lock()
-
-    def get(self, key):
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key, value):
-        if self.size > 0:
-            with self._lock:
-                self._items[key] = value
-                self._items.move_to_end(key)
-                while len(self._items) > self.size:
-                    self._items.popitem(last=False)
-        return value
-
-
 def cache(name: str) -> LRU:
-    """The app's LRU `name` (one per app and process: the keys hold database IDs)."""
-    caches = current_app.extensions.setdefault("monitoring_caches", {})
-    if name not in caches:
-        caches[name] = LRU(current_app.config["MONITOR_CACHE_SIZE"])
-    return caches[name]
+    """The monitoring page's per-process keep `name` (blueprints/core/caching.py; the keys
+    hold database IDs), MONITOR_CACHE_SIZE entries."""
+    return app_cache(f"monitoring.{name}", current_app.config["MONITOR_CACHE_SIZE"])
 
 
 def _series_cache() -> LRU:
