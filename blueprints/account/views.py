@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 
 from flask import (
     abort,
@@ -14,9 +15,11 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
+from markupsafe import Markup
 
 from app import htmx, limiter
 from blueprints.account import bp, services
@@ -26,6 +29,7 @@ from blueprints.core import registry
 from blueprints.core.links import LinkState
 from blueprints.core.redirects import safe_next
 from blueprints.core.security import configured_limit
+from blueprints.core.caching import app_cache
 from blueprints.core.transactions import read_only
 from forms.account import (
     CompanyForm,
@@ -261,9 +265,11 @@ def settings_personal():
     """個人情報: name and フリガナ, phones, department/position, language, and a personal
     account's address."""
     form_class = personal_info_form_for(current_user)
-    form = form_class(data=None if request.method == "POST"
-                      else services.personal_form_data(current_user._get_current_object()))
-    if request.method == "POST" and form.run_sub_action():
+    if request.method != "POST":
+        return render_template("account/settings_personal.html", form=None,
+                               fields=_personal_fields(form_class))
+    form = form_class()
+    if form.run_sub_action():
         return render_template("account/settings_personal.html", form=form)
     if form.validate_on_submit():
         services.update_personal_info(current_user, form.data)
@@ -271,6 +277,28 @@ def settings_personal():
         flash(_("個人情報を保存しました"), "success")
         return redirect(url_for("account.settings_personal"), code=303)
     return render_template("account/settings_personal.html", form=form), _status(form)
+
+
+def _personal_fields(form_class) -> Markup:
+    """個人情報's fields as a GET shows them: the stored data, no errors. Drawn once per
+    process for what they show (the form, the stored data, the e-mail shown and the
+    language: a change of any draws afresh) and kept (blueprints/core/caching.py); the
+    form's per-session CSRF token is outside them."""
+    account = current_user._get_current_object()
+    data = services.personal_form_data(account)
+    key = (form_class.__name__, str(get_locale()), account.email,
+           json.dumps(data, sort_keys=True, default=str))
+    cache = app_cache("account.personal_fields", PERSONAL_FIELDS_KEPT)
+    fields = cache.get(key)
+    if fields is None:
+        fields = cache.put(key, Markup(render_template(
+            "account/_personal_fields.html", form=form_class(data=data),
+            shown_email=account.email)))
+    return fields
+
+
+# Each entry a rendered form of about 10 KB: a few thousand people's pages per process.
+PERSONAL_FIELDS_KEPT = 2048
 
 
 @bp.route("/settings/login", methods=["GET", "POST"])

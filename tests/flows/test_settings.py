@@ -43,6 +43,48 @@ ADDRESS = {"address-postal_code": "1030026", "address-prefecture": "東京都",
            "address-building": ""}
 
 
+def test_the_personal_fields_are_drawn_once_for_what_they_show(app, client):
+    """個人情報's GET draws its fields once per process for the stored data, the e-mail
+    shown and the language (views._personal_fields); a change of any draws them anew,
+    and the per-session CSRF token is never part of what is kept."""
+    from flask import template_rendered
+
+    drawn = []
+
+    def record(_app, template, context, **_extra):
+        if template.name == "account/_personal_fields.html":
+            drawn.append(context["form"].family_name.data)
+
+    signed_up_and_active(client)
+    login(client)
+    template_rendered.connect(record, app)
+    try:
+        first = client.get("/account/settings/personal").get_data(as_text=True)
+        again = client.get("/account/settings/personal").get_data(as_text=True)
+        assert drawn == ["山田"] and 'value="山田"' in first and 'value="山田"' in again
+        assert csrf_from(first) and csrf_from(again)
+        other = app.test_client()
+        signed_up_and_active(other, email="hanako@example.com")
+        login(other, email="hanako@example.com")
+        page = other.get("/account/settings/personal").get_data(as_text=True)
+        assert "hanako@example.com" in page and "taro@example.com" not in page
+        assert csrf_from(page) != csrf_from(again)
+        drawn.clear()
+        response = client.post("/account/settings/personal", data={
+            "csrf_token": csrf_from(again), "family_name": "佐藤", "given_name": "太郎",
+            "phones-0-kind": "mobile", "phones-0-number": "090-1234-5678",
+            "department": "", "position": "", "language": "ja", **ADDRESS})
+        assert response.status_code == 303
+        changed = client.get("/account/settings/personal").get_data(as_text=True)
+        assert drawn == ["佐藤"] and 'value="佐藤"' in changed and 'value="山田"' not in changed
+        account("taro@example.com").language = "en"
+        db.session.commit()
+        english = client.get("/account/settings/personal").get_data(as_text=True)
+        assert drawn == ["佐藤", "佐藤"] and "Family name" in english
+    finally:
+        template_rendered.disconnect(record, app)
+
+
 def test_personal_address_and_furigana_are_editable(client):
     signed_up_and_active(client)
     login(client)
