@@ -269,12 +269,7 @@ def _build_readings(dialect: str):
     table = Reading.__table__
     names = ", ".join(name for name, _type in _READING_COLUMNS)
     if dialect == "postgresql":
-        typed = ", ".join(f"{name} {kind}" for name, kind in _READING_COLUMNS)
-        return text(
-            f"INSERT INTO {table.name} (gateway_id, {names}, received_at) "
-            f"SELECT :gateway_id, {names}, :received_at "
-            f"FROM json_to_recordset(CAST(:readings AS json)) AS r({typed}) "
-            "ON CONFLICT (gateway_id, ts) DO NOTHING RETURNING ts")
+        return _build_store(table, names)
     # SQLite: each reading a JSON array of the column values as SQLAlchemy would store
     # them (_sqlite_rows), taken apart by json_each in SQLite's C code ("WHERE true": an
     # upsert's SELECT needs a WHERE clause to be parsed as one).
@@ -285,6 +280,60 @@ def _build_readings(dialect: str):
         f"SELECT :gateway_id, {values}, :received_at FROM json_each(:readings) WHERE true "
         "ON CONFLICT (gateway_id, ts) DO NOTHING RETURNING ts"
     ).bindparams(bindparam("received_at", type_=table.c.received_at.type))
+
+
+# A reading's share of a rollup (ReadingData.sums) in SQL, over the readings inserted.
+_SQL_SUMS = {
+    "slots": "count(*)", "pv_wsum": "sum(pv_w)", "load_wsum": "sum(load_w)",
+    "self_wsum": "sum(greatest(0, pv_w - sell_w))",
+    "supplied_wsum": "sum(greatest(0, load_w - buy_w))",
+    "sell_wsum": "sum(sell_w)", "buy_wsum": "sum(buy_w)",
+    "charge_wsum": f"sum(CASE WHEN battery_state = '{_CHARGING}' THEN battery_w ELSE 0 END)",
+    "discharge_wsum":
+        f"sum(CASE WHEN battery_state = '{_DISCHARGING}' THEN battery_w ELSE 0 END)"}
+assert tuple(_SQL_SUMS) == SUM_COLUMNS
+
+
+def _build_store(table, names: str):
+    """PostgreSQL: the whole write after the lock as one statement. The insert's
+    RETURNING (only the readings actually inserted: a duplicate adds nothing) feeds
+    data-modifying CTEs that add them to the daily energy (the JST day of ts - 5 minutes,
+    local_day) and the monthly energy (that day's month), in key order, and move the
+    gateway's first reading earlier and its newest later (the row only written when one
+    of them moves). The statement answers the timestamps inserted."""
+    typed = ", ".join(f"{name} {kind}" for name, kind in _READING_COLUMNS)
+    gateway, daily, monthly = (Gateway.__table__.name, DailyEnergy.__table__.name,
+                               MonthlyEnergy.__table__.name)
+    sums = ", ".join(SUM_COLUMNS)
+    day_sums = ", ".join(f"{expression} AS {name}" for name, expression in _SQL_SUMS.items())
+    month_sums = ", ".join(f"sum({name})" for name in SUM_COLUMNS)
+
+    def added(rollup: str) -> str:
+        return ", ".join(f"{name} = {rollup}.{name} + excluded.{name}" for name in SUM_COLUMNS)
+
+    return text(
+        f"WITH new AS (INSERT INTO {table.name} (gateway_id, {names}, received_at) "
+        f"SELECT :gateway_id, {names}, :received_at "
+        f"FROM json_to_recordset(CAST(:readings AS json)) AS r({typed}) "
+        "ON CONFLICT (gateway_id, ts) DO NOTHING "
+        "RETURNING ts, pv_w, load_w, battery_w, battery_state, sell_w, buy_w), "
+        f"days AS (SELECT CAST((ts - INTERVAL '5 minutes') AT TIME ZONE '{JST.key}' AS date)"
+        f" AS day, {day_sums} FROM new GROUP BY 1), "
+        f"added_daily AS (INSERT INTO {daily} (gateway_id, day, {sums}) "
+        f"SELECT :gateway_id, day, {sums} FROM days ORDER BY day "
+        f"ON CONFLICT (gateway_id, day) DO UPDATE SET {added(daily)}), "
+        f"added_monthly AS (INSERT INTO {monthly} (gateway_id, month, {sums}) "
+        "SELECT :gateway_id, CAST(date_trunc('month', CAST(day AS timestamp)) AS date), "
+        f"{month_sums} FROM days GROUP BY 2 ORDER BY 2 "
+        f"ON CONFLICT (gateway_id, month) DO UPDATE SET {added(monthly)}), "
+        f"moved AS (UPDATE {gateway} "
+        "SET first_report_at = least(first_report_at, span.earliest), "
+        "last_reading_at = greatest(last_reading_at, span.newest) "
+        "FROM (SELECT min(ts) AS earliest, max(ts) AS newest FROM new) AS span "
+        f"WHERE {gateway}.id = :gateway_id AND span.newest IS NOT NULL "
+        "AND (first_report_at IS NULL OR first_report_at > span.earliest "
+        "OR last_reading_at IS NULL OR last_reading_at < span.newest)) "
+        "SELECT ts FROM new")
 
 
 def _sqlite_rows(readings: list[ReadingData]) -> list[list]:
@@ -386,7 +435,8 @@ def ingest(gateway: Gateway, raw_readings, now: datetime | None = None,
     units are read here. The write is one transaction with one commit: the gateway's row
     is locked first (a gateway retired meanwhile stores nothing, and a disposal, which
     locks it too, never interleaves), then the readings are inserted, the rollups added
-    up and the gateway's first/newest reading moved, each statement compiled once.
+    up and the gateway's first/newest reading moved, each statement compiled once (on
+    PostgreSQL all three in one statement, data-modifying CTEs fed by the insert).
     Alerts are looked at only when the newest reading reports an error or an error or
     silence alert of the gateway is open (read with the lock).
 
@@ -419,7 +469,8 @@ def ingest(gateway: Gateway, raw_readings, now: datetime | None = None,
     result.accepted = len(stored)
     result.duplicates += len(checked) - len(stored)
     if stored:
-        _add_to_rollups(gateway_pk, stored, dialect)
+        if dialect != "postgresql":  # PostgreSQL's insert did this (_build_store)
+            _add_to_rollups(gateway_pk, stored, dialect)
         newest = max(stored, key=lambda r: r.ts)
         earliest = min(r.ts for r in stored)
         moved = {}
@@ -428,7 +479,7 @@ def ingest(gateway: Gateway, raw_readings, now: datetime | None = None,
         if state.last_reading_at is None or newest.ts > state.last_reading_at:
             moved["last_reading_at"] = newest.ts
             result.newest = newest
-        if moved:
+        if moved and dialect != "postgresql":
             table = Gateway.__table__
             db.session.execute(update(table).where(table.c.id == gateway_pk).values(moved))
         if result.newest is not None and (newest.has_error or state.alerting):
@@ -469,7 +520,9 @@ def _store_new(gateway_pk: int, readings: list[ReadingData], now: datetime,
     One short statement for the whole batch, the readings as one JSON parameter that the
     database takes apart (SQLAlchemy binding 2016 readings a column at a time was most of
     a batch's time), returning the timestamps actually inserted. In time order, so that
-    two batches sharing timestamps wait for each other in one order."""
+    two batches sharing timestamps wait for each other in one order. On PostgreSQL the
+    same statement adds them to the rollups and moves the gateway's first and newest
+    reading (_build_store)."""
     readings = sorted(readings, key=lambda r: r.ts)
     if dialect == "postgresql":
         rows = [{"ts": r.ts.isoformat(), "pv_w": r.pv_w, "load_w": r.load_w,
