@@ -243,9 +243,10 @@ def _build_report(dialect: str):
 
 
 def _build_lock(dialect: str):
-    """The gateway's row, locked for the write: whether it may still report (it may have
-    been retired since it authenticated), its first and newest reading, and whether an
-    alert that a reading can end is open (alerts only need a look then, or for an error)."""
+    """SQLite (PostgreSQL's is part of _build_store): the gateway's row, locked for the
+    write: whether it may still report (it may have been retired since it authenticated),
+    its first and newest reading, and whether an alert that a reading can end is open
+    (alerts only need a look then, or for an error)."""
     gateway = Gateway.__table__
     alerting = exists().where(GatewayAlert.gateway_id == gateway.c.id,
                               GatewayAlert.ended_at.is_(None),
@@ -295,15 +296,20 @@ assert tuple(_SQL_SUMS) == SUM_COLUMNS
 
 
 def _build_store(table, names: str):
-    """PostgreSQL: the whole write after the lock as one statement. The insert's
-    RETURNING (only the readings actually inserted: a duplicate adds nothing) feeds
-    data-modifying CTEs that add them to the daily energy (the JST day of ts - 5 minutes,
-    local_day) and the monthly energy (that day's month), in key order, and move the
-    gateway's first reading earlier and its newest later (the row only written when one
-    of them moves). The statement answers the timestamps inserted."""
+    """PostgreSQL: the whole write as one statement. It locks the gateway's row first
+    (_build_lock's columns, as they were before this statement's writes); the readings are inserted
+    only if the gateway may still report, and the insert's RETURNING (only the readings
+    actually inserted: a duplicate adds nothing) feeds data-modifying CTEs that add them
+    to the daily energy (the JST day of ts - 5 minutes, local_day) and the monthly energy
+    (that day's month), in key order, and move the gateway's first reading earlier and
+    its newest later (the row only written when one of them moves). The statement
+    answers the lock's row with the timestamps inserted (no row: no such gateway)."""
     typed = ", ".join(f"{name} {kind}" for name, kind in _READING_COLUMNS)
     gateway, daily, monthly = (Gateway.__table__.name, DailyEnergy.__table__.name,
                                MonthlyEnergy.__table__.name)
+    alert = GatewayAlert.__table__.name
+    reporting = ", ".join(f"'{status.value}'" for status in REPORTING_STATUSES)
+    ending = ", ".join(f"'{kind.value}'" for kind in (AlertKind.ERROR, AlertKind.SILENT))
     sums = ", ".join(SUM_COLUMNS)
     day_sums = ", ".join(f"{expression} AS {name}" for name, expression in _SQL_SUMS.items())
     month_sums = ", ".join(f"sum({name})" for name in SUM_COLUMNS)
@@ -312,9 +318,14 @@ def _build_store(table, names: str):
         return ", ".join(f"{name} = {rollup}.{name} + excluded.{name}" for name in SUM_COLUMNS)
 
     return text(
-        f"WITH new AS (INSERT INTO {table.name} (gateway_id, {names}, received_at) "
+        f"WITH locked AS (SELECT status, first_report_at, last_reading_at, "
+        f"EXISTS (SELECT 1 FROM {alert} WHERE {alert}.gateway_id = {gateway}.id "
+        f"AND {alert}.ended_at IS NULL AND {alert}.kind IN ({ending})) AS alerting "
+        f"FROM {gateway} WHERE id = :gateway_id FOR UPDATE OF {gateway}), "
+        f"new AS (INSERT INTO {table.name} (gateway_id, {names}, received_at) "
         f"SELECT :gateway_id, {names}, :received_at "
         f"FROM json_to_recordset(CAST(:readings AS json)) AS r({typed}) "
+        f"WHERE EXISTS (SELECT 1 FROM locked WHERE status IN ({reporting})) "
         "ON CONFLICT (gateway_id, ts) DO NOTHING "
         "RETURNING ts, pv_w, load_w, battery_w, battery_state, sell_w, buy_w), "
         f"days AS (SELECT CAST((ts - INTERVAL '5 minutes') AT TIME ZONE '{JST.key}' AS date)"
@@ -333,7 +344,8 @@ def _build_store(table, names: str):
         f"WHERE {gateway}.id = :gateway_id AND span.newest IS NOT NULL "
         "AND (first_report_at IS NULL OR first_report_at > span.earliest "
         "OR last_reading_at IS NULL OR last_reading_at < span.newest)) "
-        "SELECT ts FROM new")
+        "SELECT status, first_report_at, last_reading_at, alerting, "
+        "ARRAY(SELECT ts FROM new) AS inserted FROM locked")
 
 
 def _sqlite_rows(readings: list[ReadingData]) -> list[list]:
@@ -460,12 +472,11 @@ def ingest(gateway: Gateway, raw_readings, now: datetime | None = None,
     if not checked:
         db.session.commit()
         return result
-    state = db.session.execute(_statement("lock", dialect), {"pk": gateway_pk}).first()
+    state, stored = _lock_and_store(gateway_pk, checked, now, dialect)
     if state is None or state.status not in REPORTING_STATUSES:  # retired meanwhile
         db.session.rollback()
         result.refused = True
         return result
-    stored = _store_new(gateway_pk, checked, now, dialect)
     result.accepted = len(stored)
     result.duplicates += len(checked) - len(stored)
     if stored:
@@ -514,15 +525,16 @@ def newest_codes(reading: ReadingData) -> str:
                      if u.get("error_code"))
 
 
-def _store_new(gateway_pk: int, readings: list[ReadingData], now: datetime,
-               dialect: str) -> list[ReadingData]:
-    """Insert what is not stored yet; returns those readings (the others are duplicates).
-    One short statement for the whole batch, the readings as one JSON parameter that the
-    database takes apart (SQLAlchemy binding 2016 readings a column at a time was most of
-    a batch's time), returning the timestamps actually inserted. In time order, so that
-    two batches sharing timestamps wait for each other in one order. On PostgreSQL the
-    same statement adds them to the rollups and moves the gateway's first and newest
-    reading (_build_store)."""
+def _lock_and_store(gateway_pk: int, readings: list[ReadingData], now: datetime,
+                    dialect: str) -> tuple[object, list[ReadingData]]:
+    """Lock the gateway's row (_build_lock's columns; None if it is gone) and, if it may
+    still report, insert what is not stored yet; returns the row and the readings
+    inserted (the others are duplicates). One short statement for the whole batch, the
+    readings as one JSON parameter that the database takes apart (SQLAlchemy binding 2016
+    readings a column at a time was most of a batch's time), returning the timestamps
+    actually inserted. In time order, so that two batches sharing timestamps wait for
+    each other in one order. On PostgreSQL one statement does it all, the rollups and
+    the gateway's first and newest reading too (_build_store)."""
     readings = sorted(readings, key=lambda r: r.ts)
     if dialect == "postgresql":
         rows = [{"ts": r.ts.isoformat(), "pv_w": r.pv_w, "load_w": r.load_w,
@@ -531,11 +543,20 @@ def _store_new(gateway_pk: int, readings: list[ReadingData], now: datetime,
                  "has_error": r.has_error} for r in readings]
         params = {"gateway_id": gateway_pk, "received_at": now,
                   "readings": json.dumps(rows)}
-        inserted = set(db.session.execute(_statement("readings", dialect), params)
-                       .scalars().all())
-        return [r for r in readings if r.ts in inserted]
+        state = db.session.execute(_statement("readings", dialect), params).first()
+        inserted = set(state.inserted) if state is not None else set()
+        return state, [r for r in readings if r.ts in inserted]
+    state = db.session.execute(_statement("lock", dialect), {"pk": gateway_pk}).first()
+    if state is None or state.status not in REPORTING_STATUSES:
+        return state, []
+    return state, _store_new(gateway_pk, readings, now)
+
+
+def _store_new(gateway_pk: int, readings: list[ReadingData],
+               now: datetime) -> list[ReadingData]:
+    """SQLite: insert what is not stored yet (_lock_and_store)."""
     rows = _sqlite_rows(readings)
-    inserted = set(db.session.execute(_statement("readings", dialect), {
+    inserted = set(db.session.execute(_statement("readings"), {
         "gateway_id": gateway_pk, "received_at": now,
         "readings": json.dumps(rows)}).scalars().all())
     return [r for r, row in zip(readings, rows) if row[0] in inserted]
