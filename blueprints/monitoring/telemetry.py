@@ -243,9 +243,10 @@ def _build_report(dialect: str):
 
 
 def _build_lock(dialect: str):
-    """The gateway's row, locked for the write: whether it may still report (it may have
-    been retired since it authenticated), its first and newest reading, and whether an
-    alert that a reading can end is open (alerts only need a look then, or for an error)."""
+    """SQLite (PostgreSQL's is part of _build_store): the gateway's row, locked for the
+    write: whether it may still report (it may have been retired since it authenticated),
+    its first and newest reading, and whether an alert that a reading can end is open
+    (alerts only need a look then, or for an error)."""
     gateway = Gateway.__table__
     alerting = exists().where(GatewayAlert.gateway_id == gateway.c.id,
                               GatewayAlert.ended_at.is_(None),
@@ -269,12 +270,7 @@ def _build_readings(dialect: str):
     table = Reading.__table__
     names = ", ".join(name for name, _type in _READING_COLUMNS)
     if dialect == "postgresql":
-        typed = ", ".join(f"{name} {kind}" for name, kind in _READING_COLUMNS)
-        return text(
-            f"INSERT INTO {table.name} (gateway_id, {names}, received_at) "
-            f"SELECT :gateway_id, {names}, :received_at "
-            f"FROM json_to_recordset(CAST(:readings AS json)) AS r({typed}) "
-            "ON CONFLICT (gateway_id, ts) DO NOTHING RETURNING ts")
+        return _build_store(table, names)
     # SQLite: each reading a JSON array of the column values as SQLAlchemy would store
     # them (_sqlite_rows), taken apart by json_each in SQLite's C code ("WHERE true": an
     # upsert's SELECT needs a WHERE clause to be parsed as one).
@@ -285,6 +281,71 @@ def _build_readings(dialect: str):
         f"SELECT :gateway_id, {values}, :received_at FROM json_each(:readings) WHERE true "
         "ON CONFLICT (gateway_id, ts) DO NOTHING RETURNING ts"
     ).bindparams(bindparam("received_at", type_=table.c.received_at.type))
+
+
+# A reading's share of a rollup (ReadingData.sums) in SQL, over the readings inserted.
+_SQL_SUMS = {
+    "slots": "count(*)", "pv_wsum": "sum(pv_w)", "load_wsum": "sum(load_w)",
+    "self_wsum": "sum(greatest(0, pv_w - sell_w))",
+    "supplied_wsum": "sum(greatest(0, load_w - buy_w))",
+    "sell_wsum": "sum(sell_w)", "buy_wsum": "sum(buy_w)",
+    "charge_wsum": f"sum(CASE WHEN battery_state = '{_CHARGING}' THEN battery_w ELSE 0 END)",
+    "discharge_wsum":
+        f"sum(CASE WHEN battery_state = '{_DISCHARGING}' THEN battery_w ELSE 0 END)"}
+assert tuple(_SQL_SUMS) == SUM_COLUMNS
+
+
+def _build_store(table, names: str):
+    """PostgreSQL: the whole write as one statement. It locks the gateway's row first
+    (_build_lock's columns, as they were before this statement's writes); the readings are inserted
+    only if the gateway may still report, and the insert's RETURNING (only the readings
+    actually inserted: a duplicate adds nothing) feeds data-modifying CTEs that add them
+    to the daily energy (the JST day of ts - 5 minutes, local_day) and the monthly energy
+    (that day's month), in key order, and move the gateway's first reading earlier and
+    its newest later (the row only written when one of them moves). The statement
+    answers the lock's row with the timestamps inserted (no row: no such gateway)."""
+    typed = ", ".join(f"{name} {kind}" for name, kind in _READING_COLUMNS)
+    gateway, daily, monthly = (Gateway.__table__.name, DailyEnergy.__table__.name,
+                               MonthlyEnergy.__table__.name)
+    alert = GatewayAlert.__table__.name
+    reporting = ", ".join(f"'{status.value}'" for status in REPORTING_STATUSES)
+    ending = ", ".join(f"'{kind.value}'" for kind in (AlertKind.ERROR, AlertKind.SILENT))
+    sums = ", ".join(SUM_COLUMNS)
+    day_sums = ", ".join(f"{expression} AS {name}" for name, expression in _SQL_SUMS.items())
+    month_sums = ", ".join(f"sum({name})" for name in SUM_COLUMNS)
+
+    def added(rollup: str) -> str:
+        return ", ".join(f"{name} = {rollup}.{name} + excluded.{name}" for name in SUM_COLUMNS)
+
+    return text(
+        f"WITH locked AS (SELECT status, first_report_at, last_reading_at, "
+        f"EXISTS (SELECT 1 FROM {alert} WHERE {alert}.gateway_id = {gateway}.id "
+        f"AND {alert}.ended_at IS NULL AND {alert}.kind IN ({ending})) AS alerting "
+        f"FROM {gateway} WHERE id = :gateway_id FOR UPDATE OF {gateway}), "
+        f"new AS (INSERT INTO {table.name} (gateway_id, {names}, received_at) "
+        f"SELECT :gateway_id, {names}, :received_at "
+        f"FROM json_to_recordset(CAST(:readings AS json)) AS r({typed}) "
+        f"WHERE EXISTS (SELECT 1 FROM locked WHERE status IN ({reporting})) "
+        "ON CONFLICT (gateway_id, ts) DO NOTHING "
+        "RETURNING ts, pv_w, load_w, battery_w, battery_state, sell_w, buy_w), "
+        f"days AS (SELECT CAST((ts - INTERVAL '5 minutes') AT TIME ZONE '{JST.key}' AS date)"
+        f" AS day, {day_sums} FROM new GROUP BY 1), "
+        f"added_daily AS (INSERT INTO {daily} (gateway_id, day, {sums}) "
+        f"SELECT :gateway_id, day, {sums} FROM days ORDER BY day "
+        f"ON CONFLICT (gateway_id, day) DO UPDATE SET {added(daily)}), "
+        f"added_monthly AS (INSERT INTO {monthly} (gateway_id, month, {sums}) "
+        "SELECT :gateway_id, CAST(date_trunc('month', CAST(day AS timestamp)) AS date), "
+        f"{month_sums} FROM days GROUP BY 2 ORDER BY 2 "
+        f"ON CONFLICT (gateway_id, month) DO UPDATE SET {added(monthly)}), "
+        f"moved AS (UPDATE {gateway} "
+        "SET first_report_at = least(first_report_at, span.earliest), "
+        "last_reading_at = greatest(last_reading_at, span.newest) "
+        "FROM (SELECT min(ts) AS earliest, max(ts) AS newest FROM new) AS span "
+        f"WHERE {gateway}.id = :gateway_id AND span.newest IS NOT NULL "
+        "AND (first_report_at IS NULL OR first_report_at > span.earliest "
+        "OR last_reading_at IS NULL OR last_reading_at < span.newest)) "
+        "SELECT status, first_report_at, last_reading_at, alerting, "
+        "ARRAY(SELECT ts FROM new) AS inserted FROM locked")
 
 
 def _sqlite_rows(readings: list[ReadingData]) -> list[list]:
@@ -386,7 +447,8 @@ def ingest(gateway: Gateway, raw_readings, now: datetime | None = None,
     units are read here. The write is one transaction with one commit: the gateway's row
     is locked first (a gateway retired meanwhile stores nothing, and a disposal, which
     locks it too, never interleaves), then the readings are inserted, the rollups added
-    up and the gateway's first/newest reading moved, each statement compiled once.
+    up and the gateway's first/newest reading moved, each statement compiled once (on
+    PostgreSQL all three in one statement, data-modifying CTEs fed by the insert).
     Alerts are looked at only when the newest reading reports an error or an error or
     silence alert of the gateway is open (read with the lock).
 
@@ -410,16 +472,16 @@ def ingest(gateway: Gateway, raw_readings, now: datetime | None = None,
     if not checked:
         db.session.commit()
         return result
-    state = db.session.execute(_statement("lock", dialect), {"pk": gateway_pk}).first()
+    state, stored = _lock_and_store(gateway_pk, checked, now, dialect)
     if state is None or state.status not in REPORTING_STATUSES:  # retired meanwhile
         db.session.rollback()
         result.refused = True
         return result
-    stored = _store_new(gateway_pk, checked, now, dialect)
     result.accepted = len(stored)
     result.duplicates += len(checked) - len(stored)
     if stored:
-        _add_to_rollups(gateway_pk, stored, dialect)
+        if dialect != "postgresql":  # PostgreSQL's insert did this (_build_store)
+            _add_to_rollups(gateway_pk, stored, dialect)
         newest = max(stored, key=lambda r: r.ts)
         earliest = min(r.ts for r in stored)
         moved = {}
@@ -428,7 +490,7 @@ def ingest(gateway: Gateway, raw_readings, now: datetime | None = None,
         if state.last_reading_at is None or newest.ts > state.last_reading_at:
             moved["last_reading_at"] = newest.ts
             result.newest = newest
-        if moved:
+        if moved and dialect != "postgresql":
             table = Gateway.__table__
             db.session.execute(update(table).where(table.c.id == gateway_pk).values(moved))
         if result.newest is not None and (newest.has_error or state.alerting):
@@ -463,13 +525,16 @@ def newest_codes(reading: ReadingData) -> str:
                      if u.get("error_code"))
 
 
-def _store_new(gateway_pk: int, readings: list[ReadingData], now: datetime,
-               dialect: str) -> list[ReadingData]:
-    """Insert what is not stored yet; returns those readings (the others are duplicates).
-    One short statement for the whole batch, the readings as one JSON parameter that the
-    database takes apart (SQLAlchemy binding 2016 readings a column at a time was most of
-    a batch's time), returning the timestamps actually inserted. In time order, so that
-    two batches sharing timestamps wait for each other in one order."""
+def _lock_and_store(gateway_pk: int, readings: list[ReadingData], now: datetime,
+                    dialect: str) -> tuple[object, list[ReadingData]]:
+    """Lock the gateway's row (_build_lock's columns; None if it is gone) and, if it may
+    still report, insert what is not stored yet; returns the row and the readings
+    inserted (the others are duplicates). One short statement for the whole batch, the
+    readings as one JSON parameter that the database takes apart (SQLAlchemy binding 2016
+    readings a column at a time was most of a batch's time), returning the timestamps
+    actually inserted. In time order, so that two batches sharing timestamps wait for
+    each other in one order. On PostgreSQL one statement does it all, the rollups and
+    the gateway's first and newest reading too (_build_store)."""
     readings = sorted(readings, key=lambda r: r.ts)
     if dialect == "postgresql":
         rows = [{"ts": r.ts.isoformat(), "pv_w": r.pv_w, "load_w": r.load_w,
@@ -478,11 +543,20 @@ def _store_new(gateway_pk: int, readings: list[ReadingData], now: datetime,
                  "has_error": r.has_error} for r in readings]
         params = {"gateway_id": gateway_pk, "received_at": now,
                   "readings": json.dumps(rows)}
-        inserted = set(db.session.execute(_statement("readings", dialect), params)
-                       .scalars().all())
-        return [r for r in readings if r.ts in inserted]
+        state = db.session.execute(_statement("readings", dialect), params).first()
+        inserted = set(state.inserted) if state is not None else set()
+        return state, [r for r in readings if r.ts in inserted]
+    state = db.session.execute(_statement("lock", dialect), {"pk": gateway_pk}).first()
+    if state is None or state.status not in REPORTING_STATUSES:
+        return state, []
+    return state, _store_new(gateway_pk, readings, now)
+
+
+def _store_new(gateway_pk: int, readings: list[ReadingData],
+               now: datetime) -> list[ReadingData]:
+    """SQLite: insert what is not stored yet (_lock_and_store)."""
     rows = _sqlite_rows(readings)
-    inserted = set(db.session.execute(_statement("readings", dialect), {
+    inserted = set(db.session.execute(_statement("readings"), {
         "gateway_id": gateway_pk, "received_at": now,
         "readings": json.dumps(rows)}).scalars().all())
     return [r for r, row in zip(readings, rows) if row[0] in inserted]

@@ -179,6 +179,27 @@ def test_first_report_is_the_earliest_reading_not_the_arrival(app, client):
     assert older.astimezone(JST).strftime("%Y年%m月%d日 %H:%M") in page
 
 
+def test_first_and_newest_reading_only_move_outwards(app, client):
+    """初回通信日時 moves earlier only and the newest reading later only, even when the
+    gateway's row is ahead of the readings stored (older readings pruned, a newer one
+    seen first): a reading in between adds to the energy and moves neither."""
+    gateway, key = reporting_gateway()
+    first, newest = slot_end(60 * 24 * 3), slot_end()
+    gateway.first_report_at, gateway.last_reading_at = first, newest
+    db.session.commit()
+    between = [reading(slot_end(60)), reading(slot_end(55), battery_state="discharging")]
+    assert post(client, GATEWAY_ID, key, between).get_json()["accepted"] == 2
+    db.session.refresh(gateway)
+    assert (gateway.first_report_at, gateway.last_reading_at) == (first, newest)
+    assert rollups() == expected_rollups(gateway.id, between)
+
+    outside = [reading(first - SLOT), reading(slot_end(50))]
+    assert post(client, GATEWAY_ID, key, outside).get_json()["accepted"] == 2
+    db.session.refresh(gateway)
+    assert (gateway.first_report_at, gateway.last_reading_at) == (first - SLOT, newest)
+    assert rollups() == expected_rollups(gateway.id, between + outside)
+
+
 def test_a_batch_of_only_rejected_readings_is_no_first_report(app, client):
     gateway, key = reporting_gateway()
     response = post(client, GATEWAY_ID, key, [reading(slot_end(), soc=101)])
