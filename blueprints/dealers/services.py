@@ -355,8 +355,8 @@ def dealer_gateways(dealer: Dealer, query: str | None = None, page: int = 1,
     query = (query or "").strip(" \u3000\t")
     start = (page - 1) * per_page
     if query:
-        ids, total = _matching_links(dealer, query, start, per_page)
-        return ConsolePage(_console_rows(ids), total, page, per_page)
+        rows, total = _matching_links(dealer, query, start, per_page)
+        return ConsolePage(rows, total, page, per_page)
     after = before = None
     known = _parse_edge(edge) if edge_page in (page - 1, page + 1) else None
     if known is not None:
@@ -423,17 +423,25 @@ def _alerting_links(dealer: Dealer):
 
 
 def _matching_links(dealer: Dealer, query: str, start: int,
-                    count: int) -> tuple[list[int], int]:
-    """The ids of the page's links among those the search finds, and how many it finds:
-    those in alert first, then newest link first (only the matches are sorted)."""
+                    count: int) -> tuple[list[LinkedGateway], int]:
+    """The page's rows among the links the search finds, and how many it finds: those in
+    alert first, then newest link first (only the matches are sorted). One statement:
+    the page of matches (with their count) joined to what its rows show, instead of the
+    ids first and their rows in a second round trip."""
     found = (select(DealerLink.id, DealerLink.linked_at, DealerLink.gateway_id)
              .where(_search_matches(dealer, query)).subquery())
+    alerting = case((_in_alert(found.c), 0), else_=1).label("alerting")
+    paged = (select(found.c.id, func.count().over().label("total"), alerting)
+             .order_by(alerting, *_newest_first(found.c)).offset(start).limit(count)
+             .subquery())
     rows = db.session.execute(
-        select(found.c.id, func.count().over())
-        .order_by(case((_in_alert(found.c), 0), else_=1), *_newest_first(found.c))
-        .offset(start).limit(count)).all()
+        _console_row_columns(paged.c.total)
+        .join(paged, paged.c.id == DealerLink.id)
+        .join(Gateway, Gateway.id == DealerLink.gateway_id)
+        .outerjoin(Account, Account.id == Gateway.owner_id)
+        .order_by(paged.c.alerting, *_newest_first(DealerLink))).all()
     if rows:
-        return [row[0] for row in rows], rows[0][1]
+        return [_console_row(row) for row in rows], rows[0].total
     total = db.session.scalar(select(func.count()).select_from(found)) if start else 0
     return [], total
 
@@ -490,24 +498,32 @@ def _tiles(text_: str) -> str:
     return "(" + " AND ".join('"' + tile.replace('"', '""') + '"' for tile in tiles) + ")"
 
 
+def _console_row_columns(*extra):
+    """SELECT of what a console row shows (a statement's FROM starts at dealer_link)."""
+    return select(DealerLink.id, DealerLink.linked_at, Gateway.id, Gateway.gateway_id,
+                  Gateway.site_name, Gateway.status, Gateway.last_reading_at, Account.id,
+                  Account.family_name, Account.given_name, Account.email, *extra
+                  ).select_from(DealerLink)
+
+
+def _console_row(row) -> LinkedGateway:
+    (_link_id, linked_at, pk, gateway_id, site_name, status, last_reading_at, owner_pk,
+     family_name, given_name, email) = row[:11]
+    owner = ConsoleOwner(family_name, given_name, email) if owner_pk is not None else None
+    return LinkedGateway(ConsoleGateway(pk, gateway_id, site_name, status, last_reading_at),
+                         owner, linked_at)
+
+
 def _console_rows(ids: list[int]) -> list[LinkedGateway]:
     """The page's rows, in the order of `ids`: only the columns the list shows."""
     if not ids:
         return []
     rows = db.session.execute(
-        select(DealerLink.id, DealerLink.linked_at, Gateway.id, Gateway.gateway_id,
-               Gateway.site_name, Gateway.status, Gateway.last_reading_at, Account.id,
-               Account.family_name, Account.given_name, Account.email)
+        _console_row_columns()
         .join(Gateway, Gateway.id == DealerLink.gateway_id)
         .outerjoin(Account, Account.id == Gateway.owner_id)
         .where(DealerLink.id.in_(ids)))
-    by_link = {}
-    for (link_id, linked_at, pk, gateway_id, site_name, status, last_reading_at, owner_pk,
-         family_name, given_name, email) in rows:
-        owner = (ConsoleOwner(family_name, given_name, email) if owner_pk is not None
-                 else None)
-        gateway = ConsoleGateway(pk, gateway_id, site_name, status, last_reading_at)
-        by_link[link_id] = LinkedGateway(gateway, owner, linked_at)
+    by_link = {row[0]: _console_row(row) for row in rows}
     return [by_link[link_id] for link_id in ids if link_id in by_link]
 
 
