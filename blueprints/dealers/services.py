@@ -263,6 +263,7 @@ class LinkedGateway:
     gateway: Gateway
     owner: Account | None
     linked_at: datetime
+    link_id: int | None = None  # the console's rows: the link's id (the list's edge)
 
 
 # -- the dealer console's list ----------------------------------------------------------------
@@ -320,11 +321,11 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _EDGE = re.compile(r"(\d{1,18})\.(\d{1,12})_(\d{1,18})\.(\d{1,12})")
 
 
-def _edge_of(rows: list[LinkedGateway], ids: list[int]) -> str | None:
-    if not rows or len(rows) != len(ids):
+def _edge_of(rows: list[LinkedGateway]) -> str | None:
+    if not rows:
         return None
-    return "_".join(f"{(row.linked_at - _EPOCH) // timedelta(microseconds=1)}.{link_id}"
-                    for row, link_id in ((rows[0], ids[0]), (rows[-1], ids[-1])))
+    return "_".join(f"{(row.linked_at - _EPOCH) // timedelta(microseconds=1)}.{row.link_id}"
+                    for row in (rows[0], rows[-1]))
 
 
 def _parse_edge(edge: str | None):
@@ -361,21 +362,23 @@ def dealer_gateways(dealer: Dealer, query: str | None = None, page: int = 1,
     known = _parse_edge(edge) if edge_page in (page - 1, page + 1) else None
     if known is not None:
         after, before = (known[1], None) if edge_page == page - 1 else (None, known[0])
-    ids, total = _listed_links(dealer, start, per_page, after, before)
-    rows = _console_rows(ids)
-    return ConsolePage(rows, total, page, per_page, _edge_of(rows, ids))
+    rows, total = _listed_links(dealer, start, per_page, after, before)
+    return ConsolePage(rows, total, page, per_page, _edge_of(rows))
 
 
 def _listed_links(dealer: Dealer, start: int, count: int, after=None,
-                  before=None) -> tuple[list[int], int]:
-    """The ids of the page's links, and how many links the dealer has (kept on the dealer
-    row, migration 0014): the links in alert (few) newest first, then the others in the
+                  before=None) -> tuple[list[LinkedGateway], int]:
+    """The page's rows, and how many links the dealer has (kept on the dealer row,
+    migration 0014): the links in alert (few) newest first, then the others in the
     index's order, sorting nothing: from the neighbouring page's edge (`after`: the last
-    row's key, `before`: the first row's) when given, else walked up to the offset."""
+    row's key, `before`: the first row's) when given, else walked up to the offset. The
+    others' rows come with the walk of the index (one statement), so that a page past
+    the alerts costs what the first page does."""
     link = DealerLink
     total = dealer.link_count
     alerting = list(db.session.scalars(_alerting_links(dealer)))
     ids = alerting[start:start + count]
+    rows = _console_rows(ids)
     if len(ids) < count and start + len(ids) < total:
         # The others: the dealer's links in the index's order, without those above (by
         # id while they are a short list: a filter on the index walk, no join).
@@ -388,18 +391,17 @@ def _listed_links(dealer: Dealer, start: int, count: int, after=None,
         found = []
         if after is not None and offset > 0:
             # the next page of others: those after the previous page's last row
-            found = db.session.scalars(statement.where(key < tuple_(*after))
-                                       .order_by(*_newest_first(link)).limit(wanted)).all()
+            found = _console_rows(statement.where(key < tuple_(*after))
+                                  .order_by(*_newest_first(link)).limit(wanted))
         elif before is not None and start >= len(alerting):
             # the previous page of others: those before the next page's first row
-            found = db.session.scalars(statement.where(key > tuple_(*before))
-                                       .order_by(link.linked_at, link.id).limit(wanted)).all()
-            found.reverse()
+            found = _console_rows(statement.where(key > tuple_(*before))
+                                  .order_by(link.linked_at, link.id).limit(wanted))
         if len(found) < wanted:  # no edge, or one that no longer fits (links went away)
-            found = db.session.scalars(statement.order_by(*_newest_first(link))
-                                       .offset(offset).limit(count - len(ids))).all()
-        ids += found
-    return ids, total
+            found = _console_rows(statement.order_by(*_newest_first(link))
+                                  .offset(offset).limit(count - len(ids)))
+        rows += found
+    return rows, total
 
 
 def _alerting_links(dealer: Dealer):
@@ -507,24 +509,32 @@ def _console_row_columns(*extra):
 
 
 def _console_row(row) -> LinkedGateway:
-    (_link_id, linked_at, pk, gateway_id, site_name, status, last_reading_at, owner_pk,
-     family_name, given_name, email) = row[:11]
+    (linked_at, pk, gateway_id, site_name, status, last_reading_at, owner_pk,
+     family_name, given_name, email) = row[1:11]
     owner = ConsoleOwner(family_name, given_name, email) if owner_pk is not None else None
     return LinkedGateway(ConsoleGateway(pk, gateway_id, site_name, status, last_reading_at),
-                         owner, linked_at)
+                         owner, linked_at, row[0])
 
 
-def _console_rows(ids: list[int]) -> list[LinkedGateway]:
-    """The page's rows, in the order of `ids`: only the columns the list shows."""
-    if not ids:
+def _console_rows(links) -> list[LinkedGateway]:
+    """The rows of the links given by their ids, in that order, or by a SELECT of link
+    ids (a page of them: the rows then come with it, in one statement), newest link
+    first: only the columns the list shows."""
+    if isinstance(links, list) and not links:
         return []
-    rows = db.session.execute(
-        _console_row_columns()
-        .join(Gateway, Gateway.id == DealerLink.gateway_id)
-        .outerjoin(Account, Account.id == Gateway.owner_id)
-        .where(DealerLink.id.in_(ids)))
-    by_link = {row[0]: _console_row(row) for row in rows}
-    return [by_link[link_id] for link_id in ids if link_id in by_link]
+    statement = (_console_row_columns()
+                 .join(Gateway, Gateway.id == DealerLink.gateway_id)
+                 .outerjoin(Account, Account.id == Gateway.owner_id))
+    if isinstance(links, list):
+        by_link = {row[0]: _console_row(row)
+                   for row in db.session.execute(statement.where(DealerLink.id.in_(links)))}
+        return [by_link[link_id] for link_id in links if link_id in by_link]
+    page = links.subquery()
+    # sorted here, not by the database: the page is 20 rows, its plan stays a walk of
+    # the index of the dealer's links without a sort
+    rows = [_console_row(row) for row in db.session.execute(
+        statement.join(page, page.c.id == DealerLink.id))]
+    return sorted(rows, key=lambda row: (row.linked_at, row.link_id), reverse=True)
 
 
 # -- read-only look-ups for the pages ----------------------------------------------------
