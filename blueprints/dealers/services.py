@@ -14,8 +14,9 @@ from datetime import datetime, timedelta, timezone
 import jaconv
 from flask import g, url_for
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import (Integer, and_, case, cast, delete, exists, func, literal_column, or_,
-                        select, text, tuple_)
+from sqlalchemy import (Integer, all_, and_, bindparam, case, cast, delete, exists, func,
+                        literal_column, or_, select, text, tuple_)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -382,7 +383,7 @@ def _listed_links(dealer: Dealer, start: int, count: int, after=None,
     if len(ids) < count and start + len(ids) < total:
         # The others: the dealer's links in the index's order, without those above (by
         # id while they are a short list: a filter on the index walk, no join).
-        others = (link.id.not_in(alerting) if len(alerting) <= _SHORT_LIST
+        others = (_not_among(link.id, alerting) if len(alerting) <= _SHORT_LIST
                   else ~_in_alert(link))
         statement = select(link.id).where(link.dealer_id == dealer.id, others)
         key = tuple_(link.linked_at, link.id)
@@ -402,6 +403,15 @@ def _listed_links(dealer: Dealer, start: int, count: int, after=None,
                                   .offset(offset).limit(count - len(ids)))
         rows += found
     return rows, total
+
+
+def _not_among(column, ids: list[int]):
+    """`column NOT IN (ids)`; on PostgreSQL `column <> ALL(array)`: one parameter instead
+    of one per id, and the same statement whatever the number of alerts (psycopg then
+    keeps one prepared statement for it, not one per count of alerts)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return column != all_(bindparam("not_among", ids, type_=postgresql.ARRAY(Integer)))
+    return column.not_in(ids)
 
 
 def _alerting_links(dealer: Dealer):
