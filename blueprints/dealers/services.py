@@ -438,8 +438,7 @@ def _alerting_and_first_rows(dealer: Dealer,
 
 
 def _alerting_links(dealer: Dealer, ordered: bool = True):
-    """The dealer's links in alert (id, linked_at), newest first unless `ordered` is
-    false (a caller that ranks them itself). PostgreSQL's planner picks
+    """The ids of the dealer's links in alert, newest first. PostgreSQL's planner picks
     the cheaper side (a hash of the open alerts against the index of the dealer's links).
     SQLite, without statistics, would probe the alerts once per link of the dealer
     (5,000 probes for a big dealer): there the open alerts (few: those of the partial
