@@ -377,13 +377,9 @@ def _listed_links(dealer: Dealer, start: int, count: int, after=None,
     the alerts costs what the first page does."""
     link = DealerLink
     total = dealer.link_count
-    if start == 0:  # the first page: the links in alert and the page's rows at once
-        alerting, rows = _alerting_and_first_rows(dealer, count)
-        ids = alerting[:count]
-    else:
-        alerting = list(db.session.scalars(_alerting_links(dealer)))
-        ids = alerting[start:start + count]
-        rows = _console_rows(ids)
+    alerting = list(db.session.scalars(_alerting_links(dealer)))
+    ids = alerting[start:start + count]
+    rows = _console_rows(ids)
     if len(ids) < count and start + len(ids) < total:
         # The others: the dealer's links in the index's order, without those above (by
         # id while they are a short list: a filter on the index walk, no join).
@@ -418,26 +414,7 @@ def _not_among(column, ids: list[int]):
     return column.not_in(ids)
 
 
-def _alerting_and_first_rows(dealer: Dealer,
-                             count: int) -> tuple[list[int], list[LinkedGateway]]:
-    """The ids of the dealer's links in alert, newest first, and the rows of the first
-    `count` of them, in one statement (the first page's rows: one round trip fewer)."""
-    found = _alerting_links(dealer, ordered=False).subquery()
-    ranked = select(found.c.id, func.row_number().over(
-        order_by=(found.c.linked_at.desc(), found.c.id.desc())).label("n")).subquery()
-    columns = _console_row_columns().selected_columns
-    rows = db.session.execute(
-        select(ranked.c.id, *columns[1:], ranked.c.n).select_from(ranked)
-        # left joins by primary key, for the first `count` only
-        .outerjoin(DealerLink, and_(DealerLink.id == ranked.c.id, ranked.c.n <= count))
-        .outerjoin(Gateway, Gateway.id == DealerLink.gateway_id)
-        .outerjoin(Account, Account.id == Gateway.owner_id)
-        .order_by(ranked.c.n)).all()
-    return ([row[0] for row in rows],
-            [_console_row(row) for row in rows if row[2] is not None])
-
-
-def _alerting_links(dealer: Dealer, ordered: bool = True):
+def _alerting_links(dealer: Dealer):
     """The ids of the dealer's links in alert, newest first. PostgreSQL's planner picks
     the cheaper side (a hash of the open alerts against the index of the dealer's links).
     SQLite, without statistics, would probe the alerts once per link of the dealer
@@ -446,18 +423,15 @@ def _alerting_links(dealer: Dealer, ordered: bool = True):
     by the (gateway_id, dealer_id) key."""
     link = DealerLink
     if db.session.get_bind().dialect.name == "postgresql":
-        statement = select(link.id, link.linked_at).where(link.dealer_id == dealer.id,
-                                                          _in_alert(link))
-        return statement.order_by(*_newest_first(link)) if ordered else statement
+        return (select(link.id).where(link.dealer_id == dealer.id, _in_alert(link))
+                .order_by(*_newest_first(link)))
     kinds = ", ".join(f"'{kind}'" for kind in ALERT_KINDS)
-    return text(
-        "SELECT l.id AS id, l.linked_at AS linked_at FROM gateway_alert AS a "
-        "INDEXED BY uq_gateway_alert_open "
+    return select(link.id).from_statement(text(
+        "SELECT l.id FROM gateway_alert AS a INDEXED BY uq_gateway_alert_open "
         "CROSS JOIN dealer_link AS l "  # CROSS JOIN: SQLite keeps this order of the loops
         "ON l.gateway_id = a.gateway_id AND l.dealer_id = :dealer "
-        f"WHERE a.ended_at IS NULL AND a.kind IN ({kinds}) GROUP BY l.id"
-        + (" ORDER BY l.linked_at DESC, l.id DESC" if ordered else "")
-    ).bindparams(dealer=dealer.id).columns(link.id, link.linked_at)
+        f"WHERE a.ended_at IS NULL AND a.kind IN ({kinds}) "
+        "GROUP BY l.id ORDER BY l.linked_at DESC, l.id DESC").bindparams(dealer=dealer.id))
 
 
 def _matching_links(dealer: Dealer, query: str, start: int,
