@@ -14,8 +14,9 @@ from datetime import datetime, timedelta, timezone
 import jaconv
 from flask import g, url_for
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import (Integer, and_, case, cast, delete, exists, func, literal_column, or_,
-                        select, text, tuple_)
+from sqlalchemy import (Integer, all_, and_, bindparam, case, cast, delete, exists, func,
+                        literal_column, or_, select, text, tuple_)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -263,6 +264,7 @@ class LinkedGateway:
     gateway: Gateway
     owner: Account | None
     linked_at: datetime
+    link_id: int | None = None  # the console's rows: the link's id (the list's edge)
 
 
 # -- the dealer console's list ----------------------------------------------------------------
@@ -320,11 +322,11 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _EDGE = re.compile(r"(\d{1,18})\.(\d{1,12})_(\d{1,18})\.(\d{1,12})")
 
 
-def _edge_of(rows: list[LinkedGateway], ids: list[int]) -> str | None:
-    if not rows or len(rows) != len(ids):
+def _edge_of(rows: list[LinkedGateway]) -> str | None:
+    if not rows:
         return None
-    return "_".join(f"{(row.linked_at - _EPOCH) // timedelta(microseconds=1)}.{link_id}"
-                    for row, link_id in ((rows[0], ids[0]), (rows[-1], ids[-1])))
+    return "_".join(f"{(row.linked_at - _EPOCH) // timedelta(microseconds=1)}.{row.link_id}"
+                    for row in (rows[0], rows[-1]))
 
 
 def _parse_edge(edge: str | None):
@@ -355,31 +357,33 @@ def dealer_gateways(dealer: Dealer, query: str | None = None, page: int = 1,
     query = (query or "").strip(" \u3000\t")
     start = (page - 1) * per_page
     if query:
-        ids, total = _matching_links(dealer, query, start, per_page)
-        return ConsolePage(_console_rows(ids), total, page, per_page)
+        rows, total = _matching_links(dealer, query, start, per_page)
+        return ConsolePage(rows, total, page, per_page)
     after = before = None
     known = _parse_edge(edge) if edge_page in (page - 1, page + 1) else None
     if known is not None:
         after, before = (known[1], None) if edge_page == page - 1 else (None, known[0])
-    ids, total = _listed_links(dealer, start, per_page, after, before)
-    rows = _console_rows(ids)
-    return ConsolePage(rows, total, page, per_page, _edge_of(rows, ids))
+    rows, total = _listed_links(dealer, start, per_page, after, before)
+    return ConsolePage(rows, total, page, per_page, _edge_of(rows))
 
 
 def _listed_links(dealer: Dealer, start: int, count: int, after=None,
-                  before=None) -> tuple[list[int], int]:
-    """The ids of the page's links, and how many links the dealer has (kept on the dealer
-    row, migration 0014): the links in alert (few) newest first, then the others in the
+                  before=None) -> tuple[list[LinkedGateway], int]:
+    """The page's rows, and how many links the dealer has (kept on the dealer row,
+    migration 0014): the links in alert (few) newest first, then the others in the
     index's order, sorting nothing: from the neighbouring page's edge (`after`: the last
-    row's key, `before`: the first row's) when given, else walked up to the offset."""
+    row's key, `before`: the first row's) when given, else walked up to the offset. The
+    others' rows come with the walk of the index (one statement), so that a page past
+    the alerts costs what the first page does."""
     link = DealerLink
     total = dealer.link_count
     alerting = list(db.session.scalars(_alerting_links(dealer)))
     ids = alerting[start:start + count]
+    rows = _console_rows(ids)
     if len(ids) < count and start + len(ids) < total:
         # The others: the dealer's links in the index's order, without those above (by
         # id while they are a short list: a filter on the index walk, no join).
-        others = (link.id.not_in(alerting) if len(alerting) <= _SHORT_LIST
+        others = (_not_among(link.id, alerting) if len(alerting) <= _SHORT_LIST
                   else ~_in_alert(link))
         statement = select(link.id).where(link.dealer_id == dealer.id, others)
         key = tuple_(link.linked_at, link.id)
@@ -388,18 +392,26 @@ def _listed_links(dealer: Dealer, start: int, count: int, after=None,
         found = []
         if after is not None and offset > 0:
             # the next page of others: those after the previous page's last row
-            found = db.session.scalars(statement.where(key < tuple_(*after))
-                                       .order_by(*_newest_first(link)).limit(wanted)).all()
+            found = _console_rows(statement.where(key < tuple_(*after))
+                                  .order_by(*_newest_first(link)).limit(wanted))
         elif before is not None and start >= len(alerting):
             # the previous page of others: those before the next page's first row
-            found = db.session.scalars(statement.where(key > tuple_(*before))
-                                       .order_by(link.linked_at, link.id).limit(wanted)).all()
-            found.reverse()
+            found = _console_rows(statement.where(key > tuple_(*before))
+                                  .order_by(link.linked_at, link.id).limit(wanted))
         if len(found) < wanted:  # no edge, or one that no longer fits (links went away)
-            found = db.session.scalars(statement.order_by(*_newest_first(link))
-                                       .offset(offset).limit(count - len(ids))).all()
-        ids += found
-    return ids, total
+            found = _console_rows(statement.order_by(*_newest_first(link))
+                                  .offset(offset).limit(count - len(ids)))
+        rows += found
+    return rows, total
+
+
+def _not_among(column, ids: list[int]):
+    """`column NOT IN (ids)`; on PostgreSQL `column <> ALL(array)`: one parameter instead
+    of one per id, and the same statement whatever the number of alerts (psycopg then
+    keeps one prepared statement for it, not one per count of alerts)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return column != all_(bindparam("not_among", ids, type_=postgresql.ARRAY(Integer)))
+    return column.not_in(ids)
 
 
 def _alerting_links(dealer: Dealer):
@@ -423,17 +435,25 @@ def _alerting_links(dealer: Dealer):
 
 
 def _matching_links(dealer: Dealer, query: str, start: int,
-                    count: int) -> tuple[list[int], int]:
-    """The ids of the page's links among those the search finds, and how many it finds:
-    those in alert first, then newest link first (only the matches are sorted)."""
+                    count: int) -> tuple[list[LinkedGateway], int]:
+    """The page's rows among the links the search finds, and how many it finds: those in
+    alert first, then newest link first (only the matches are sorted). One statement:
+    the page of matches (with their count) joined to what its rows show, instead of the
+    ids first and their rows in a second round trip."""
     found = (select(DealerLink.id, DealerLink.linked_at, DealerLink.gateway_id)
              .where(_search_matches(dealer, query)).subquery())
+    alerting = case((_in_alert(found.c), 0), else_=1).label("alerting")
+    paged = (select(found.c.id, func.count().over().label("total"), alerting)
+             .order_by(alerting, *_newest_first(found.c)).offset(start).limit(count)
+             .subquery())
     rows = db.session.execute(
-        select(found.c.id, func.count().over())
-        .order_by(case((_in_alert(found.c), 0), else_=1), *_newest_first(found.c))
-        .offset(start).limit(count)).all()
+        _console_row_columns(paged.c.total)
+        .join(paged, paged.c.id == DealerLink.id)
+        .join(Gateway, Gateway.id == DealerLink.gateway_id)
+        .outerjoin(Account, Account.id == Gateway.owner_id)
+        .order_by(paged.c.alerting, *_newest_first(DealerLink))).all()
     if rows:
-        return [row[0] for row in rows], rows[0][1]
+        return [_console_row(row) for row in rows], rows[0].total
     total = db.session.scalar(select(func.count()).select_from(found)) if start else 0
     return [], total
 
@@ -490,25 +510,41 @@ def _tiles(text_: str) -> str:
     return "(" + " AND ".join('"' + tile.replace('"', '""') + '"' for tile in tiles) + ")"
 
 
-def _console_rows(ids: list[int]) -> list[LinkedGateway]:
-    """The page's rows, in the order of `ids`: only the columns the list shows."""
-    if not ids:
+def _console_row_columns(*extra):
+    """SELECT of what a console row shows (a statement's FROM starts at dealer_link)."""
+    return select(DealerLink.id, DealerLink.linked_at, Gateway.id, Gateway.gateway_id,
+                  Gateway.site_name, Gateway.status, Gateway.last_reading_at, Account.id,
+                  Account.family_name, Account.given_name, Account.email, *extra
+                  ).select_from(DealerLink)
+
+
+def _console_row(row) -> LinkedGateway:
+    (linked_at, pk, gateway_id, site_name, status, last_reading_at, owner_pk,
+     family_name, given_name, email) = row[1:11]
+    owner = ConsoleOwner(family_name, given_name, email) if owner_pk is not None else None
+    return LinkedGateway(ConsoleGateway(pk, gateway_id, site_name, status, last_reading_at),
+                         owner, linked_at, row[0])
+
+
+def _console_rows(links) -> list[LinkedGateway]:
+    """The rows of the links given by their ids, in that order, or by a SELECT of link
+    ids (a page of them: the rows then come with it, in one statement), newest link
+    first: only the columns the list shows."""
+    if isinstance(links, list) and not links:
         return []
-    rows = db.session.execute(
-        select(DealerLink.id, DealerLink.linked_at, Gateway.id, Gateway.gateway_id,
-               Gateway.site_name, Gateway.status, Gateway.last_reading_at, Account.id,
-               Account.family_name, Account.given_name, Account.email)
-        .join(Gateway, Gateway.id == DealerLink.gateway_id)
-        .outerjoin(Account, Account.id == Gateway.owner_id)
-        .where(DealerLink.id.in_(ids)))
-    by_link = {}
-    for (link_id, linked_at, pk, gateway_id, site_name, status, last_reading_at, owner_pk,
-         family_name, given_name, email) in rows:
-        owner = (ConsoleOwner(family_name, given_name, email) if owner_pk is not None
-                 else None)
-        gateway = ConsoleGateway(pk, gateway_id, site_name, status, last_reading_at)
-        by_link[link_id] = LinkedGateway(gateway, owner, linked_at)
-    return [by_link[link_id] for link_id in ids if link_id in by_link]
+    statement = (_console_row_columns()
+                 .join(Gateway, Gateway.id == DealerLink.gateway_id)
+                 .outerjoin(Account, Account.id == Gateway.owner_id))
+    if isinstance(links, list):
+        by_link = {row[0]: _console_row(row)
+                   for row in db.session.execute(statement.where(DealerLink.id.in_(links)))}
+        return [by_link[link_id] for link_id in links if link_id in by_link]
+    page = links.subquery()
+    # sorted here, not by the database: the page is 20 rows, its plan stays a walk of
+    # the index of the dealer's links without a sort
+    rows = [_console_row(row) for row in db.session.execute(
+        statement.join(page, page.c.id == DealerLink.id))]
+    return sorted(rows, key=lambda row: (row.linked_at, row.link_id), reverse=True)
 
 
 # -- read-only look-ups for the pages ----------------------------------------------------
