@@ -194,7 +194,8 @@ def test_a_database_that_stays_locked_answers_503_pages(app, client, database_lo
     # A page that only reads (marked read_only) still answers: on SQLite it begins
     # deferred and takes no write lock. One that takes the lock waits, then says so.
     assert client.get("/monitoring/").status_code == 200
-    signed_in_page = client.get("/account/settings")
+    assert client.get("/account/settings").status_code == 200
+    signed_in_page = client.get("/eco/")
     form_post = client.post("/account/password/reset",
                             data={"email": "taro@example.com", "csrf_token": token})
     for response in (signed_in_page, form_post):
