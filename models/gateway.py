@@ -5,7 +5,7 @@ import enum
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models import JST, Base, UTCDateTime, utcnow
@@ -173,11 +173,12 @@ class DealerLink(Base):
     __tablename__ = "dealer_link"
     __table_args__ = (
         UniqueConstraint("gateway_id", "dealer_id"),
-        # The dealer console: a dealer's links in their order (newest link first, read
-        # backwards), with the gateway, so that a page's links, a deep page's offset and
-        # the count are read from this index alone (migration 0012). Its first column
-        # also serves what the former index on dealer_id did.
-        Index("ix_dealer_link_dealer_order", "dealer_id", "linked_at", "id", "gateway_id"),
+        # The dealer console: a dealer's links in their order (in alert first, then
+        # newest link first: read backwards), with the gateway, so that a page's links
+        # and a deep page's offset are read from this index alone (migrations 0012,
+        # 0015). Its first column also serves what the former index on dealer_id did.
+        Index("ix_dealer_link_console_order", "dealer_id", "alerting", "linked_at", "id",
+              "gateway_id"),
         # The console's substring search on PostgreSQL, scoped to the dealer: one GIN
         # index of the dealer (btree_gin) and the trigrams of the copies below
         # (migration 0014). SQLite has an FTS5 trigram table instead (dealer_link_fts).
@@ -203,6 +204,10 @@ class DealerLink(Base):
     search_email: Mapped[str | None] = mapped_column(String(254))
     search_gateway_id: Mapped[str | None] = mapped_column(String(12))
     search_site_name: Mapped[str | None] = mapped_column(String(60))
+    # Whether the gateway has an open 異常 or 通信途絶 alert (the console lists those
+    # first). Database triggers (migration 0015) keep it as alerts open, end or go away
+    # and when a link is made; the application never writes it.
+    alerting: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
     gateway: Mapped[Gateway] = relationship(back_populates="dealer_links")
     dealer: Mapped[Dealer] = relationship(back_populates="links")

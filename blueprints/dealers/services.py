@@ -7,6 +7,7 @@ both, and the dealer is told by mail of every link and unlink."""
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -14,9 +15,8 @@ from datetime import datetime, timedelta, timezone
 import jaconv
 from flask import g, url_for
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import (Integer, all_, and_, bindparam, case, cast, delete, exists, func,
-                        literal_column, or_, select, text, tuple_)
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import (Integer, String, and_, bindparam, cast, delete, func, literal_column,
+                        or_, select, text, tuple_)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -29,7 +29,6 @@ from models import db, utcnow
 from models.account import Account, Company
 from models.gateway import (MAX_DEALERS_PER_GATEWAY, Dealer, DealerContact, DealerLink,
                             Gateway, GatewayStatus)
-from models.telemetry import GatewayAlert
 
 FIRST_DEALER_CODE = 4001
 # Concurrent registrations may pick the same next 販売店ID; the unique index refuses all
@@ -265,13 +264,13 @@ class LinkedGateway:
     owner: Account | None
     linked_at: datetime
     link_id: int | None = None  # the console's rows: the link's id (the list's edge)
+    alerting: bool = False      # and whether it is in alert (listed first)
 
 
 # -- the dealer console's list ----------------------------------------------------------------
-# What puts a gateway at the top of the console: an open 異常 or 通信途絶 alert (a remote
-# setting not yet applied is no alert of the gateway's operation; its badge says 正常).
-ALERT_KINDS = ("error", "silent")
-_SHORT_LIST = 500
+# A link is "in alert" (listed first) while its gateway has an open 異常 or 通信途絶 alert
+# (a remote setting not yet applied is no alert of the gateway's operation; its badge
+# says 正常): dealer_link.alerting, kept by triggers (migration 0015).
 
 
 @dataclass(frozen=True)
@@ -296,14 +295,11 @@ class ConsoleGateway:
     last_reading_at: datetime | None
 
 
-def _in_alert(link):
-    return exists().where(GatewayAlert.gateway_id == link.gateway_id,
-                          GatewayAlert.ended_at.is_(None),
-                          GatewayAlert.kind.in_(ALERT_KINDS))
-
-
-def _newest_first(link):
-    return link.linked_at.desc(), link.id.desc()
+def _console_order(link, backwards: bool = False):
+    """The console's order (in alert first, then newest link first), or its reverse:
+    ix_dealer_link_console_order read backwards (or forwards)."""
+    columns = (link.alerting, link.linked_at, link.id)
+    return [column.asc() if backwards else column.desc() for column in columns]
 
 
 def _like_pattern(text_: str) -> str:
@@ -319,23 +315,26 @@ class ConsolePage(Page):
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_EDGE = re.compile(r"(\d{1,18})\.(\d{1,12})_(\d{1,18})\.(\d{1,12})")
+_EDGE = re.compile(r"([01])\.(\d{1,18})\.(\d{1,12})_([01])\.(\d{1,18})\.(\d{1,12})")
 
 
 def _edge_of(rows: list[LinkedGateway]) -> str | None:
     if not rows:
         return None
-    return "_".join(f"{(row.linked_at - _EPOCH) // timedelta(microseconds=1)}.{row.link_id}"
+    return "_".join(f"{int(row.alerting)}."
+                    f"{(row.linked_at - _EPOCH) // timedelta(microseconds=1)}.{row.link_id}"
                     for row in (rows[0], rows[-1]))
 
 
 def _parse_edge(edge: str | None):
-    """((linked_at, id) of the first row, (linked_at, id) of the last row), or None."""
+    """The console keys (alerting, linked_at, id) of the first and of the last row, or
+    None."""
     match = _EDGE.fullmatch(edge) if isinstance(edge, str) else None
     if match is None:
         return None
     values = [int(part) for part in match.groups()]
-    return tuple((_EPOCH + timedelta(microseconds=values[n]), values[n + 1]) for n in (0, 2))
+    return tuple((bool(values[n]), _EPOCH + timedelta(microseconds=values[n + 1]),
+                  values[n + 2]) for n in (0, 3))
 
 
 def dealer_gateways(dealer: Dealer, query: str | None = None, page: int = 1,
@@ -346,8 +345,8 @@ def dealer_gateways(dealer: Dealer, query: str | None = None, page: int = 1,
     name (案件), any part of them, ignoring case (full-width letters and digits folded).
 
     A dealer may have thousands of links: the page's links are picked from the index of
-    the dealer's links (never a join of all of them), then only those rows are loaded,
-    with only what the list shows. A fixed number of queries whatever the size.
+    the dealer's links in the console's order (never a join of all of them), with only
+    what the list shows, in one statement whatever the size.
 
     Paging on from a list page (its `edge`, given with its number as `edge_page`) to the
     next or previous one continues the index from that page's last or first row (keyset)
@@ -370,68 +369,43 @@ def dealer_gateways(dealer: Dealer, query: str | None = None, page: int = 1,
 def _listed_links(dealer: Dealer, start: int, count: int, after=None,
                   before=None) -> tuple[list[LinkedGateway], int]:
     """The page's rows, and how many links the dealer has (kept on the dealer row,
-    migration 0014): the links in alert (few) newest first, then the others in the
-    index's order, sorting nothing: from the neighbouring page's edge (`after`: the last
-    row's key, `before`: the first row's) when given, else walked up to the offset. The
-    others' rows come with the walk of the index (one statement), so that a page past
-    the alerts costs what the first page does."""
-    link = DealerLink
+    migration 0014): one walk of the dealer's links in the console's order, sorting
+    nothing, from the neighbouring page's edge (`after`: the last row's key, `before`:
+    the first row's) when given, else up to the offset."""
     total = dealer.link_count
-    alerting = list(db.session.scalars(_alerting_links(dealer)))
-    ids = alerting[start:start + count]
-    rows = _console_rows(ids)
-    if len(ids) < count and start + len(ids) < total:
-        # The others: the dealer's links in the index's order, without those above (by
-        # id while they are a short list: a filter on the index walk, no join).
-        others = (_not_among(link.id, alerting) if len(alerting) <= _SHORT_LIST
-                  else ~_in_alert(link))
-        statement = select(link.id).where(link.dealer_id == dealer.id, others)
-        key = tuple_(link.linked_at, link.id)
-        offset = max(0, start - len(alerting))
-        wanted = min(count, total - start) - len(ids)
-        found = []
-        if after is not None and offset > 0:
-            # the next page of others: those after the previous page's last row
-            found = _console_rows(statement.where(key < tuple_(*after))
-                                  .order_by(*_newest_first(link)).limit(wanted))
-        elif before is not None and start >= len(alerting):
-            # the previous page of others: those before the next page's first row
-            found = _console_rows(statement.where(key > tuple_(*before))
-                                  .order_by(link.linked_at, link.id).limit(wanted))
-        if len(found) < wanted:  # no edge, or one that no longer fits (links went away)
-            found = _console_rows(statement.order_by(*_newest_first(link))
-                                  .offset(offset).limit(count - len(ids)))
-        rows += found
+    wanted = min(count, total - start)
+    if wanted <= 0:
+        return [], total
+    by_offset, by_after, by_before = _list_statements()
+    params = {"dealer": dealer.id, "count": count}
+    rows: list[LinkedGateway] = []
+    if after is not None and start > 0:
+        # the next page: the links after the previous page's last row
+        rows = _console_rows(by_after, params, *after)
+    elif before is not None:
+        # the previous page: the links before the next page's first row
+        rows = _console_rows(by_before, params, *before)
+    if len(rows) < wanted:  # no edge, or one that no longer fits (links went away)
+        rows = _console_rows(by_offset, {**params, "start": start})
     return rows, total
 
 
-def _not_among(column, ids: list[int]):
-    """`column NOT IN (ids)`; on PostgreSQL `column <> ALL(array)`: one parameter instead
-    of one per id, and the same statement whatever the number of alerts (psycopg then
-    keeps one prepared statement for it, not one per count of alerts)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return column != all_(bindparam("not_among", ids, type_=postgresql.ARRAY(Integer)))
-    return column.not_in(ids)
-
-
-def _alerting_links(dealer: Dealer):
-    """The ids of the dealer's links in alert, newest first. PostgreSQL's planner picks
-    the cheaper side (a hash of the open alerts against the index of the dealer's links).
-    SQLite, without statistics, would probe the alerts once per link of the dealer
-    (5,000 probes for a big dealer): there the open alerts (few: those of the partial
-    index uq_gateway_alert_open) are read first and each looks up its link of this dealer
-    by the (gateway_id, dealer_id) key."""
+@functools.cache
+def _list_statements():
+    """The statements of a list page (by its offset, after an edge, before an edge),
+    built once: a page of the dealer's link ids joined to what its rows show."""
     link = DealerLink
-    if db.session.get_bind().dialect.name == "postgresql":
-        return (select(link.id).where(link.dealer_id == dealer.id, _in_alert(link))
-                .order_by(*_newest_first(link)))
-    kinds = ", ".join(f"'{kind}'" for kind in ALERT_KINDS)
-    return select(link.id).from_statement(text(
-        "SELECT l.id FROM gateway_alert AS a INDEXED BY uq_gateway_alert_open "
-        "CROSS JOIN dealer_link AS l "  # CROSS JOIN: SQLite keeps this order of the loops
-        "ON l.gateway_id = a.gateway_id AND l.dealer_id = :dealer "
-        f"WHERE a.ended_at IS NULL AND a.kind IN ({kinds}) "
-        "GROUP BY l.id ORDER BY l.linked_at DESC, l.id DESC").bindparams(dealer=dealer.id))
+    page = select(link.id).where(link.dealer_id == bindparam("dealer"))
+    key = tuple_(link.alerting, link.linked_at, link.id)
+    edge = tuple_(bindparam("edge_alerting", type_=link.alerting.type),
+                  bindparam("edge_linked_at", type_=link.linked_at.type),
+                  bindparam("edge_id", type_=link.id.type))
+    count = bindparam("count", type_=Integer)
+    return tuple(_console_rows_of(statement) for statement in (
+        page.order_by(*_console_order(link)).offset(bindparam("start", type_=Integer))
+        .limit(count),
+        page.where(key < edge).order_by(*_console_order(link)).limit(count),
+        page.where(key > edge).order_by(*_console_order(link, backwards=True)).limit(count)))
 
 
 def _matching_links(dealer: Dealer, query: str, start: int,
@@ -440,64 +414,81 @@ def _matching_links(dealer: Dealer, query: str, start: int,
     alert first, then newest link first (only the matches are sorted). One statement:
     the page of matches (with their count) joined to what its rows show, instead of the
     ids first and their rows in a second round trip."""
-    found = (select(DealerLink.id, DealerLink.linked_at, DealerLink.gateway_id)
-             .where(_search_matches(dealer, query)).subquery())
-    alerting = case((_in_alert(found.c), 0), else_=1).label("alerting")
-    paged = (select(found.c.id, func.count().over().label("total"), alerting)
-             .order_by(alerting, *_newest_first(found.c)).offset(start).limit(count)
-             .subquery())
-    rows = db.session.execute(
-        _console_row_columns(paged.c.total)
-        .join(paged, paged.c.id == DealerLink.id)
-        .join(Gateway, Gateway.id == DealerLink.gateway_id)
-        .outerjoin(Account, Account.id == Gateway.owner_id)
-        .order_by(paged.c.alerting, *_newest_first(DealerLink))).all()
+    half = jaconv.z2h(query, kana=False, ascii=True, digit=True)
+    dialect = db.session.get_bind().dialect.name
+    indexed = len(query) >= TRIGRAM
+    rows_statement, count_statement = _search_statements(dialect, indexed)
+    params = {"dealer": dealer.id, "half": _like_pattern(half), "site": _like_pattern(query),
+              "start": start, "count": count}
+    if dialect != "postgresql" and indexed:
+        texts = (f"{{email gateway_id site_name}} : {_tiles(half)}" if half == query else
+                 f"({{email gateway_id}} : {_tiles(half)} OR site_name : {_tiles(query)})")
+        params["fts"] = f'dealer : "<{int(dealer.id)}>" AND {texts}'
+    rows = db.session.execute(rows_statement, params).all()
     if rows:
         return [_console_row(row) for row in rows], rows[0].total
-    total = db.session.scalar(select(func.count()).select_from(found)) if start else 0
+    total = db.session.scalar(count_statement, params) if start else 0
     return [], total
 
 
 # The trigram indexes find substrings of three characters or more; a shorter query walks
-# the dealer's own links (by ix_dealer_link_dealer_order) and reads their copies.
+# the dealer's own links (by ix_dealer_link_console_order) and reads their copies.
 TRIGRAM = 3
 
 
-def _search_matches(dealer: Dealer, query: str):
+@functools.cache
+def _search_statements(dialect: str, indexed: bool):
+    """The search's statements (its page of rows with the count; the count alone), built
+    once per database and kind of query (parameters: dealer, half, site, start, count,
+    and on SQLite for an indexed query fts)."""
+    # MATERIALIZED: the matches are found first (by the search index), then sorted; else
+    # PostgreSQL would walk all the dealer's links in the console's order and filter them
+    found = (select(DealerLink.id, DealerLink.alerting, DealerLink.linked_at)
+             .where(_search_matches(dialect, indexed)).cte("found")
+             .prefix_with("MATERIALIZED"))
+    paged = (select(found.c.id, func.count().over().label("total"))
+             .order_by(*_console_order(found.c)).offset(bindparam("start", type_=Integer))
+             .limit(bindparam("count", type_=Integer)).subquery())
+    rows = (_console_row_columns(paged.c.total)
+            .join(paged, paged.c.id == DealerLink.id)
+            .join(Gateway, Gateway.id == DealerLink.gateway_id)
+            .outerjoin(Account, Account.id == Gateway.owner_id)
+            .order_by(*_console_order(DealerLink)))
+    return rows, select(func.count()).select_from(found)
+
+
+def _search_matches(dialect: str, indexed: bool):
     """The condition on links that the search finds among the dealer's: the owner's e-mail or the
-    gateway ID containing the query with full-width letters and digits folded, or the
-    site name containing the query as typed; any case (SQLite: of ASCII letters). Read
-    from the link's copies (migration 0014), found by the dealer's search index."""
+    gateway ID containing the query with full-width letters and digits folded (`half`),
+    or the site name containing the query as typed (`site`); any case (SQLite: of ASCII
+    letters). Read from the link's copies (migration 0014), found by the dealer's
+    search index."""
     link = DealerLink
-    half = jaconv.z2h(query, kana=False, ascii=True, digit=True)
-    half_pattern, site_pattern = _like_pattern(half), _like_pattern(query)
-    indexed = len(query) >= TRIGRAM
-    if db.session.get_bind().dialect.name == "postgresql":
+    dealer = bindparam("dealer", type_=Integer)
+    half, site = bindparam("half", type_=String), bindparam("site", type_=String)
+    if dialect == "postgresql":
         # With the GIN index of (dealer, trigrams) the planner takes a bitmap scan of it;
         # a shorter query has no trigram to look up (the index would be read whole): there
         # the columns are wrapped so that the index of the dealer's links is walked.
         def column(c):
             return c if indexed else func.coalesce(c, "")
-        return and_(link.dealer_id == dealer.id,
-                    or_(column(link.search_email).ilike(half_pattern, escape="/"),
-                        column(link.search_gateway_id).ilike(half_pattern, escape="/"),
-                        column(link.search_site_name).ilike(site_pattern, escape="/")))
+        return and_(link.dealer_id == dealer,
+                    or_(column(link.search_email).ilike(half, escape="/"),
+                        column(link.search_gateway_id).ilike(half, escape="/"),
+                        column(link.search_site_name).ilike(site, escape="/")))
     # SQLite's LIKE ignores the case of ASCII letters (its lower() knows no others). The
     # FTS5 trigram table (folding the case of any letter: it finds a few more) gives the
     # candidates among the dealer's links; LIKE keeps exactly what the search finds.
-    matches = or_(link.search_email.like(half_pattern, escape="/"),
-                  link.search_gateway_id.like(half_pattern, escape="/"),
-                  link.search_site_name.like(site_pattern, escape="/"))
+    matches = or_(link.search_email.like(half, escape="/"),
+                  link.search_gateway_id.like(half, escape="/"),
+                  link.search_site_name.like(site, escape="/"))
     if not indexed:
-        return and_(link.dealer_id == dealer.id, matches)
-    texts = (f"{{email gateway_id site_name}} : {_tiles(half)}" if half == query else
-             f"({{email gateway_id}} : {_tiles(half)} OR site_name : {_tiles(query)})")
+        return and_(link.dealer_id == dealer, matches)
     candidates = select(literal_column("rowid")).select_from(text("dealer_link_fts")).where(
-        text("dealer_link_fts MATCH :fts").bindparams(
-            fts=f'dealer : "<{int(dealer.id)}>" AND {texts}'))
+        text("dealer_link_fts MATCH :fts"))
     # The links by their ids from the FTS table (already scoped to the dealer); `+ 0`
     # keeps SQLite from walking the dealer's links by their index instead.
-    return and_(link.id.in_(candidates), (link.dealer_id + 0) == dealer.id, matches)
+    return and_(link.id.in_(candidates), (link.dealer_id + 0) == dealer, matches)
 
 
 def _tiles(text_: str) -> str:
@@ -514,37 +505,38 @@ def _console_row_columns(*extra):
     """SELECT of what a console row shows (a statement's FROM starts at dealer_link)."""
     return select(DealerLink.id, DealerLink.linked_at, Gateway.id, Gateway.gateway_id,
                   Gateway.site_name, Gateway.status, Gateway.last_reading_at, Account.id,
-                  Account.family_name, Account.given_name, Account.email, *extra
-                  ).select_from(DealerLink)
+                  Account.family_name, Account.given_name, Account.email,
+                  DealerLink.alerting, *extra).select_from(DealerLink)
 
 
 def _console_row(row) -> LinkedGateway:
     (linked_at, pk, gateway_id, site_name, status, last_reading_at, owner_pk,
-     family_name, given_name, email) = row[1:11]
+     family_name, given_name, email, alerting) = row[1:12]
     owner = ConsoleOwner(family_name, given_name, email) if owner_pk is not None else None
     return LinkedGateway(ConsoleGateway(pk, gateway_id, site_name, status, last_reading_at),
-                         owner, linked_at, row[0])
+                         owner, linked_at, row[0], bool(alerting))
 
 
-def _console_rows(links) -> list[LinkedGateway]:
-    """The rows of the links given by their ids, in that order, or by a SELECT of link
-    ids (a page of them: the rows then come with it, in one statement), newest link
-    first: only the columns the list shows."""
-    if isinstance(links, list) and not links:
-        return []
-    statement = (_console_row_columns()
-                 .join(Gateway, Gateway.id == DealerLink.gateway_id)
-                 .outerjoin(Account, Account.id == Gateway.owner_id))
-    if isinstance(links, list):
-        by_link = {row[0]: _console_row(row)
-                   for row in db.session.execute(statement.where(DealerLink.id.in_(links)))}
-        return [by_link[link_id] for link_id in links if link_id in by_link]
+def _console_rows_of(links):
+    """The statement of the rows of a page of links (a SELECT of their ids): only the
+    columns the list shows."""
     page = links.subquery()
+    return (_console_row_columns()
+            .join(page, page.c.id == DealerLink.id)
+            .join(Gateway, Gateway.id == DealerLink.gateway_id)
+            .outerjoin(Account, Account.id == Gateway.owner_id))
+
+
+def _console_rows(statement, params: dict, *edge) -> list[LinkedGateway]:
+    """A page's rows (a statement of `_list_statements`), in the console's order."""
+    if edge:
+        params = {**params, "edge_alerting": edge[0], "edge_linked_at": edge[1],
+                  "edge_id": edge[2]}
     # sorted here, not by the database: the page is 20 rows, its plan stays a walk of
     # the index of the dealer's links without a sort
-    rows = [_console_row(row) for row in db.session.execute(
-        statement.join(page, page.c.id == DealerLink.id))]
-    return sorted(rows, key=lambda row: (row.linked_at, row.link_id), reverse=True)
+    rows = [_console_row(row) for row in db.session.execute(statement, params)]
+    return sorted(rows, key=lambda row: (row.alerting, row.linked_at, row.link_id),
+                  reverse=True)
 
 
 # -- read-only look-ups for the pages ----------------------------------------------------

@@ -108,7 +108,7 @@ def test_paging_forward_and_back_reaches_every_row_once(app, client):
         pages.append(body)
         url = (NEXT.findall(body) or [None])[0]
     assert seen == data["order"] and len(seen) == len(set(seen)) == data["mine"]
-    back, url = [], (PREV.findall(pages[-1]) or [None])[0]
+    url = (PREV.findall(pages[-1]) or [None])[0]
     back_pages = [_rows(pages[-1])]
     while url:
         body = client.get(url.replace("&amp;", "&")).get_data(as_text=True)
@@ -281,9 +281,10 @@ def test_statements_per_page_are_few_and_the_same_at_ten_times_the_data(make_app
     # counting, and the dealer's company comes with the dealer (a search: one fewer too)
     assert max(small.values()) <= 7, small
     # 5 (was 6): a search reads its page of matches and their rows in one statement;
-    # 6 (was 7): a page past the alerts reads its rows with the walk of the index
-    assert all(small[name] <= 5 for name in ("e-mail", "gateway ID", "site")), small
-    assert small["deep page"] <= 6, small
+    # 5 (was 6 and 7): the list and a deep page read the page's links in one statement,
+    # in alert first by the link's flag (migration 0015) instead of finding them first
+    assert all(small[name] <= 5 for name in ("list", "e-mail", "gateway ID", "site",
+                                             "deep page")), small
 
 
 # -- plans: the dealer's links by their index ------------------------------------------------
@@ -292,7 +293,7 @@ def _selects_of(call) -> list[tuple[str, object]]:
     caught = []
 
     def listener(_conn, _cursor, statement, parameters, _context, _many):
-        if statement.lstrip().upper().startswith("SELECT"):
+        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
             caught.append((statement, parameters))
 
     event.listen(db.engine, "before_cursor_execute", listener)
@@ -321,11 +322,6 @@ def _plans(call) -> list[tuple[str, str]]:
             for sql, params in selects]
 
 
-def _excludes_the_alerts(sql: str) -> bool:
-    """The list's statement of the others (not in alert): NOT IN (SQLite), <> ALL (PG)."""
-    return "NOT IN" in sql or "!= ALL" in sql or "<> ALL" in sql
-
-
 @pytest.mark.parametrize("query, page", [(None, 1), (None, 3), (None, "3 after 2"),
                                          (None, "2 before 3"), ("owner00007@", 1),
                                          ("7m000000001", 1), ("山田様邸0001", 1)])
@@ -341,28 +337,92 @@ def test_list_and_search_read_the_dealers_links_by_index(app, query, page):
         edge = services.dealer_gateways(dealer, None, edge_page, 20).edge
     plans = _plans(lambda: services.dealer_gateways(dealer, query, page, 20, edge,
                                                     edge_page if edge else None))
+    # one statement: the page of the dealer's links (alerts first: the flag on the link,
+    # migration 0015) with what its rows show, or the search's page with its count
+    assert len(plans) == 1, plans
+    sql, plan = plans[0]
     if edge:
-        keyset = [sql for sql, _plan in plans if _excludes_the_alerts(sql)]
-        # one statement, from the edge on (SQLite always writes an OFFSET: here 0)
-        assert len(keyset) == 1 and re.search(r"\) [<>] \(", keyset[0]), keyset
-    joined = "\n".join(plan for _sql, plan in plans)
-    assert "ix_dealer_link_dealer_order" in joined or query, joined
-    # the list's others (after the alerts): the index's order, no sort of all links
-    others = [plan for sql, plan in plans if _excludes_the_alerts(sql)]
-    assert bool(others) == (query is None)
+        # from the edge on (SQLite always writes an OFFSET: here 0)
+        assert re.search(r"\) [<>] \(", sql), sql
     if db.engine.dialect.name == "postgresql":
-        assert not re.search(r"Seq Scan on (dealer_link|gateway|account)\b", joined), joined
+        assert not re.search(r"Seq Scan on (dealer_link|gateway|account)\b", plan), plan
         if query is None:
-            assert "Sort" not in others[0] and "ix_dealer_link_dealer_order" in others[0]
+            # the index's order: no sort of the dealer's links
+            assert "Sort" not in plan and "ix_dealer_link_console_order" in plan, plan
         else:
             # the dealer's links by the search index (dealer + trigrams), or, where the
-            # dealer has few links (here: 500), by the index of the dealer's links
-            assert re.search(r"Scan (on|using) ix_dealer_link_(search_trgm|dealer_order)\b",
-                             joined), joined
+            # dealer has few links (here: 50), by the index of the dealer's links
+            assert re.search(r"Scan (on|using) ix_dealer_link_(search_trgm|console_order)\b",
+                             plan), plan
     else:
         # SEARCH (by an index key) only: a SCAN would read a whole table or index
-        assert not re.search(r"\bSCAN (dealer_link|gateway|account)\b", joined), joined
+        assert not re.search(r"\bSCAN (dealer_link|gateway|account)\b", plan), plan
         if query is None:
-            assert "TEMP B-TREE" not in others[0] and "ix_dealer_link_dealer_order" in others[0]
+            assert "TEMP B-TREE" not in plan and "ix_dealer_link_console_order" in plan, plan
         else:
-            assert "SCAN dealer_link_fts VIRTUAL TABLE" in joined, joined
+            assert "SCAN dealer_link_fts VIRTUAL TABLE" in plan, plan
+
+
+# -- the links' alerting flag (migration 0015's triggers) -------------------------------------
+def _flags(dealer_id: int) -> dict[str, bool]:
+    db.session.expire_all()
+    return dict(db.session.execute(
+        select(Gateway.gateway_id, DealerLink.alerting)
+        .join(DealerLink, DealerLink.gateway_id == Gateway.id)
+        .where(DealerLink.dealer_id == dealer_id, DealerLink.alerting)).all())
+
+
+def test_the_links_alerting_flag_follows_the_alerts_whoever_changes_them(app, client):
+    """dealer_link.alerting, which puts a link at the top of the console, is kept by the
+    database: an error or silent alert opening, ending, changing kind or going away, a
+    link made to a gateway in alert or moved to another gateway; an unapplied setting
+    is no alert."""
+    data = build(1)
+    mine, dealer_id = data["mine"], data["dealer"].id
+    error, silent = _gateway_id("7M", mine - 1), _gateway_id("7M", mine // 2)
+    assert _flags(dealer_id) == {error: True, silent: True}  # the unapplied one: none
+
+    def pk(gateway_id):
+        return db.session.scalar(select(Gateway.id).where(Gateway.gateway_id == gateway_id))
+
+    alert = GatewayAlert.__table__
+    # an alert opens (and a second one on the same gateway changes nothing)
+    db.session.execute(insert(GatewayAlert), [
+        dict(gateway_id=pk(_gateway_id("7M", 5)), kind="silent", started_at=utcnow()),
+        dict(gateway_id=pk(error), kind="silent", started_at=utcnow())])
+    db.session.commit()
+    assert _flags(dealer_id) == {error: True, silent: True, _gateway_id("7M", 5): True}
+    # one of the error gateway's two alerts ends: still in alert; the other: no more
+    db.session.execute(alert.update().where(alert.c.gateway_id == pk(error),
+                                            alert.c.kind == "error").values(ended_at=utcnow()))
+    db.session.commit()
+    assert error in _flags(dealer_id)
+    db.session.execute(alert.update().where(alert.c.gateway_id == pk(error))
+                       .values(ended_at=utcnow()))
+    # a silence that becomes an unapplied setting; an alert that goes away
+    db.session.execute(alert.update().where(alert.c.gateway_id == pk(silent))
+                       .values(kind="unapplied"))
+    db.session.execute(alert.delete().where(alert.c.gateway_id == pk(_gateway_id("7M", 5))))
+    db.session.commit()
+    assert _flags(dealer_id) == {}
+    # a link made to a gateway in alert (another dealer's gateway), and one moved onto it
+    in_alert = _gateway_id("8X", mine + 3)
+    db.session.execute(insert(GatewayAlert), [
+        dict(gateway_id=pk(in_alert), kind="error", started_at=utcnow())])
+    db.session.add(DealerLink(dealer_id=dealer_id, gateway_id=pk(in_alert),
+                              linked_at=utcnow()))
+    db.session.commit()
+    assert _flags(dealer_id) == {in_alert: True}
+    db.session.execute(alert.update().where(alert.c.gateway_id == pk(in_alert))
+                       .values(ended_at=utcnow()))
+    db.session.execute(alert.update().where(alert.c.gateway_id == pk(silent))
+                       .values(kind="silent"))
+    link = DealerLink.__table__
+    db.session.execute(link.update().where(link.c.dealer_id == dealer_id,
+                                           link.c.gateway_id == pk(in_alert))
+                       .values(gateway_id=pk(_gateway_id("8X", mine + 4))))
+    db.session.commit()
+    assert _flags(dealer_id) == {silent: True}
+    # and the console shows what the flag says: the silent gateway first
+    _signed_in_dealer(client)
+    assert _rows(client.get("/dealers/").get_data(as_text=True))[0] == silent
