@@ -125,8 +125,8 @@ def test_console_view_does_not_block_a_writer(make_app, monkeypatch):
     reading, written = threading.Event(), threading.Event()
     rows_of = services._console_rows
 
-    def rows_then_wait(ids):
-        rows = rows_of(ids)  # the view's transaction has read the list
+    def rows_then_wait(*args):
+        rows = rows_of(*args)  # the view's transaction has read the list
         reading.set()
         written.wait(10)
         return rows
