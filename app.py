@@ -56,11 +56,11 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     mail.init_app(app)
     limiter.init_app(app)
 
-    from blueprints.core.transactions import end_reads_with_commit
+    from blueprints.core.transactions import postgres_read_transactions
 
     with app.app_context():
         _configure_sqlite(db.engine, app.config["DATABASE_BUSY_TIMEOUT_SECONDS"])
-        end_reads_with_commit(app, db.engine)
+        postgres_read_transactions(app, db.engine)
 
     from blueprints.core import assets, security, templating
 

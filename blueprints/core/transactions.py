@@ -10,8 +10,9 @@ no lock until it writes. Should one write all the same (a hook of the request: e
 expired step, the session's last use is written in a transaction of its own), the write
 does not upgrade the read transaction (which fails when another connection wrote
 meanwhile): what was read is let go and the transaction starts again with BEGIN
-IMMEDIATE, so the write queues as any other. On PostgreSQL the mark changes nothing;
-there a request's transaction that only read ends with COMMIT (`end_reads_with_commit`).
+IMMEDIATE, so the write queues as any other. On PostgreSQL a marked view's reads run
+without a transaction block, and a request's transaction that only read ends with COMMIT
+(`postgres_read_transactions`).
 
     @bp.get("/")
     @login_required
@@ -20,10 +21,15 @@ there a request's transaction that only read ends with COMMIT (`end_reads_with_c
 """
 from __future__ import annotations
 
+import re
+
 from flask import current_app, has_request_context, request
 from sqlalchemy import event
 
 READ_METHODS = ("GET", "HEAD")
+# SELECTs that lock what they read (until the end of their transaction)
+_LOCKS = re.compile(r"\bFOR\s+(UPDATE|NO\s+KEY\s+UPDATE|SHARE|KEY\s+SHARE)\b|pg_advisory",
+                    re.IGNORECASE)
 
 
 def read_only(view):
@@ -46,8 +52,15 @@ def reads(statement: str) -> bool:
     return statement.lstrip()[:6].upper() == "SELECT"
 
 
-def end_reads_with_commit(app, engine) -> None:
-    """PostgreSQL: a request whose transaction only read ends it with COMMIT, not ROLLBACK.
+def postgres_read_transactions(app, engine) -> None:
+    """PostgreSQL: a read-only view's reads run without a transaction block, and a request
+    whose transaction only read ends it with COMMIT, not ROLLBACK.
+
+    A transaction block costs two round trips (BEGIN before the first statement, COMMIT
+    after the last) that a view which only reads does not need: under READ COMMITTED
+    every statement sees its own snapshot whether in a block or not. Its statements run
+    in autocommit mode until one writes or locks rows (SELECT … FOR UPDATE, advisory
+    locks): that one begins a block, which ends as any other request's.
 
     psycopg prepares a statement on a connection once it has run five times there, so
     that PostgreSQL parses and plans it no more, but it forgets every prepared statement
@@ -65,13 +78,23 @@ def end_reads_with_commit(app, engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         connection.info["wrote"] = False
+        # A read-only view's statements run without a transaction block (each is its own,
+        # as every statement sees its own snapshot under READ COMMITTED anyway): no BEGIN
+        # and no COMMIT round trips. The first statement that writes or locks opens one.
+        driver = connection.connection.driver_connection
+        reading = request_reads_only()
+        if driver.autocommit != reading:
+            driver.autocommit = reading
         if has_request_context():
             g.transaction_connection = connection
 
     @event.listens_for(engine, "before_cursor_execute")
     def _before_execute(connection, _cursor, statement, _parameters, _context, _many):
-        if not reads(statement):
+        if not reads(statement) or _LOCKS.search(statement):
             connection.info["wrote"] = True
+            driver = connection.connection.driver_connection
+            if driver.autocommit:
+                driver.autocommit = False  # this statement begins a transaction block
 
     @app.teardown_request
     def _commit_reads(error):
@@ -91,3 +114,4 @@ def end_reads_with_commit(app, engine) -> None:
             session.rollback()
         finally:
             session.expire_on_commit = expire
+

@@ -1,7 +1,9 @@
-"""How a request's transaction ends (blueprints/core/transactions.py
-`end_reads_with_commit`): on PostgreSQL one that only read ends with COMMIT, so that
+"""How a request's transaction begins and ends (blueprints/core/transactions.py
+`postgres_read_transactions`): on PostgreSQL one that only read ends with COMMIT, so that
 psycopg keeps the statements it prepared (it forgets them all on a rollback); one that
-wrote without committing, or left changes unflushed, still has them rolled back."""
+wrote without committing, or left changes unflushed, still has them rolled back; a
+read-only view's reads run without a transaction block, its first write or locking read
+begins one."""
 from __future__ import annotations
 
 import pytest
@@ -82,3 +84,72 @@ def test_the_support_queue_reads_without_taking_the_write_lock(app):
     assert "BEGIN IMMEDIATE" not in seen
     assert seen and not [s for s in seen
                          if s.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))]
+
+
+# -- PostgreSQL: a read-only view's statements run without a transaction block ------------------
+def _read_only_app(make_app, then: str):
+    """An app with a read-only view that reads, then does `then` (nothing, a write, a
+    write followed by an error, a locking read) and answers the server's transaction
+    status after each step."""
+    from psycopg.pq import TransactionStatus
+
+    from blueprints.core.transactions import read_only
+
+    app = make_app(SQLALCHEMY_ENGINE_OPTIONS=ONE_CONNECTION)
+
+    def status():
+        return TransactionStatus(db.session.connection().connection.driver_connection
+                                 .info.transaction_status).name
+
+    @app.get("/_test/reads")
+    @read_only
+    def reads():
+        account = db.session.scalars(db.select(Account)).one()
+        steps = [status()]
+        if then in ("write", "fail"):
+            db.session.execute(text("UPDATE account SET language = 'en' WHERE id = :id"),
+                               {"id": account.id})
+        elif then == "lock":
+            db.session.execute(text("SELECT id FROM account WHERE id = :id FOR UPDATE"),
+                               {"id": account.id})
+        steps.append(status())
+        if then == "fail":
+            raise RuntimeError("after the write")
+        return " ".join(steps)
+
+    @app.get("/_test/other")
+    def other():
+        db.session.scalars(db.select(Account)).one()
+        return status()
+
+    return app
+
+
+@pytest.mark.parametrize("then, steps", [("nothing", "IDLE IDLE"), ("write", "IDLE INTRANS"),
+                                         ("lock", "IDLE INTRANS")])
+def test_a_read_only_view_begins_a_transaction_only_to_write_or_lock(make_app, then, steps):
+    app = _read_only_app(make_app, then)
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("PostgreSQL's transaction blocks (SQLite's locks: test_concurrency)")
+        make_owner()
+        db.session.remove()
+        client = app.test_client()
+        # no BEGIN, no COMMIT for reads: the server is idle after a read-only view's
+        # SELECT; a write or a locking read is in a transaction block, as everywhere else
+        assert client.get("/_test/reads").get_data(as_text=True) == steps
+        assert client.get("/_test/other").get_data(as_text=True) == "INTRANS"
+        assert client.get("/_test/reads").get_data(as_text=True) == steps
+        db.session.remove()
+
+
+def test_a_read_only_view_that_writes_and_fails_leaves_nothing_written(make_app):
+    app = _read_only_app(make_app, "fail")
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    with app.app_context():
+        make_owner()
+        db.session.remove()
+        assert app.test_client().get("/_test/reads").status_code == 500
+        db.session.remove()
+        assert db.session.scalars(db.select(Account.language)).one() == "ja"
+
