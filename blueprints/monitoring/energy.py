@@ -26,8 +26,11 @@ from typing import NamedTuple
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import DateTime, and_, bindparam, exists, func, or_, select, type_coerce
+from sqlalchemy import (DateTime, Integer, and_, any_, bindparam, exists, func, or_, select,
+                        type_coerce)
 from sqlalchemy.orm import aliased
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from blueprints.core.caching import LRU, app_cache
 from blueprints.dealers.services import dealer_for_account
@@ -69,15 +72,19 @@ def viewable_gateway(account: Account, gateway_id: str, *, with_status: bool = F
     params = dict(gateway_id=gateway_id, today=now.astimezone(JST).date())
     if period is not None:
         params.update(_period_params(period))
-    rows = db.session.execute(_viewable_statement(with_status, period and period.kind),
-                              params).all()
+    aggregated = (period is not None and period.kind != "day"
+                  and db.session.get_bind().dialect.name == "postgresql")
+    rows = db.session.execute(_viewable_statement(with_status, period and period.kind,
+                                                  aggregated), params).all()
     if not rows:
         return None
     gateway, manual_url = rows[0][0], rows[0][1] or None
     line = _status(gateway, rows[0][2], rows[0][3], now) if with_status else None
     read = None
     if period is not None and history_start(gateway) is None:  # handover: see series()
-        read = _period_rows(period.kind, [row[4 if with_status else 2:] for row in rows])
+        columns = [row[4 if with_status else 2:] for row in rows]
+        read = (_aggregated_period_rows(period.kind, *columns[0]) if aggregated
+                else _period_rows(period.kind, columns))
     if gateway.owner_id == account.id:
         return Viewer(gateway, account, as_dealer=False, manual_url=manual_url, status=line,
                       period_rows=read)
@@ -209,6 +216,17 @@ def _status(gateway: Gateway, reading: Reading | None, daily: DailyEnergy | None
     return Status(state, reading.ts, reading, today_totals, units)
 
 
+# The open alerts of a list's gateways (`pks`), but a remote setting not yet applied (no
+# state of the operation). On PostgreSQL the ids are one array parameter: one statement
+# (prepared once, planned once) whatever the length of the list.
+_OPEN_ALERTS = select(GatewayAlert.gateway_id, GatewayAlert.kind).where(
+    GatewayAlert.ended_at.is_(None), GatewayAlert.kind != "unapplied")
+_OPEN_ALERTS_IN = _OPEN_ALERTS.where(
+    GatewayAlert.gateway_id.in_(bindparam("pks", expanding=True)))
+_OPEN_ALERTS_ANY = _OPEN_ALERTS.where(
+    GatewayAlert.gateway_id == any_(bindparam("pks", type_=postgresql.ARRAY(Integer))))
+
+
 def list_states(gateways: list[Gateway], now: datetime | None = None) -> dict[int, str]:
     """The status of each gateway for lists (menu, dealer console), from the gateway row
     and its open alerts only: error, silent, normal, or none (never reported)."""
@@ -216,10 +234,9 @@ def list_states(gateways: list[Gateway], now: datetime | None = None) -> dict[in
     pks = [gateway.id for gateway in gateways]
     alerting = {}
     if pks:
+        postgres = db.session.get_bind().dialect.name == "postgresql"
         for gateway_pk, kind in db.session.execute(
-                select(GatewayAlert.gateway_id, GatewayAlert.kind).where(
-                    GatewayAlert.gateway_id.in_(pks), GatewayAlert.ended_at.is_(None),
-                    GatewayAlert.kind != "unapplied")):  # remote: a settings alert is no state
+                _OPEN_ALERTS_ANY if postgres else _OPEN_ALERTS_IN, {"pks": pks}):
             if alerting.get(gateway_pk) != "error":
                 alerting[gateway_pk] = kind
     states = {}
@@ -420,11 +437,11 @@ class PeriodRows(NamedTuple):
     first: date | None  # the first day of the history (None: nothing recorded)
 
 
-def _with_period(statement, kind: str):
+def _with_period(statement, kind: str, aggregated: bool = False):
     """`statement` (a select of the gateway) with the rows of a `kind` period joined in:
     a day's rollup (`day`; its readings `start` < ts <= `end`), a month's days or a
-    year's months (`since` <= day or month < `until`); the first day of the history
-    last."""
+    year's months (`since` <= day or month < `until`; `aggregated`: as one JSON array);
+    the first day of the history last."""
     first = (select(func.min(DailyEnergy.day))
              .where(DailyEnergy.gateway_id == Gateway.id, DailyEnergy.day >= FIRST_DAY)
              .correlate(Gateway).scalar_subquery())
@@ -440,22 +457,30 @@ def _with_period(statement, kind: str):
                                         rollup.day == bindparam("day"))))
     rollup = aliased(DailyEnergy if kind == "month" else MonthlyEnergy)
     at = rollup.day if kind == "month" else rollup.month
-    return (statement.add_columns(at, *(getattr(rollup, name) for name in _SUM_NAMES), first)
-            .outerjoin(rollup, and_(rollup.gateway_id == Gateway.id,
-                                    at >= bindparam("since"), at < bindparam("until")))
+    sums = [getattr(rollup, name) for name in _SUM_NAMES]
+    in_period = and_(rollup.gateway_id == Gateway.id, at >= bindparam("since"),
+                     at < bindparam("until"))
+    if aggregated:
+        # PostgreSQL: the period's rows as one JSON array, so that the statement answers
+        # one row (not the gateway's columns again on each of a month's 30 rows, the
+        # status line's and the first day's subqueries run once)
+        rows = (select(func.json_agg(aggregate_order_by(func.json_build_array(at, *sums), at)))
+                .where(in_period).correlate(Gateway).scalar_subquery())
+        return statement.add_columns(rows, first)
+    return (statement.add_columns(at, *sums, first).outerjoin(rollup, in_period)
             .order_by(at))
 
 
 _VIEWABLE_STATEMENTS: dict = {}
 
 
-def _viewable_statement(with_status: bool, kind: str | None):
+def _viewable_statement(with_status: bool, kind: str | None, aggregated: bool):
     """The gateway's statement of viewable_gateway, built once per combination."""
-    key = (with_status, kind)
+    key = (with_status, kind, aggregated)
     if key not in _VIEWABLE_STATEMENTS:
         statement = _VIEWABLE_WITH_STATUS if with_status else _VIEWABLE
         _VIEWABLE_STATEMENTS[key] = (statement if kind is None
-                                     else _with_period(statement, kind))
+                                     else _with_period(statement, kind, aggregated))
     return _VIEWABLE_STATEMENTS[key]
 
 
@@ -474,6 +499,14 @@ def _period_rows(kind: str, rows: list) -> PeriodRows:
         return PeriodRows(_DayRollup(*rows[0]) if rows[0][0] is not None else None, first)
     make = _DayRow if kind == "month" else _MonthRow
     return PeriodRows([make(*row) for row in rows if row[0] is not None], first)
+
+
+def _aggregated_period_rows(kind: str, rows: list | None, first: date | None) -> PeriodRows:
+    """PeriodRows from a month's days or a year's months as a JSON array of arrays (the
+    day or month as an ISO date, then the sums)."""
+    make = _DayRow if kind == "month" else _MonthRow
+    return PeriodRows([make(date.fromisoformat(row[0]), *row[1:], first)
+                       for row in rows or ()], first)
 
 
 def _day_rollup(gateway: Gateway, day: date):
