@@ -27,6 +27,8 @@ from flask import current_app, has_request_context, request
 from sqlalchemy import event
 
 READ_METHODS = ("GET", "HEAD")
+# What makes a WITH statement a write (its values are parameters, never in its text)
+_WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE)\b", re.IGNORECASE)
 # SELECTs that lock what they read (until the end of their transaction)
 _LOCKS = re.compile(r"\bFOR\s+(UPDATE|NO\s+KEY\s+UPDATE|SHARE|KEY\s+SHARE)\b|pg_advisory",
                     re.IGNORECASE)
@@ -48,8 +50,10 @@ def request_reads_only() -> bool:
 
 
 def reads(statement: str) -> bool:
-    """A statement that only reads (anything else counts as a write)."""
-    return statement.lstrip()[:6].upper() == "SELECT"
+    """A statement that only reads: a SELECT, or a WITH whose parts are all SELECTs
+    (anything else counts as a write)."""
+    head = statement.lstrip()[:6].upper()
+    return head == "SELECT" or (head[:4] == "WITH" and not _WRITES.search(statement))
 
 
 def postgres_read_transactions(app, engine) -> None:

@@ -426,3 +426,22 @@ def test_the_links_alerting_flag_follows_the_alerts_whoever_changes_them(app, cl
     # and the console shows what the flag says: the silent gateway first
     _signed_in_dealer(client)
     assert _rows(client.get("/dealers/").get_data(as_text=True))[0] == silent
+
+
+@pytest.mark.parametrize("url", ["/dealers/", "/dealers/?q=owner00007@",
+                                 "/dealers/?q=山田様邸0001", "/dealers/?q=7m"])
+def test_the_list_and_its_searches_only_read(app, client, url):
+    """A search's statement begins with WITH (its matches, found first): it is a read
+    like the list's, so the view keeps SQLite's deferred transaction (no write lock, no
+    restart) and on PostgreSQL runs without a transaction block and ends without a
+    rollback (which would drop the prepared statements)."""
+    from blueprints.core.transactions import reads
+    from tests.helpers import statements
+
+    build(1)
+    _signed_in_dealer(client)
+    with statements() as seen:
+        assert _rows(client.get(url).get_data(as_text=True))
+    assert any(sql.lstrip().startswith("WITH") for sql in seen) == ("?q=" in url)
+    assert "BEGIN IMMEDIATE" not in seen
+    assert all(reads(sql) for sql in seen if sql.strip() != "BEGIN"), seen
