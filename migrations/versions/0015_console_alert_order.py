@@ -86,7 +86,8 @@ SQLITE = (
 SQLITE_TRIGGERS = ("dealer_link_alerting_fill", "dealer_link_alerting_refill",
                    "gateway_alert_opened", "gateway_alert_changed", "gateway_alert_removed")
 
-BACKFILL = ("UPDATE dealer_link SET alerting = "
+# The links in alert now (the others keep the default: no rewrite of every link).
+BACKFILL = ("UPDATE dealer_link SET alerting = true WHERE "
             + _IN_ALERT.format(gateway="dealer_link.gateway_id"))
 
 
