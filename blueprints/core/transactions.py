@@ -27,6 +27,8 @@ from flask import current_app, has_request_context, request
 from sqlalchemy import event
 
 READ_METHODS = ("GET", "HEAD")
+# Marks a pooled connection put in autocommit mode for a read-only view's reads.
+_READS_IN_AUTOCOMMIT = "enelink_reads_in_autocommit"
 # What makes a WITH statement a write (its values are parameters, never in its text)
 _WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE)\b", re.IGNORECASE)
 # SELECTs that lock what they read (until the end of their transaction)
@@ -85,20 +87,29 @@ def postgres_read_transactions(app, engine) -> None:
         # A read-only view's statements run without a transaction block (each is its own,
         # as every statement sees its own snapshot under READ COMMITTED anyway): no BEGIN
         # and no COMMIT round trips. The first statement that writes or locks opens one.
-        driver = connection.connection.driver_connection
-        reading = request_reads_only()
-        if driver.autocommit != reading:
-            driver.autocommit = reading
+        # (A connection SQLAlchemy itself puts in autocommit, isolation_level="AUTOCOMMIT",
+        # is left as it is: only what was set here is undone, at the latest when the
+        # connection goes back to the pool.)
+        pooled = connection.connection
+        if request_reads_only() and not pooled.driver_connection.autocommit:
+            pooled.driver_connection.autocommit = True
+            pooled.info[_READS_IN_AUTOCOMMIT] = True
         if has_request_context():
             g.transaction_connection = connection
+
+    @event.listens_for(engine, "checkin")
+    def _back_in_the_pool(dbapi_connection, record):
+        if (record.info.pop(_READS_IN_AUTOCOMMIT, False) and dbapi_connection is not None
+                and not dbapi_connection.closed):  # (None: invalidated)
+            dbapi_connection.autocommit = False
 
     @event.listens_for(engine, "before_cursor_execute")
     def _before_execute(connection, _cursor, statement, _parameters, _context, _many):
         if not reads(statement) or _LOCKS.search(statement):
             connection.info["wrote"] = True
-            driver = connection.connection.driver_connection
-            if driver.autocommit:
-                driver.autocommit = False  # this statement begins a transaction block
+            pooled = connection.connection
+            if pooled.info.pop(_READS_IN_AUTOCOMMIT, False):
+                pooled.driver_connection.autocommit = False  # this one begins a block
 
     @app.teardown_request
     def _commit_reads(error):

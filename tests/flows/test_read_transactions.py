@@ -153,3 +153,21 @@ def test_a_read_only_view_that_writes_and_fails_leaves_nothing_written(make_app)
         db.session.remove()
         assert db.session.scalars(db.select(Account.language)).one() == "ja"
 
+
+
+def test_sqlalchemys_own_autocommit_is_left_alone(make_app):
+    """A connection SQLAlchemy puts in autocommit mode (isolation_level="AUTOCOMMIT", as
+    the fleet seed's VACUUM does) stays so, after a read-only view used it as well."""
+    app = _read_only_app(make_app, "nothing")
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("PostgreSQL's transaction blocks")
+        make_owner()
+        db.session.remove()
+        client = app.test_client()
+        assert client.get("/_test/reads").get_data(as_text=True) == "IDLE IDLE"
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("VACUUM account")  # refused in a transaction block
+        assert client.get("/_test/other").get_data(as_text=True) == "INTRANS"
+        assert client.get("/_test/reads").get_data(as_text=True) == "IDLE IDLE"
+        db.session.remove()
