@@ -28,14 +28,17 @@ from wtforms.i18n import messages_path
 from models import JST
 
 
+def datetime_format() -> str:
+    """The strftime format of format_datetime_jst in the current language (a list of
+    many dates looks the language up once)."""
+    return "%d %b %Y, %H:%M JST" if str(get_locale() or "ja") == "en" else "%Y年%m月%d日 %H:%M"
+
+
 def format_datetime_jst(value: datetime | None) -> str:
     """`2026年11月22日 18:05` in Japan time (what every page and mail shows)."""
     if value is None:
         return ""
-    local = value.astimezone(JST)
-    if str(get_locale() or "ja") == "en":
-        return local.strftime("%d %b %Y, %H:%M JST")
-    return local.strftime("%Y年%m月%d日 %H:%M")
+    return value.astimezone(JST).strftime(datetime_format())
 
 
 def format_date(value: date | None) -> str:

@@ -9,7 +9,9 @@ from blueprints.core import registry
 bp = Blueprint("dealers", __name__)
 URL_PREFIX = "/dealers"
 
-from blueprints.dealers import demo, services, views  # noqa: E402,F401
+from blueprints.dealers import demo, markup, services, views  # noqa: E402,F401
+
+bp.add_app_template_global(markup.console_rows, "console_rows")
 
 registry.launcher_tile(
     registry.LauncherTile(_l("販売店コンソール"),
