@@ -9,11 +9,12 @@ from __future__ import annotations
 import enum
 import functools
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import jaconv
-from flask import g, url_for
+from flask import current_app, g, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (Integer, String, and_, bindparam, cast, delete, func, literal_column,
                         or_, select, text, tuple_)
@@ -421,9 +422,7 @@ def _matching_links(dealer: Dealer, query: str, start: int,
     params = {"dealer": dealer.id, "half": _like_pattern(half), "site": _like_pattern(query),
               "start": start, "count": count}
     if dialect != "postgresql" and indexed:
-        texts = (f"{{email gateway_id site_name}} : {_tiles(half)}" if half == query else
-                 f"({{email gateway_id}} : {_tiles(half)} OR site_name : {_tiles(query)})")
-        params["fts"] = f'dealer : "<{int(dealer.id)}>" AND {texts}'
+        params["fts"] = _fts_query(dealer, half, query)
     rows = db.session.execute(rows_statement, params).all()
     if rows:
         return [_console_row(row) for row in rows], rows[0].total
@@ -491,14 +490,78 @@ def _search_matches(dialect: str, indexed: bool):
     return and_(link.id.in_(candidates), (link.dealer_id + 0) == dealer, matches)
 
 
-def _tiles(text_: str) -> str:
-    """FTS5 query of the trigrams that tile the text (`02FL00013222` → "02F" AND "L00"
-    AND "013" AND "222"): every row holding the text holds them. A phrase of all its
-    trigrams would read each one's doclist, and a fleet's IDs and addresses share most
-    of them (02FL000…, owner0…): several times the cost, for what LIKE checks anyway."""
+def _tiles(text_: str) -> list[str]:
+    """The trigrams that tile the text (`02FL00013222` → 02F, L00, 013, 222): every row
+    holding the text holds them. A phrase of all its trigrams would read each one's
+    doclist, and a fleet's IDs and addresses share most of them (02FL000…, owner0…):
+    several times the cost, for what LIKE checks anyway."""
     starts = sorted({*range(0, len(text_) - TRIGRAM + 1, TRIGRAM), len(text_) - TRIGRAM})
-    tiles = dict.fromkeys(text_[start:start + TRIGRAM] for start in starts)
+    return list(dict.fromkeys(text_[start:start + TRIGRAM] for start in starts))
+
+
+def _fts_terms(tiles: list[str]) -> str:
     return "(" + " AND ".join('"' + tile.replace('"', '""') + '"' for tile in tiles) + ")"
+
+
+# -- SQLite: which trigrams to look up ----------------------------------------------------
+# Any of the text's trigrams finds every link holding the text (LIKE keeps exactly the
+# matches), and FTS5 reads the whole doclist of each trigram it is given. A trigram that
+# every fleet address holds ("own", "@fl") costs about ten times what the rare ones cost
+# ("132", "222" of owner013222): the search looks up only the rarest two when some are
+# rare, and all of them with the dealer's own when none is. How many links hold a
+# trigram (counted up to COMMON) is learned once and kept for a while per process: it
+# changes slowly, and a stale count only makes a search slower, never different.
+COMMON = 1000
+TRIGRAM_COUNTS_FOR = 600.0  # seconds
+TRIGRAM_COUNTS_KEPT = 4096
+
+
+class TrigramCounts:
+    """How many links of all dealers hold each trigram, up to COMMON (the app's own:
+    `current_app.extensions["dealer_trigram_counts"]`)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, tuple[int, float]] = {}
+
+    def of(self, tiles: list[str]) -> dict[str, int]:
+        now = time.monotonic()
+        known = {tile: self.counts.get(tile) for tile in tiles}
+        missing = [tile for tile, kept in known.items()
+                   if kept is None or now - kept[1] > TRIGRAM_COUNTS_FOR]
+        if missing:
+            # one statement: each missing trigram's links, counted up to COMMON
+            probes = ", ".join(
+                f"(SELECT count(*) FROM (SELECT 1 FROM dealer_link_fts WHERE "
+                f"dealer_link_fts MATCH :t{n} LIMIT {COMMON}))" for n in range(len(missing)))
+            counted = db.session.execute(text(f"SELECT {probes}"), {
+                f"t{n}": _fts_terms([tile]) for n, tile in enumerate(missing)}).one()
+            if len(self.counts) + len(missing) > TRIGRAM_COUNTS_KEPT:
+                self.counts.clear()
+            for tile, count in zip(missing, counted):
+                known[tile] = self.counts[tile] = (count, now)
+        return {tile: kept[0] for tile, kept in known.items()}
+
+
+def _trigram_counts() -> TrigramCounts:
+    return current_app.extensions.setdefault("dealer_trigram_counts", TrigramCounts())
+
+
+def _fts_query(dealer: Dealer, half: str, query: str) -> str:
+    """The FTS5 query of the links that may hold the query: its rarest trigrams in the
+    e-mail and gateway ID (`half`: full-width letters and digits folded) or the site
+    name (`query` as typed); scoped to the dealer's links where no trigram is rare, or
+    where the dealer has fewer links than the rarest trigram."""
+    groups = ([("{email gateway_id site_name}", _tiles(half))] if half == query else
+              [("{email gateway_id}", _tiles(half)), ("site_name", _tiles(query))])
+    counts = _trigram_counts().of([tile for _columns, tiles in groups for tile in tiles])
+    scoped, texts = False, []
+    for columns, tiles in groups:
+        rare = sorted((tile for tile in tiles if counts[tile] < COMMON), key=counts.get)[:2]
+        if not rare or dealer.link_count < counts[rare[0]]:
+            scoped = True
+        texts.append(f"{columns} : {_fts_terms(rare or tiles)}")
+    found = texts[0] if len(texts) == 1 else "(" + " OR ".join(texts) + ")"
+    return f'dealer : "<{int(dealer.id)}>" AND {found}' if scoped else found
 
 
 def _console_row_columns(*extra):
