@@ -396,7 +396,9 @@ def _list_statements():
     """The statements of a list page (by its offset, after an edge, before an edge),
     built once: a page of the dealer's link ids joined to what its rows show."""
     link = DealerLink
-    page = select(link.id).where(link.dealer_id == bindparam("dealer"))
+    # what the rows need of the links, all in the index (no second read of the links)
+    page = select(link.id, link.alerting, link.linked_at, link.gateway_id).where(
+        link.dealer_id == bindparam("dealer"))
     key = tuple_(link.alerting, link.linked_at, link.id)
     edge = tuple_(bindparam("edge_alerting", type_=link.alerting.type),
                   bindparam("edge_linked_at", type_=link.linked_at.type),
@@ -442,17 +444,14 @@ def _search_statements(dialect: str, indexed: bool):
     and on SQLite for an indexed query fts)."""
     # MATERIALIZED: the matches are found first (by the search index), then sorted; else
     # PostgreSQL would walk all the dealer's links in the console's order and filter them
-    found = (select(DealerLink.id, DealerLink.alerting, DealerLink.linked_at)
+    found = (select(DealerLink.id, DealerLink.alerting, DealerLink.linked_at,
+                    DealerLink.gateway_id)
              .where(_search_matches(dialect, indexed)).cte("found")
              .prefix_with("MATERIALIZED"))
-    paged = (select(found.c.id, func.count().over().label("total"))
+    paged = (select(*found.c, func.count().over().label("total"))
              .order_by(*_console_order(found.c)).offset(bindparam("start", type_=Integer))
              .limit(bindparam("count", type_=Integer)).subquery())
-    rows = (_console_row_columns(paged.c.total)
-            .join(paged, paged.c.id == DealerLink.id)
-            .join(Gateway, Gateway.id == DealerLink.gateway_id)
-            .outerjoin(Account, Account.id == Gateway.owner_id)
-            .order_by(*_console_order(DealerLink)))
+    rows = _console_row_columns(paged, paged.c.total).order_by(*_console_order(paged.c))
     return rows, select(func.count()).select_from(found)
 
 
@@ -564,12 +563,15 @@ def _fts_query(dealer: Dealer, half: str, query: str) -> str:
     return f'dealer : "<{int(dealer.id)}>" AND {found}' if scoped else found
 
 
-def _console_row_columns(*extra):
-    """SELECT of what a console row shows (a statement's FROM starts at dealer_link)."""
-    return select(DealerLink.id, DealerLink.linked_at, Gateway.id, Gateway.gateway_id,
-                  Gateway.site_name, Gateway.status, Gateway.last_reading_at, Account.id,
-                  Account.family_name, Account.given_name, Account.email,
-                  DealerLink.alerting, *extra).select_from(DealerLink)
+def _console_row_columns(links, *extra):
+    """SELECT of what a console row shows, from a subquery of links (their id, alerting,
+    linked_at and gateway_id) joined to their gateways and owners."""
+    link = links.c
+    return (select(link.id, link.linked_at, Gateway.id, Gateway.gateway_id, Gateway.site_name,
+                   Gateway.status, Gateway.last_reading_at, Account.id, Account.family_name,
+                   Account.given_name, Account.email, link.alerting, *extra)
+            .select_from(links).join(Gateway, Gateway.id == link.gateway_id)
+            .outerjoin(Account, Account.id == Gateway.owner_id))
 
 
 def _console_row(row) -> LinkedGateway:
@@ -581,13 +583,9 @@ def _console_row(row) -> LinkedGateway:
 
 
 def _console_rows_of(links):
-    """The statement of the rows of a page of links (a SELECT of their ids): only the
-    columns the list shows."""
-    page = links.subquery()
-    return (_console_row_columns()
-            .join(page, page.c.id == DealerLink.id)
-            .join(Gateway, Gateway.id == DealerLink.gateway_id)
-            .outerjoin(Account, Account.id == Gateway.owner_id))
+    """The statement of the rows of a page of links (a SELECT of their id, alerting,
+    linked_at and gateway_id): only the columns the list shows."""
+    return _console_row_columns(links.subquery())
 
 
 def _console_rows(statement, params: dict, *edge) -> list[LinkedGateway]:
