@@ -425,7 +425,7 @@ def _matching_links(dealer: Dealer, query: str, start: int,
               "start": start, "count": count}
     if dialect != "postgresql" and indexed:
         params["fts"] = _fts_query(dealer, half, query)
-    rows = db.session.execute(rows_statement, params).all()
+    rows = db.session.connection().execute(rows_statement, params).all()
     if rows:
         return [_console_row(row) for row in rows], rows[0].total
     total = db.session.scalar(count_statement, params) if start else 0
@@ -599,7 +599,7 @@ def _console_rows(statement, params: dict, *edge) -> list[LinkedGateway]:
                   "edge_id": edge[2]}
     # sorted here, not by the database: the page is 20 rows, its plan stays a walk of
     # the index of the dealer's links without a sort
-    rows = [_console_row(row) for row in db.session.execute(statement, params)]
+    rows = [_console_row(row) for row in db.session.connection().execute(statement, params)]
     return sorted(rows, key=lambda row: (row.alerting, row.linked_at, row.link_id),
                   reverse=True)
 

@@ -240,12 +240,13 @@ def list_states(gateways: list[Gateway], now: datetime | None = None) -> dict[in
             if alerting.get(gateway_pk) != "error":
                 alerting[gateway_pk] = kind
     states = {}
+    silent_before = now - _silence()
     for gateway in gateways:
         if gateway.id in alerting:
             states[gateway.id] = alerting[gateway.id]
         elif gateway.last_reading_at is None:
             states[gateway.id] = "none"
-        elif gateway.last_reading_at < now - _silence():
+        elif gateway.last_reading_at < silent_before:
             states[gateway.id] = "silent"
         else:
             states[gateway.id] = "normal"
