@@ -3,17 +3,17 @@ SQLite and on PostgreSQL, under gunicorn (2 workers, as production runs it) with
 (16 connections, 2 threads).
 
 For each database: a fresh database, `db upgrade`, `seed demo`, `gateways simulate
---days 30` (demo scale), gunicorn, the pages; then `seed fleet` on top of it (fleet
+--days 30` (demo scale), a copy of it; then `seed fleet` on top of the original (fleet
 scale: 20,000 gateways and a 5,000-gateway big dealer by default, `--full` for the issue's
-fleet), gunicorn again, the pages again. Signed-in pages use sessions made once per
-database (owner@example.com; dealer@example.com and support@example.com through their
-first two-step set-up, with pyotp).
+fleet). A gunicorn on each, and each page at demo scale and right after at fleet scale.
+Signed-in pages use sessions made on each server (owner@example.com; dealer@example.com
+and support@example.com through their first two-step set-up, with pyotp).
 
 cost = /healthz req/s ÷ page req/s, the /healthz run (`--baseline-seconds`, default 1)
-right before the page's, in the same phase, each run after the server has worked off the
-previous one's queue (these machines are shared and noisy: only
-ratios mean something, and the load drifts from minute to minute). One table per
-database:
+right before the page's on the same server, each run after the server has worked off the
+previous one's queue (these machines are shared and noisy: only ratios mean something,
+and the load drifts from minute to minute, which is why a page's two scales are timed
+back to back rather than in two phases minutes apart). One table per database:
 
     page | demo cost | fleet cost | fleet/demo | p50 | p99 | budget | verdict
 
@@ -451,44 +451,60 @@ def deep_page(dealer: Client) -> str:
     return path
 
 
-def measure_phase(db_name: str, scale: str, uri: str, secret_key: str, clients: dict,
-                  args, work: Path, keys_file: Path | None) -> dict:
-    log = work / f"gunicorn-{db_name}-{scale}.log"
-    server = Server(uri, secret_key, log)
-    results: dict[str, dict] = {}
-    try:
+@dataclass
+class Phase:
+    """One scale of one database: its own copy of the data, its gunicorn, its visitors."""
+
+    db_name: str
+    scale: str
+    uri: str
+    keys_file: Path | None = None
+    server: Server | None = None
+    clients: dict = field(default_factory=dict)
+    context: dict = field(default_factory=dict)
+    anonymous: Client | None = None
+    results: dict = field(default_factory=dict)
+
+    def start(self, secret_key: str, work: Path) -> None:
+        self.server = Server(self.uri, secret_key, work / f"gunicorn-{self.db_name}-"
+                             f"{self.scale}.log")
         for role, email in (("owner", "owner@example.com"), ("dealer", "dealer@example.com"),
                             ("staff", "support@example.com")):
-            if role not in clients:
-                clients[role] = sign_in(server.base, email)
-            clients[role].base = server.base
-        context = context_of(uri, scale, clients["dealer"])
-        if scale == "fleet" and "sample_owner" not in clients:
-            clients["sample_owner"] = sign_in(server.base, context["sample_owner"])
-        if "sample_owner" in clients:
-            clients["sample_owner"].base = server.base
-        anonymous = Client(server.base)
-        for page in PAGES:
-            if args.pages and page.name not in args.pages and page.name != "healthz":
+            self.clients[role] = sign_in(self.server.base, email)
+        self.context = context_of(self.uri, self.scale, self.clients["dealer"])
+        if self.scale == "fleet":
+            self.clients["sample_owner"] = sign_in(self.server.base,
+                                                   self.context["sample_owner"])
+        self.anonymous = Client(self.server.base)
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.stop()
+
+
+def measure_pages(phases: list[Phase], args, work: Path) -> None:
+    """Each page at demo scale, then at fleet scale right after (two servers, each on
+    its own copy of the data): the machine's load drifts from minute to minute, so the
+    two costs of a page are compared at nearly the same moment, and each with the
+    /healthz run right before it on its own server."""
+    for page in PAGES:
+        if args.pages and page.name not in args.pages and page.name != "healthz":
+            continue
+        for phase in phases:
+            if page.fleet_only and phase.scale != "fleet":
                 continue
-            if page.fleet_only and scale != "fleet":
-                continue
-            # /healthz right before each page: the machine's load drifts from minute to
-            # minute, so each page is compared with the baseline of its own moment
+            server = phase.server
             settle(server.base)
             baseline = run_wrk(server.base + "/healthz", args.baseline_seconds, {})["rps"]
-            row = measure_page(page, server, context, clients, anonymous, args, work,
-                               keys_file)
+            row = measure_page(page, server, phase.context, phase.clients, phase.anonymous,
+                               args, work, phase.keys_file)
             settle(server.base)
             row["healthz_rps"] = row["rps"] if page.name == "healthz" else baseline
-            results[page.name] = row
-            print(f"  {db_name:<8} {scale:<5} {page.name:<22} {row['rps']:>8.1f}/s "
-                  f"p50 {row['p50']:>7.1f} ms  p99 {row['p99']:>7.1f} ms"
+            phase.results[page.name] = row
+            print(f"  {phase.db_name:<8} {phase.scale:<5} {page.name:<22} "
+                  f"{row['rps']:>8.1f}/s p50 {row['p50']:>7.1f} ms  p99 {row['p99']:>7.1f} ms"
                   + (f"  non-2xx {row['bad']}" if row["bad"] else "")
                   + (f"  {row['socket']}" if row["socket"] else ""), flush=True)
-    finally:
-        server.stop()
-    return results
 
 
 def measure_page(page: Page, server: Server, context: dict, clients: dict,
@@ -572,6 +588,45 @@ def fleet_args(full: bool) -> list[str]:
     return ["--gateways", "20000", "--big-dealer", "5000"]
 
 
+def copy_database(db_name: str, uri: str, work: Path) -> str:
+    """A copy of the database as it is (the demo scale, kept while the fleet is seeded
+    into the original): SQLite's backup, or a PostgreSQL database made from it as a
+    template (dropped first if an earlier run left it)."""
+    from sqlalchemy.engine import make_url
+
+    if db_name == "sqlite":
+        import sqlite3
+
+        copy = work / "bench-demo.sqlite3"
+        with sqlite3.connect(make_url(uri).database) as source, \
+                sqlite3.connect(copy) as target:
+            source.backup(target)
+        return f"sqlite:///{copy}"
+    import psycopg
+
+    url = make_url(uri)
+    name = f"{url.database}_demo"
+    admin = url.set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False)
+    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{url.database}"')
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_copy(db_name: str, uri: str) -> None:
+    if db_name == "sqlite":
+        return  # in the run's temporary folder
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(uri)
+    admin = url.set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False)
+    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+
+
 def bench_database(db_name: str, uri: str, args, work: Path) -> dict:
     check_loopback(uri) if db_name == "postgres" else None
     if db_name == "postgres":
@@ -581,9 +636,7 @@ def bench_database(db_name: str, uri: str, args, work: Path) -> dict:
     flask(uri, "seed", "demo")
     flask(uri, "gateways", "simulate", "--days", "30")
     print(f"{db_name}: demo data in {time.monotonic() - started:.0f} s", flush=True)
-    secret_key = secrets.token_hex(32)
-    clients: dict = {}
-    demo = measure_phase(db_name, "demo", uri, secret_key, clients, args, work, None)
+    demo_uri = copy_database(db_name, uri, work)
     keys_file = work / f"keys-{db_name}.csv"
     started = time.monotonic()
     out = flask(uri, "seed", "fleet", *fleet_args(args.full), "--api-keys", str(keys_file),
@@ -591,8 +644,17 @@ def bench_database(db_name: str, uri: str, args, work: Path) -> dict:
     seeded = time.monotonic() - started
     print(f"{db_name}: {out.strip().splitlines()[0]} ({seeded:.0f} s with the command)",
           flush=True)
-    fleet = measure_phase(db_name, "fleet", uri, secret_key, clients, args, work, keys_file)
-    return {"demo": demo, "fleet": fleet, "seed_seconds": seeded}
+    secret_key = secrets.token_hex(32)
+    phases = [Phase(db_name, "demo", demo_uri), Phase(db_name, "fleet", uri, keys_file)]
+    try:
+        for phase in phases:
+            phase.start(secret_key, work)
+        measure_pages(phases, args, work)
+    finally:
+        for phase in phases:
+            phase.stop()
+        drop_copy(db_name, demo_uri)
+    return {"demo": phases[0].results, "fleet": phases[1].results, "seed_seconds": seeded}
 
 
 def verdict(page: Page, demo: dict | None, fleet: dict | None, cost_demo, cost_fleet) -> str:
