@@ -94,7 +94,8 @@ test-postgres:
 # + simulate) and at fleet scale (seed fleet: 20,000 gateways, a 5,000-gateway dealer), on
 # SQLite and on PostgreSQL (BENCH_POSTGRES_URL, default the database enelink_bench on
 # 127.0.0.1:5432, recreated by each run), under gunicorn (2 workers) with wrk (16
-# connections); one table per database with the budget each page misses. Options through
+# connections), each page at both scales back to back (a server on each, the demo-scale
+# data kept as a copy); one table per database with the budget each page misses. Options through
 # BENCH_ARGS, e.g. `make bench BENCH_ARGS="--full --only postgres --seconds 5"`. Then
 # whether an answer's time tells that an address has an account (password reset and a new
 # activation link, 200 alternating known/unknown pairs each, median difference), then
