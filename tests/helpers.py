@@ -2,6 +2,8 @@
 readings as a gateway sends them."""
 from __future__ import annotations
 
+import re
+
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
@@ -11,6 +13,15 @@ from blueprints.monitoring.telemetry import JST
 from models import db, utcnow
 from models.mail import OutboxMail
 from tests.conftest import csrf_from, links_in, path_of
+
+# A page's CSRF tokens (the form field's and htmx's header on <body>): each carries the
+# second it was signed, so two answers compared as text must have them blanked
+CSRF_VALUE = re.compile(r'(name="csrf_token"[^>]*value="|"X-CSRFToken": ")[^"]+(")')
+
+
+def without_csrf(body: str) -> str:
+    """The page with its CSRF tokens blanked (`-`)."""
+    return CSRF_VALUE.sub(r"\1-\2", body)
 
 PASSWORD = "Sunny-Roof-2026!"
 HX = {"HX-Request": "true"}

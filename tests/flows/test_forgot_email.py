@@ -15,11 +15,10 @@ from models.gateway import GatewayStatus
 from models.mail import OutboxMail, OutboxStatus
 from tests.conftest import SmtpServer, links_in, page_token, path_of
 from tests.flows.test_dealer_links import make_gateway, make_owner
-from tests.helpers import outbox, statements
+from tests.helpers import outbox, statements, without_csrf
 
 URL = "/account/forgot-email"
 OWNER = "owner@example.com"
-CSRF_VALUE = re.compile(r'(name="csrf_token"[^>]*value="|"X-CSRFToken": ")[^"]+(")')
 MATCH = {"family_name": "山田", "given_name": "太郎", "phone": "090-1234-5678",
          "gateway_id": "01AB12345678"}
 
@@ -36,7 +35,7 @@ def _owner_with_gateway(status=GatewayStatus.ACTIVE):
 def _post(client, token, **changes):
     with statements() as seen:
         response = client.post(URL, data={**MATCH, **changes, "csrf_token": token})
-    body = CSRF_VALUE.sub(r"\1-\2", response.get_data(as_text=True))
+    body = without_csrf(response.get_data(as_text=True))
     return response.status_code, body, list(seen)
 
 
