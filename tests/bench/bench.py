@@ -13,7 +13,10 @@ cost = /healthz req/s ÷ page req/s, the /healthz run (`--baseline-seconds`, def
 right before the page's on the same server, each run after the server has worked off the
 previous one's queue (these machines are shared and noisy: only ratios mean something,
 and the load drifts from minute to minute, which is why a page's two scales are timed
-back to back rather than in two phases minutes apart). One table per database:
+back to back rather than in two phases minutes apart). A page is read in `--repeat`
+samples (default 3, sharing its `--seconds`), each after its own /healthz run, and the
+sample of the median cost is kept: a burst of a neighbour's load during one second
+decides nothing. The POST scripts run once. One table per database:
 
     page | demo cost | fleet cost | fleet/demo | p50 | p99 | budget | verdict
 
@@ -494,13 +497,23 @@ def measure_pages(phases: list[Phase], args, work: Path) -> None:
             if page.fleet_only and phase.scale != "fleet":
                 continue
             server = phase.server
-            settle(server.base)
-            baseline = run_wrk(server.base + "/healthz", args.baseline_seconds, {})["rps"]
-            row = measure_page(page, server, phase.context, phase.clients, phase.anonymous,
-                               args, work, phase.keys_file)
-            settle(server.base)
-            row["healthz_rps"] = row["rps"] if page.name == "healthz" else baseline
-            phase.results[page.name] = row
+            # a page read --repeat times (its --seconds shared among them), each after its
+            # own /healthz run: the sample of the median cost is kept, so that one
+            # moment's burst of a neighbour's load decides nothing (a POST script: once)
+            repeat = 1 if page.script else args.repeat
+            samples = []
+            for _ in range(repeat):
+                settle(server.base)
+                baseline = run_wrk(server.base + "/healthz", args.baseline_seconds,
+                                   {})["rps"]
+                sample = measure_page(page, server, phase.context, phase.clients,
+                                      phase.anonymous, args, work, phase.keys_file,
+                                      max(1, args.seconds // repeat))
+                settle(server.base)
+                sample["healthz_rps"] = sample["rps"] if page.name == "healthz" else baseline
+                samples.append(sample)
+            samples.sort(key=lambda sample: sample["healthz_rps"] / sample["rps"])
+            row = phase.results[page.name] = samples[len(samples) // 2]
             print(f"  {phase.db_name:<8} {phase.scale:<5} {page.name:<22} "
                   f"{row['rps']:>8.1f}/s p50 {row['p50']:>7.1f} ms  p99 {row['p99']:>7.1f} ms"
                   + (f"  non-2xx {row['bad']}" if row["bad"] else "")
@@ -508,7 +521,8 @@ def measure_pages(phases: list[Phase], args, work: Path) -> None:
 
 
 def measure_page(page: Page, server: Server, context: dict, clients: dict,
-                 anonymous: Client, args, work: Path, keys_file: Path | None) -> dict:
+                 anonymous: Client, args, work: Path, keys_file: Path | None,
+                 seconds: int) -> dict:
     path = page.path.format(**context)
     headers = dict(page.headers)
     client = clients.get(page.role, anonymous)
@@ -526,7 +540,7 @@ def measure_page(page: Page, server: Server, context: dict, clients: dict,
         headers["Cookie"] = visitor.cookie_header()
         script = work / "signin.lua"
         script.write_text(LUA_SIGNIN)
-        return run_wrk(server.base + path, args.seconds, headers, script,
+        return run_wrk(server.base + path, seconds, headers, script,
                        {"BENCH_BODY": body})
     if page.script in ("single", "batch", "resend"):
         return measure_api(page, server, args, work, keys_file, context)
@@ -534,7 +548,7 @@ def measure_page(page: Page, server: Server, context: dict, clients: dict,
     expected = page.expect.format(**context)
     if status != 200 or (expected and expected not in text):
         raise BenchError(f"{page.name}: {path} answered {status} without {expected!r}")
-    return run_wrk(server.base + path, args.seconds, headers)
+    return run_wrk(server.base + path, seconds, headers)
 
 
 def measure_api(page: Page, server: Server, args, work: Path, keys_file: Path,
@@ -690,7 +704,7 @@ def table(db_name: str, result: dict, args) -> list[str]:
     base_fleet = fleet["healthz"]["rps"]
     lines = [f"== {db_name}: healthz {base_demo:.0f} req/s (demo), {base_fleet:.0f} req/s "
              f"(fleet); gunicorn {WORKERS} workers, wrk -c{CONNECTIONS} -t{THREADS} "
-             f"-d{args.seconds}s; fleet {'full' if args.full else 'default'} seeded in "
+             f"-d{args.seconds}s in {args.repeat} samples (median); fleet {'full' if args.full else 'default'} seeded in "
              f"{result['seed_seconds']:.0f} s ==",
              f"{'page':<22} {'demo cost':>9} {'fleet cost':>10} {'fleet/demo':>10} "
              f"{'p50 ms':>8} {'p99 ms':>8}  {'budget':<26} verdict"]
@@ -723,6 +737,9 @@ def main() -> int:
     parser.add_argument("--only", choices=("sqlite", "postgres"))
     parser.add_argument("--full", action="store_true", help="the issue's full fleet")
     parser.add_argument("--seconds", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="samples of each page (the --seconds shared among them), "
+                             "each after its own /healthz run; the median cost is kept")
     parser.add_argument("--baseline-seconds", type=int, default=1,
                         help="the /healthz run before each page, its cost's baseline")
     parser.add_argument("--pages", type=lambda value: set(value.split(",")), default=None,
@@ -732,6 +749,7 @@ def main() -> int:
     args = parser.parse_args()
     args.seconds = max(1, min(args.seconds, 60))
     args.baseline_seconds = max(1, min(args.baseline_seconds, 60))
+    args.repeat = max(1, min(args.repeat, 9))
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: `make bench-deps`")
     lines: list[str] = []
