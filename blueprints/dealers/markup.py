@@ -16,9 +16,9 @@ from markupsafe import Markup, escape
 from blueprints.core.templating import datetime_format
 from models import JST
 
-# the placeholder of the row's two links, built once per page (a ゲートウェイID is 12
-# letters and digits, as long as the placeholder)
-GATEWAY_PLACEHOLDER = "GATEWAYID000"
+# the stand-in ゲートウェイID of the row's two links, built once per page with it and
+# given each row's own ID (12 letters and digits, as long as the stand-in)
+STAND_IN_ID = "GATEWAYID000"
 
 
 def console_rows(items: Iterable, states: Mapping[int, str], labels: Mapping[str, str],
@@ -26,7 +26,7 @@ def console_rows(items: Iterable, states: Mapping[int, str], labels: Mapping[str
                  state_badge: Callable[[str], str]) -> Markup:
     """The <tr> of each LinkedGateway of a console page. `labels` are the columns'
     headings (owner_label, gateway_label, status_heading, state_label, linked_label) and
-    the monitoring link's text (monitoring_label); the two URLs hold GATEWAY_PLACEHOLDER;
+    the monitoring link's text (monitoring_label); the two URLs hold STAND_IN_ID;
     `status_label` and `state_badge` are the templates' macros."""
     text = {name: str(escape(value)) for name, value in labels.items()}
     owner_cell = f'\n      <tr>\n        <td data-label="{text["owner_label"]}">'
@@ -53,9 +53,9 @@ def console_rows(items: Iterable, states: Mapping[int, str], labels: Mapping[str
             f'{owner_cell}{escape(owner.full_name)}<br><span class="break">{escape(owner.email)}</span>'
             if owner else f"{owner_cell}—")
         rows.append(
-            f'{gateway_cell}{detail.replace(GATEWAY_PLACEHOLDER, gateway_id)}">{gateway_id}</a>'
+            f'{gateway_cell}{detail.replace(STAND_IN_ID, gateway_id)}">{gateway_id}</a>'
             f'<br>{escape(gateway.site_name or "")}{status_cell}{status}{state_cell}{state}'
-            f'<br><a href="{monitor.replace(GATEWAY_PLACEHOLDER, gateway_id)}{monitoring}'
+            f'<br><a href="{monitor.replace(STAND_IN_ID, gateway_id)}{monitoring}'
             f'{escape(item.linked_at.astimezone(JST).strftime(when)) if item.linked_at else ""}'
             f'{end}')
     return Markup("".join(rows))
