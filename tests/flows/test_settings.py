@@ -36,6 +36,8 @@ def test_personal_info_edit(client):
     assert changed.phones[0].number == "0312345678" and changed.language == "en"
     page = client.get("/account/settings/personal").get_data(as_text=True)
     assert "Personal information" in page or 'lang="en"' in page
+    # shown back as stored (the phones read for the page, in their order)
+    assert '<option selected value="landline">' in page and 'value="03-1234-5678"' in page
 
 
 ADDRESS = {"address-postal_code": "1030026", "address-prefecture": "東京都",
