@@ -423,8 +423,11 @@ def _matching_links(dealer: Dealer, query: str, start: int,
     rows_statement, count_statement = _search_statements(dialect, indexed)
     params = {"dealer": dealer.id, "half": _like_pattern(half), "site": _like_pattern(query),
               "start": start, "count": count}
-    if dialect != "postgresql" and indexed:
-        params["fts"] = _fts_query(dealer, half, query)
+    if indexed:
+        if dialect == "postgresql":
+            params.update(_index_patterns(half, query))
+        else:
+            params["fts"] = _fts_query(dealer, half, query)
     rows = db.session.connection().execute(rows_statement, params).all()
     if rows:
         return [_console_row(row) for row in rows], rows[0].total
@@ -469,15 +472,30 @@ def _search_matches(dialect: str, indexed: bool):
     # name finds hundreds of links by their site (0.3 ms less for 177 on PostgreSQL,
     # where ILIKE lowers both texts anew at each comparison); an e-mail or an ID finds few.
     if dialect == "postgresql":
-        # With the GIN index of (dealer, trigrams) the planner takes a bitmap scan of it;
-        # a shorter query has no trigram to look up (the index would be read whole): there
-        # the columns are wrapped so that the index of the dealer's links is walked.
-        def column(c):
-            return c if indexed else func.coalesce(c, "")
+        if not indexed:
+            # A query shorter than a trigram has none to look up (the index would be read
+            # whole): the columns are wrapped so that the index of the dealer's links is
+            # walked instead.
+            return and_(link.dealer_id == dealer,
+                        or_(*(func.coalesce(c, "").ilike(pattern, escape="/") for c, pattern
+                              in ((link.search_site_name, site), (link.search_email, half),
+                                  (link.search_gateway_id, half)))))
+        # The GIN index of (dealer, trigrams) is given the rarest trigrams of the query
+        # only (`_index_patterns`: two per column, `%abc%`), each column's an AND within
+        # one bitmap scan; the whole query is checked on what they find, wrapped (`|| ''`)
+        # so that it is a check of each candidate and not more trigrams to look up.
+        def looked_up(c, first: str, second: str):
+            return and_(c.ilike(bindparam(first, type_=String), escape="/"),
+                        c.ilike(bindparam(second, type_=String), escape="/"))
+
         return and_(link.dealer_id == dealer,
-                    or_(column(link.search_site_name).ilike(site, escape="/"),
-                        column(link.search_email).ilike(half, escape="/"),
-                        column(link.search_gateway_id).ilike(half, escape="/")))
+                    or_(looked_up(link.search_site_name, "site_a", "site_b"),
+                        looked_up(link.search_email, "half_a", "half_b"),
+                        looked_up(link.search_gateway_id, "half_a", "half_b")),
+                    or_(*(c.concat(literal_column("''")).ilike(pattern, escape="/")
+                          for c, pattern in ((link.search_site_name, site),
+                                             (link.search_email, half),
+                                             (link.search_gateway_id, half)))))
     # SQLite's LIKE ignores the case of ASCII letters (its lower() knows no others). The
     # FTS5 trigram table (folding the case of any letter: it finds a few more) gives the
     # candidates among the dealer's links; LIKE keeps exactly what the search finds.
@@ -532,17 +550,53 @@ class TrigramCounts:
         missing = [tile for tile, kept in known.items()
                    if kept is None or now - kept[1] > TRIGRAM_COUNTS_FOR]
         if missing:
-            # one statement: each missing trigram's links, counted up to COMMON
-            probes = ", ".join(
-                f"(SELECT count(*) FROM (SELECT 1 FROM dealer_link_fts WHERE "
-                f"dealer_link_fts MATCH :t{n} LIMIT {COMMON}))" for n in range(len(missing)))
-            counted = db.session.execute(text(f"SELECT {probes}"), {
-                f"t{n}": _fts_terms([tile]) for n, tile in enumerate(missing)}).one()
+            counted = _count_links_holding(missing)
             if len(self.counts) + len(missing) > TRIGRAM_COUNTS_KEPT:
                 self.counts.clear()
             for tile, count in zip(missing, counted):
                 known[tile] = self.counts[tile] = (count, now)
         return {tile: kept[0] for tile, kept in known.items()}
+
+
+def _count_links_holding(tiles: list[str]) -> list[int]:
+    """How many links (of all dealers) hold each trigram, up to COMMON, in one statement:
+    SQLite's by the FTS5 table, PostgreSQL's by the GIN index (any of the three copies,
+    any case)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        held = " OR ".join(f"{column} ILIKE :t{{n}} ESCAPE '/'" for column in (
+            "search_site_name", "search_email", "search_gateway_id"))
+        probe = f"(SELECT count(*) FROM (SELECT 1 FROM dealer_link WHERE {held} LIMIT {COMMON}) AS held)"
+        terms = [_like_pattern(tile) for tile in tiles]
+    else:
+        probe = (f"(SELECT count(*) FROM (SELECT 1 FROM dealer_link_fts WHERE "
+                 f"dealer_link_fts MATCH :t{{n}} LIMIT {COMMON}))")
+        terms = [_fts_terms([tile]) for tile in tiles]
+    probes = ", ".join(probe.format(n=n) for n in range(len(tiles)))
+    return list(db.session.execute(text(f"SELECT {probes}"), {
+        f"t{n}": term for n, term in enumerate(terms)}).one())
+
+
+def _rarest(tiles: list[str], counts: dict[str, int]) -> list[str]:
+    """The two rarest of the tiles held by fewer than COMMON links (none: all common)."""
+    return sorted((tile for tile in tiles if counts[tile] < COMMON), key=counts.get)[:2]
+
+
+def _index_patterns(half: str, query: str) -> dict[str, str]:
+    """PostgreSQL: what the GIN index is given of a query, two `%abc%` patterns for the
+    e-mail and gateway ID (`half_a`, `half_b`) and two for the site name (`site_a`,
+    `site_b`): its rarest trigrams (one given twice when only one is rare), or the whole
+    query twice when none is. Only trigrams of letters and digits: pg_trgm splits a text
+    at any other character, and a pattern with no trigram left would read the whole
+    index."""
+    words = [tile for tile in dict.fromkeys([*_tiles(half), *_tiles(query)])
+             if tile.isalnum()]
+    counts = _trigram_counts().of(words) if words else {}
+    patterns = {}
+    for name, text_ in (("half", half), ("site", query)):
+        rare = _rarest([tile for tile in _tiles(text_) if tile in counts], counts)
+        first, second = (rare * 2)[:2] if rare else (text_, text_)
+        patterns[f"{name}_a"], patterns[f"{name}_b"] = _like_pattern(first), _like_pattern(second)
+    return patterns
 
 
 def _trigram_counts() -> TrigramCounts:
@@ -559,7 +613,7 @@ def _fts_query(dealer: Dealer, half: str, query: str) -> str:
     counts = _trigram_counts().of([tile for _columns, tiles in groups for tile in tiles])
     scoped, texts = False, []
     for columns, tiles in groups:
-        rare = sorted((tile for tile in tiles if counts[tile] < COMMON), key=counts.get)[:2]
+        rare = _rarest(tiles, counts)
         if not rare or dealer.link_count < counts[rare[0]]:
             scoped = True
         texts.append(f"{columns} : {_fts_terms(rare or tiles)}")
