@@ -12,11 +12,12 @@ and support@example.com through their first two-step set-up, with pyotp).
 cost = /healthz req/s ÷ page req/s, the /healthz run (`--baseline-seconds`, default 1)
 right before the page's on the same server, each run after the server has worked off the
 previous one's queue (these machines are shared and noisy: only ratios mean something,
-and the load drifts from minute to minute, which is why a page's two scales are timed
-back to back rather than in two phases minutes apart). A page is read in `--repeat`
-samples (default 3, sharing its `--seconds`), each after its own /healthz run, and the
-sample of the median cost is kept: a burst of a neighbour's load during one second
-decides nothing. The POST scripts run once. One table per database:
+and the load drifts from second to second). A page is read in `--repeat` pairs of
+samples (default 3, sharing its `--seconds`): one at demo scale and one at fleet scale,
+back to back, the pair's order alternating so that a drift favours neither. A page's
+cost is its median sample's, and fleet/demo the median of the pairs' ratios: a burst of
+a neighbour's load during one second decides nothing. The POST scripts run once. One
+table per database:
 
     page | demo cost | fleet cost | fleet/demo | p50 | p99 | budget | verdict
 
@@ -486,38 +487,54 @@ class Phase:
 
 
 def measure_pages(phases: list[Phase], args, work: Path) -> None:
-    """Each page at demo scale, then at fleet scale right after (two servers, each on
-    its own copy of the data): the machine's load drifts from minute to minute, so the
-    two costs of a page are compared at nearly the same moment, and each with the
-    /healthz run right before it on its own server."""
+    """Each page at demo scale and at fleet scale in pairs of samples taken back to back
+    (two servers, each on its own copy of the data), the pair's order alternating (demo
+    then fleet, fleet then demo, …): the machine's load drifts from second to second, so
+    a page's two costs are compared at nearly the same moment, each with the /healthz
+    run right before it on its own server, and a drift favours neither scale. A page's
+    cost is its median sample's; fleet/demo is the median of the pairs' ratios."""
     for page in PAGES:
         if args.pages and page.name not in args.pages and page.name != "healthz":
             continue
-        for phase in phases:
-            if page.fleet_only and phase.scale != "fleet":
-                continue
-            server = phase.server
-            # a page read --repeat times (its --seconds shared among them), each after its
-            # own /healthz run: the sample of the median cost is kept, so that one
-            # moment's burst of a neighbour's load decides nothing (a POST script: once)
-            repeat = 1 if page.script else args.repeat
-            samples = []
-            for _ in range(repeat):
-                settle(server.base)
-                baseline = run_wrk(server.base + "/healthz", args.baseline_seconds,
-                                   {})["rps"]
-                sample = measure_page(page, server, phase.context, phase.clients,
-                                      phase.anonymous, args, work, phase.keys_file,
-                                      max(1, args.seconds // repeat))
-                settle(server.base)
-                sample["healthz_rps"] = sample["rps"] if page.name == "healthz" else baseline
-                samples.append(sample)
-            samples.sort(key=lambda sample: sample["healthz_rps"] / sample["rps"])
-            row = phase.results[page.name] = samples[len(samples) // 2]
+        taking = [phase for phase in phases if not page.fleet_only or phase.scale == "fleet"]
+        # a page read --repeat times at each scale (its --seconds shared among them): so
+        # that one moment's burst of a neighbour's load decides nothing (a POST script:
+        # once)
+        repeat = 1 if page.script else args.repeat
+        samples: dict[str, list[dict]] = {phase.scale: [] for phase in taking}
+        for turn in range(repeat):
+            for phase in (taking if turn % 2 == 0 else taking[::-1]):
+                samples[phase.scale].append(
+                    sample_page(page, phase, args, work, max(1, args.seconds // repeat)))
+        for phase in taking:
+            ordered = sorted(samples[phase.scale], key=cost)
+            row = phase.results[page.name] = dict(ordered[len(ordered) // 2])
+            if len(taking) == 2 and phase.scale == "fleet":
+                ratios = sorted(cost(fleet) / cost(demo) for demo, fleet in zip(
+                    samples["demo"], samples["fleet"]))
+                row["flat"] = ratios[len(ratios) // 2]
             print(f"  {phase.db_name:<8} {phase.scale:<5} {page.name:<22} "
                   f"{row['rps']:>8.1f}/s p50 {row['p50']:>7.1f} ms  p99 {row['p99']:>7.1f} ms"
                   + (f"  non-2xx {row['bad']}" if row["bad"] else "")
                   + (f"  {row['socket']}" if row["socket"] else ""), flush=True)
+
+
+def cost(sample: dict) -> float:
+    """What a request of the page costs, as /healthz requests of the same moment."""
+    return sample["healthz_rps"] / sample["rps"]
+
+
+def sample_page(page: Page, phase: Phase, args, work: Path, seconds: int) -> dict:
+    """One sample of a page on a phase's server: /healthz, then the page, each after the
+    server has worked off what the previous run left queued."""
+    server = phase.server
+    settle(server.base)
+    baseline = run_wrk(server.base + "/healthz", args.baseline_seconds, {})["rps"]
+    sample = measure_page(page, server, phase.context, phase.clients, phase.anonymous,
+                          args, work, phase.keys_file, seconds)
+    settle(server.base)
+    sample["healthz_rps"] = sample["rps"] if page.name == "healthz" else baseline
+    return sample
 
 
 def measure_page(page: Page, server: Server, context: dict, clients: dict,
@@ -671,23 +688,24 @@ def bench_database(db_name: str, uri: str, args, work: Path) -> dict:
     return {"demo": phases[0].results, "fleet": phases[1].results, "seed_seconds": seeded}
 
 
-def verdict(page: Page, demo: dict | None, fleet: dict | None, cost_demo, cost_fleet) -> str:
+def verdict(page: Page, demo: dict | None, fleet: dict | None, cost_demo, cost_fleet,
+            flat: float | None) -> str:
     misses = []
-    if cost_demo and cost_fleet and cost_fleet > FLAT * cost_demo:
+    if flat and flat > FLAT:
         misses.append(f"flat (>{FLAT}x)")
-    cost = cost_fleet if cost_fleet is not None else cost_demo
+    value = cost_fleet if cost_fleet is not None else cost_demo
     row = fleet or demo
-    if page.budget == "simple" and cost > 2:
+    if page.budget == "simple" and value > 2:
         misses.append("cost>2")
-    if page.budget == "monitor" and cost > 5:
+    if page.budget == "monitor" and value > 5:
         misses.append("cost>5")
     if page.budget == "console":
-        if cost > 6:
+        if value > 6:
             misses.append("cost>6")
         if row["p99"] > 150:
             misses.append("p99>150ms")
     if page.budget == "api":
-        if cost > 3:
+        if value > 3:
             misses.append("cost>3")
         if row["rps"] < 200:
             misses.append("<200/s")
@@ -704,7 +722,7 @@ def table(db_name: str, result: dict, args) -> list[str]:
     base_fleet = fleet["healthz"]["rps"]
     lines = [f"== {db_name}: healthz {base_demo:.0f} req/s (demo), {base_fleet:.0f} req/s "
              f"(fleet); gunicorn {WORKERS} workers, wrk -c{CONNECTIONS} -t{THREADS} "
-             f"-d{args.seconds}s in {args.repeat} samples (median); fleet {'full' if args.full else 'default'} seeded in "
+             f"-d{args.seconds}s in {args.repeat} paired samples (median); fleet {'full' if args.full else 'default'} seeded in "
              f"{result['seed_seconds']:.0f} s ==",
              f"{'page':<22} {'demo cost':>9} {'fleet cost':>10} {'fleet/demo':>10} "
              f"{'p50 ms':>8} {'p99 ms':>8}  {'budget':<26} verdict"]
@@ -712,9 +730,10 @@ def table(db_name: str, result: dict, args) -> list[str]:
         d, f = demo.get(page.compare or page.name), fleet.get(page.name)
         if not d and not f:
             continue
-        cost_d = d["healthz_rps"] / d["rps"] if d else None
-        cost_f = f["healthz_rps"] / f["rps"] if f else None
-        ratio = f"{cost_f / cost_d:.2f}" if cost_d and cost_f else "—"
+        cost_d = cost(d) if d else None
+        cost_f = cost(f) if f else None
+        flat = f.get("flat", cost_f / cost_d) if cost_d and cost_f else None
+        ratio = f"{flat:.2f}" if flat else "—"
         row = f or d
         budget = BUDGETS.get(page.budget, "") + (
             "" if page.fleet_only and not page.compare
@@ -724,7 +743,7 @@ def table(db_name: str, result: dict, args) -> list[str]:
         lines.append(
             f"{page.name:<22} {_cost(cost_d):>9} {_cost(cost_f):>10} {ratio:>10} "
             f"{row['p50']:>8.1f} {row['p99']:>8.1f}  {budget:<26} "
-            f"{'' if page.name == 'healthz' else verdict(page, d, f, cost_d, cost_f)}{extra}")
+            f"{'' if page.name == 'healthz' else verdict(page, d, f, cost_d, cost_f, flat)}{extra}")
     return lines
 
 
@@ -738,8 +757,9 @@ def main() -> int:
     parser.add_argument("--full", action="store_true", help="the issue's full fleet")
     parser.add_argument("--seconds", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=3,
-                        help="samples of each page (the --seconds shared among them), "
-                             "each after its own /healthz run; the median cost is kept")
+                        help="pairs of samples of each page, demo and fleet scale back to "
+                             "back (the --seconds shared among them), each after its own "
+                             "/healthz run; the median cost and ratio are kept")
     parser.add_argument("--baseline-seconds", type=int, default=1,
                         help="the /healthz run before each page, its cost's baseline")
     parser.add_argument("--pages", type=lambda value: set(value.split(",")), default=None,
