@@ -73,8 +73,10 @@ def postgres_read_transactions(app, engine) -> None:
     (and deallocates them all on the server) whenever the connection rolls back. Flask
     ends each request's session with a rollback, so the statements every page runs (the
     sign-in query above all) were parsed and planned on every request. For a transaction
-    that ran only SELECTs, COMMIT ends it just as ROLLBACK does. A request that wrote, or
-    left changes unflushed, or failed, still ends with the rollback it always had."""
+    that ran only SELECTs, COMMIT ends it just as ROLLBACK does. A read-only view whose
+    reads all ran without a block has nothing to end: the rollback then finds psycopg
+    idle, sends nothing and keeps what it prepared. A request that wrote, or left changes
+    unflushed, or failed, still ends with the rollback it always had."""
     if engine.dialect.name != "postgresql":
         return
     from flask import g
@@ -115,6 +117,11 @@ def postgres_read_transactions(app, engine) -> None:
     def _commit_reads(error):
         connection = g.pop("transaction_connection", None)
         if error is not None or connection is None or connection.closed:
+            return
+        if connection.connection.info.get(_READS_IN_AUTOCOMMIT):
+            # Its reads ran without a transaction block: there is nothing to end, and the
+            # teardown's rollback finds psycopg idle, which then sends nothing and keeps
+            # its prepared statements.
             return
         session = db.session()
         if (not connection.in_transaction() or connection.info.get("wrote", True)
