@@ -58,6 +58,23 @@ def reads(statement: str) -> bool:
     return head == "SELECT" or (head[:4] == "WITH" and not _WRITES.search(statement))
 
 
+# statement text → whether it writes or locks; the app's statements are a few hundred
+# texts (SQLAlchemy's compiled cache), each searched once instead of on every run
+_WRITES_OR_LOCKS: dict[str, bool] = {}
+_WRITES_OR_LOCKS_KEPT = 4096
+
+
+def writes_or_locks(statement: str) -> bool:
+    """A statement that writes, or reads and locks what it read (`reads`, `_LOCKS`)."""
+    known = _WRITES_OR_LOCKS.get(statement)
+    if known is None:
+        if len(_WRITES_OR_LOCKS) >= _WRITES_OR_LOCKS_KEPT:
+            _WRITES_OR_LOCKS.clear()
+        known = _WRITES_OR_LOCKS[statement] = (not reads(statement)
+                                                or bool(_LOCKS.search(statement)))
+    return known
+
+
 def postgres_read_transactions(app, engine) -> None:
     """PostgreSQL: a read-only view's reads run without a transaction block, and a request
     whose transaction only read ends it with COMMIT, not ROLLBACK.
@@ -107,7 +124,7 @@ def postgres_read_transactions(app, engine) -> None:
 
     @event.listens_for(engine, "before_cursor_execute")
     def _before_execute(connection, _cursor, statement, _parameters, _context, _many):
-        if not reads(statement) or _LOCKS.search(statement):
+        if writes_or_locks(statement):
             connection.info["wrote"] = True
             pooled = connection.connection
             if pooled.info.pop(_READS_IN_AUTOCOMMIT, False):
