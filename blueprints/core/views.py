@@ -4,12 +4,15 @@ from __future__ import annotations
 import re
 
 from flask import abort, current_app, redirect, render_template, request, session
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import text
 from werkzeug.datastructures import MultiDict
 
 from blueprints.core import bp, registry, services
+from blueprints.core.caching import app_cache
 from blueprints.core.redirects import safe_next
 from blueprints.core.transactions import read_only
 from forms.account import ConfirmForm
@@ -25,7 +28,28 @@ def index():
     """Home: the launcher of the services this account may use."""
     if not current_user.is_authenticated:
         return render_template("core/welcome.html")
-    return render_template("core/launcher.html", entries=services.launcher_entries(current_user))
+    return render_template("core/launcher.html", tiles=_launcher_tiles())
+
+
+def _launcher_tiles() -> Markup:
+    """The tiles of the services this account may use, drawn once per process for what
+    they show (which tiles, the language, the script root of their URLs) and kept
+    (blueprints/core/caching.py): every account with the same services sees the same
+    tiles, and drawing them (each title and description translated) was a third of
+    the page."""
+    entries = services.launcher_entries(current_user)
+    key = (request.script_root, str(get_locale() or "ja"),
+           tuple(entry.endpoint for entry in entries))
+    cache = app_cache("core.launcher_tiles", LAUNCHER_TILES_KEPT)
+    tiles = cache.get(key)
+    if tiles is None:
+        tiles = cache.put(key, Markup(render_template("core/_launcher_tiles.html",
+                                                      entries=entries)))
+    return tiles
+
+
+# One entry per set of services and language: a few dozen at most.
+LAUNCHER_TILES_KEPT = 64
 
 
 @bp.get("/healthz")

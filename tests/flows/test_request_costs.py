@@ -271,6 +271,48 @@ def test_a_dealers_home_looks_up_its_dealer_once(app, client):
         assert dealer_for_account(member) is not None
 
 
+def test_the_launcher_tiles_are_drawn_once_per_set_of_services_and_language(app, owner_client):
+    """The home page's tiles are drawn once per process for which services an account
+    may use and the language (core/views.py `_launcher_tiles`): every account with the
+    same services sees the same tiles, another set or language draws its own."""
+    from flask import template_rendered
+
+    from tests.flows.test_dealer_links import make_dealer
+    from tests.flows.test_dealer_pages import _member, dealer_company_of
+
+    drawn = []
+
+    def record(_app, template, context, **_extra):
+        if template.name == "core/_launcher_tiles.html":
+            drawn.append([entry.endpoint for entry in context["entries"]])
+
+    _member(dealer_company_of(make_dealer(1)))
+    dealer_client = app.test_client()
+    login(dealer_client, "member@dealer1.example")
+    template_rendered.connect(record, app)
+    try:
+        # (the owner's tiles were drawn by the fixture's first visit)
+        first = owner_client.get("/").get_data(as_text=True)
+        again = owner_client.get("/").get_data(as_text=True)
+        assert drawn == [] and first == again
+        assert "遠隔モニタリング" in first and 'href="/dealers/"' not in first
+        dealer_home = dealer_client.get("/").get_data(as_text=True)
+        assert len(drawn) == 1 and "dealers.console" in drawn[0]
+        assert 'href="/dealers/"' in dealer_home
+        dealer_client.get("/")
+        assert len(drawn) == 1
+        owner_client.post("/language", data={"csrf_token": csrf_from(first),
+                                             "language": "en"})
+        english = owner_client.get("/").get_data(as_text=True)
+        assert len(drawn) == 2 and "dealers.console" not in drawn[1]
+        assert 'lang="en"' in english and "Remote monitoring" in english
+        assert "遠隔モニタリング" not in english
+        owner_client.get("/")
+        assert len(drawn) == 2
+    finally:
+        template_rendered.disconnect(record, app)
+
+
 def test_a_constant_select_marks_each_requests_choice_in_its_language(app, monkeypatch):
     """The 都道府県 options are rendered once per process and language; each request still
     gets its own selected option, the labels in its language, and a form that sets other
