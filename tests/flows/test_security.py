@@ -88,6 +88,38 @@ def test_tampered_csrf_token_is_refused(client):
     assert response.status_code == 400
 
 
+def test_a_sessions_csrf_token_is_signed_once_and_still_checked(app, client):
+    """The templates' csrf_token() signs the session's token once per process
+    (core/security.py): every page of a session carries the same signed token, another
+    session its own, and the token is checked as always."""
+    from tests.flows.test_dealer_links import make_owner
+
+    make_owner()
+    make_owner(email="other@example.com")
+    assert login(client, "owner@example.com").status_code == 303
+    first = csrf_from(client.get("/").get_data(as_text=True))
+    again = csrf_from(client.get("/account/settings").get_data(as_text=True))
+    other = app.test_client()
+    assert login(other, "other@example.com").status_code == 303
+    theirs = csrf_from(other.get("/").get_data(as_text=True))
+    assert first == again != theirs
+    # another session's token, or a tampered one, is refused; the session's own works
+    for wrong in (theirs, first[:-2] + ("xx" if not first.endswith("xx") else "yy")):
+        refused = client.post("/language", data={"csrf_token": wrong, "language": "en"})
+        assert refused.status_code == 400
+    assert client.post("/language", data={"csrf_token": first,
+                                          "language": "en"}).status_code == 303
+    # with a time limit, the token is signed afresh for each page (its age is checked)
+    app.config["WTF_CSRF_TIME_LIMIT"] = 3600
+    kept = dict(app.extensions["signed_csrf_tokens"])
+    app.extensions["signed_csrf_tokens"].clear()
+    try:
+        assert csrf_from(client.get("/").get_data(as_text=True))
+        assert app.extensions["signed_csrf_tokens"] == {} and kept
+    finally:
+        app.config["WTF_CSRF_TIME_LIMIT"] = None
+
+
 def test_healthz(client):
     response = client.get("/healthz")
     assert response.status_code == 200 and response.json == {"status": "ok"}
