@@ -9,15 +9,16 @@ fleet). A gunicorn on each, and each page at demo scale and right after at fleet
 Signed-in pages use sessions made on each server (owner@example.com; dealer@example.com
 and support@example.com through their first two-step set-up, with pyotp).
 
-cost = /healthz req/s ÷ page req/s, the /healthz run (`--baseline-seconds`, default 1)
-right before the page's on the same server, each run after the server has worked off the
+cost = /healthz req/s ÷ page req/s, each run after the server has worked off the
 previous one's queue (these machines are shared and noisy: only ratios mean something,
-and the load drifts from second to second). A page is read in `--repeat` pairs of
-samples (default 3, sharing its `--seconds`): one at demo scale and one at fleet scale,
-back to back, the pair's order alternating so that a drift favours neither. A page's
-cost is its median sample's, and fleet/demo the median of the pairs' ratios: a burst of
-a neighbour's load during one second decides nothing. The POST scripts run once. One
-table per database:
+and the load drifts from second to second). A page is read in `--repeat` turns (default
+4, sharing its `--seconds`, default 4): a /healthz run (`--baseline-seconds`, default 1),
+then the page at demo scale and at fleet scale back to back, the turn's order
+alternating so that a drift favours neither. Both samples of a turn share its /healthz
+run (the two servers run the same code; /healthz reads no data), so a turn's fleet/demo
+is the ratio of the page's two throughputs. A page's cost is the median of its samples',
+fleet/demo the median of the turns': a burst of a neighbour's load during one second
+decides nothing. The POST scripts run once. One table per database:
 
     page | demo cost | fleet cost | fleet/demo | p50 | p99 | budget | verdict
 
@@ -27,7 +28,7 @@ checked once before it is timed (a 200 with the content it must show), and wrk's
 non-2xx answers is reported, so error pages are never timed. Loopback only; every loop
 is bounded.
 
-    python tests/bench/bench.py [--only sqlite|postgres] [--full] [--seconds 3]
+    python tests/bench/bench.py [--only sqlite|postgres] [--full] [--seconds 4]
         [--pages home,console,...] [--postgres URL]
 """
 from __future__ import annotations
@@ -487,54 +488,61 @@ class Phase:
 
 
 def measure_pages(phases: list[Phase], args, work: Path) -> None:
-    """Each page at demo scale and at fleet scale in pairs of samples taken back to back
-    (two servers, each on its own copy of the data), the pair's order alternating (demo
-    then fleet, fleet then demo, …): the machine's load drifts from second to second, so
-    a page's two costs are compared at nearly the same moment, each with the /healthz
-    run right before it on its own server, and a drift favours neither scale. A page's
-    cost is its median sample's; fleet/demo is the median of the pairs' ratios."""
+    """Each page at demo scale and at fleet scale in turns (two servers, each on its own
+    copy of the data): a /healthz run, then the page at both scales back to back, the
+    turn's order alternating (demo first, then fleet first, …). The machine's load drifts
+    from second to second: both samples of a turn share the /healthz run of that moment
+    (the two servers run the same code, and /healthz reads no data), so fleet/demo is
+    their two throughputs' ratio, and a drift favours neither scale. A page's cost is its
+    median sample's; fleet/demo the median of the turns' ratios."""
     for page in PAGES:
         if args.pages and page.name not in args.pages and page.name != "healthz":
             continue
         taking = [phase for phase in phases if not page.fleet_only or phase.scale == "fleet"]
-        # a page read --repeat times at each scale (its --seconds shared among them): so
-        # that one moment's burst of a neighbour's load decides nothing (a POST script:
-        # once)
+        # a page read in --repeat turns (its --seconds shared among them): so that one
+        # moment's burst of a neighbour's load decides nothing (a POST script: once)
         repeat = 1 if page.script else args.repeat
+        seconds = max(1, args.seconds // repeat)
         samples: dict[str, list[dict]] = {phase.scale: [] for phase in taking}
         for turn in range(repeat):
-            for phase in (taking if turn % 2 == 0 else taking[::-1]):
-                samples[phase.scale].append(
-                    sample_page(page, phase, args, work, max(1, args.seconds // repeat)))
+            order = taking if turn % 2 == 0 else taking[::-1]
+            settle(order[0].server.base)
+            baseline = run_wrk(order[0].server.base + "/healthz", args.baseline_seconds,
+                               {})["rps"]
+            for phase in order:
+                settle(phase.server.base)
+                sample = measure_page(page, phase.server, phase.context, phase.clients,
+                                      phase.anonymous, args, work, phase.keys_file, seconds)
+                sample["healthz_rps"] = sample["rps"] if page.name == "healthz" else baseline
+                samples[phase.scale].append(sample)
+            settle(order[-1].server.base)
         for phase in taking:
             ordered = sorted(samples[phase.scale], key=cost)
+            # the median sample's latencies; the median of the costs (of an even number
+            # of samples, the middle two's mean)
             row = phase.results[page.name] = dict(ordered[len(ordered) // 2])
+            row["cost"] = _median([cost(sample) for sample in ordered])
+            if page.name == "healthz":  # the table's heading: the median rate
+                row["rps"] = _median([sample["rps"] for sample in ordered])
             if len(taking) == 2 and phase.scale == "fleet":
-                ratios = sorted(cost(fleet) / cost(demo) for demo, fleet in zip(
-                    samples["demo"], samples["fleet"]))
-                row["flat"] = ratios[len(ratios) // 2]
+                row["flat"] = _median([demo["rps"] / fleet["rps"] for demo, fleet in zip(
+                    samples["demo"], samples["fleet"])])
             print(f"  {phase.db_name:<8} {phase.scale:<5} {page.name:<22} "
                   f"{row['rps']:>8.1f}/s p50 {row['p50']:>7.1f} ms  p99 {row['p99']:>7.1f} ms"
                   + (f"  non-2xx {row['bad']}" if row["bad"] else "")
                   + (f"  {row['socket']}" if row["socket"] else ""), flush=True)
 
 
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
 def cost(sample: dict) -> float:
-    """What a request of the page costs, as /healthz requests of the same moment."""
-    return sample["healthz_rps"] / sample["rps"]
-
-
-def sample_page(page: Page, phase: Phase, args, work: Path, seconds: int) -> dict:
-    """One sample of a page on a phase's server: /healthz, then the page, each after the
-    server has worked off what the previous run left queued."""
-    server = phase.server
-    settle(server.base)
-    baseline = run_wrk(server.base + "/healthz", args.baseline_seconds, {})["rps"]
-    sample = measure_page(page, server, phase.context, phase.clients, phase.anonymous,
-                          args, work, phase.keys_file, seconds)
-    settle(server.base)
-    sample["healthz_rps"] = sample["rps"] if page.name == "healthz" else baseline
-    return sample
+    """What a request of the page costs, as /healthz requests of the same moment (a
+    page's row: the median of its samples')."""
+    return sample["cost"] if "cost" in sample else sample["healthz_rps"] / sample["rps"]
 
 
 def measure_page(page: Page, server: Server, context: dict, clients: dict,
@@ -722,7 +730,7 @@ def table(db_name: str, result: dict, args) -> list[str]:
     base_fleet = fleet["healthz"]["rps"]
     lines = [f"== {db_name}: healthz {base_demo:.0f} req/s (demo), {base_fleet:.0f} req/s "
              f"(fleet); gunicorn {WORKERS} workers, wrk -c{CONNECTIONS} -t{THREADS} "
-             f"-d{args.seconds}s in {args.repeat} paired samples (median); fleet {'full' if args.full else 'default'} seeded in "
+             f"-d{args.seconds}s in {args.repeat} turns (median); fleet {'full' if args.full else 'default'} seeded in "
              f"{result['seed_seconds']:.0f} s ==",
              f"{'page':<22} {'demo cost':>9} {'fleet cost':>10} {'fleet/demo':>10} "
              f"{'p50 ms':>8} {'p99 ms':>8}  {'budget':<26} verdict"]
@@ -755,11 +763,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", choices=("sqlite", "postgres"))
     parser.add_argument("--full", action="store_true", help="the issue's full fleet")
-    parser.add_argument("--seconds", type=int, default=3)
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="pairs of samples of each page, demo and fleet scale back to "
-                             "back (the --seconds shared among them), each after its own "
-                             "/healthz run; the median cost and ratio are kept")
+    parser.add_argument("--seconds", type=int, default=4,
+                        help="each page's time at each scale, shared among its turns")
+    parser.add_argument("--repeat", type=int, default=4,
+                        help="turns of each page: a /healthz run, then the page at demo "
+                             "and fleet scale back to back (the --seconds shared among "
+                             "them); the median cost and ratio are kept")
     parser.add_argument("--baseline-seconds", type=int, default=1,
                         help="the /healthz run before each page, its cost's baseline")
     parser.add_argument("--pages", type=lambda value: set(value.split(",")), default=None,
