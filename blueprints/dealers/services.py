@@ -420,14 +420,14 @@ def _matching_links(dealer: Dealer, query: str, start: int,
     half = jaconv.z2h(query, kana=False, ascii=True, digit=True)
     dialect = db.session.get_bind().dialect.name
     indexed = len(query) >= TRIGRAM
-    rows_statement, count_statement = _search_statements(dialect, indexed)
+    narrowed = (_index_patterns(half, query) if indexed and dialect == "postgresql"
+                else None)
+    rows_statement, count_statement = _search_statements(dialect, indexed,
+                                                         narrowed is not None)
     params = {"dealer": dealer.id, "half": _like_pattern(half), "site": _like_pattern(query),
-              "start": start, "count": count}
-    if indexed:
-        if dialect == "postgresql":
-            params.update(_index_patterns(half, query))
-        else:
-            params["fts"] = _fts_query(dealer, half, query)
+              "start": start, "count": count, **(narrowed or {})}
+    if indexed and dialect != "postgresql":
+        params["fts"] = _fts_query(dealer, half, query)
     rows = db.session.connection().execute(rows_statement, params).all()
     if rows:
         return [_console_row(row) for row in rows], rows[0].total
@@ -441,15 +441,16 @@ TRIGRAM = 3
 
 
 @functools.cache
-def _search_statements(dialect: str, indexed: bool):
+def _search_statements(dialect: str, indexed: bool, narrowed: bool = False):
     """The search's statements (its page of rows with the count; the count alone), built
-    once per database and kind of query (parameters: dealer, half, site, start, count,
-    and on SQLite for an indexed query fts)."""
+    once per database and kind of query (parameters: dealer, half, site, start, count;
+    on SQLite for an indexed query fts; on PostgreSQL for a query with rare trigrams,
+    `narrowed`, the index's patterns of `_index_patterns`)."""
     # MATERIALIZED: the matches are found first (by the search index), then sorted; else
     # PostgreSQL would walk all the dealer's links in the console's order and filter them
     found = (select(DealerLink.id, DealerLink.alerting, DealerLink.linked_at,
                     DealerLink.gateway_id)
-             .where(_search_matches(dialect, indexed)).cte("found")
+             .where(_search_matches(dialect, indexed, narrowed)).cte("found")
              .prefix_with("MATERIALIZED"))
     paged = (select(*found.c, func.count().over().label("total"))
              .order_by(*_console_order(found.c)).offset(bindparam("start", type_=Integer))
@@ -458,7 +459,7 @@ def _search_statements(dialect: str, indexed: bool):
     return rows, select(func.count()).select_from(found)
 
 
-def _search_matches(dialect: str, indexed: bool):
+def _search_matches(dialect: str, indexed: bool, narrowed: bool = False):
     """The condition on links that the search finds among the dealer's: the owner's e-mail or the
     gateway ID containing the query with full-width letters and digits folded (`half`),
     or the site name containing the query as typed (`site`); any case (SQLite: of ASCII
@@ -480,6 +481,13 @@ def _search_matches(dialect: str, indexed: bool):
                         or_(*(func.coalesce(c, "").ilike(pattern, escape="/") for c, pattern
                               in ((link.search_site_name, site), (link.search_email, half),
                                   (link.search_gateway_id, half)))))
+        if not narrowed:
+            # no rare trigram: the GIN index of (dealer, trigrams) is given the whole
+            # query (a bitmap scan per column), and checks it on what it finds
+            return and_(link.dealer_id == dealer,
+                        or_(link.search_site_name.ilike(site, escape="/"),
+                            link.search_email.ilike(half, escape="/"),
+                            link.search_gateway_id.ilike(half, escape="/")))
         # The GIN index of (dealer, trigrams) is given the rarest trigrams of the query
         # only (`_index_patterns`: two per column, `%abc%`), each column's an AND within
         # one bitmap scan; the whole query is checked on what they find, wrapped (`|| ''`)
@@ -581,22 +589,24 @@ def _rarest(tiles: list[str], counts: dict[str, int]) -> list[str]:
     return sorted((tile for tile in tiles if counts[tile] < COMMON), key=counts.get)[:2]
 
 
-def _index_patterns(half: str, query: str) -> dict[str, str]:
+def _index_patterns(half: str, query: str) -> dict[str, str] | None:
     """PostgreSQL: what the GIN index is given of a query, two `%abc%` patterns for the
     e-mail and gateway ID (`half_a`, `half_b`) and two for the site name (`site_a`,
-    `site_b`): its rarest trigrams (one given twice when only one is rare), or the whole
-    query twice when none is. Only trigrams of letters and digits: pg_trgm splits a text
-    at any other character, and a pattern with no trigram left would read the whole
-    index."""
+    `site_b`): its rarest trigrams (one given twice when only one is rare), or, for a
+    text with none rare, the whole query twice; None when neither has a rare trigram
+    (the index is then given the whole query, as the statement without these patterns
+    does). Only trigrams of letters and digits: pg_trgm splits a text at any other
+    character, and a pattern with no trigram left would read the whole index."""
     words = [tile for tile in dict.fromkeys([*_tiles(half), *_tiles(query)])
              if tile.isalnum()]
     counts = _trigram_counts().of(words) if words else {}
-    patterns = {}
+    patterns, narrowed = {}, False
     for name, text_ in (("half", half), ("site", query)):
         rare = _rarest([tile for tile in _tiles(text_) if tile in counts], counts)
+        narrowed = narrowed or bool(rare)
         first, second = (rare * 2)[:2] if rare else (text_, text_)
         patterns[f"{name}_a"], patterns[f"{name}_b"] = _like_pattern(first), _like_pattern(second)
-    return patterns
+    return patterns if narrowed else None
 
 
 def _trigram_counts() -> TrigramCounts:

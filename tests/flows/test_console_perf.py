@@ -277,8 +277,10 @@ def _fts_queries(call) -> list[str]:
 
 
 def _index_patterns(call) -> list[dict[str, str]]:
-    """PostgreSQL: the patterns the search statements that `call` runs give the GIN index."""
-    return [{name: params[name] for name in ("half_a", "half_b", "site_a", "site_b")}
+    """PostgreSQL: the patterns the search statements that `call` runs give the GIN index
+    (the whole query for each, when the statement has none of its own)."""
+    return [{name: params.get(name, params[name[:4]]) for name in ("half_a", "half_b",
+                                                                   "site_a", "site_b")}
             for sql, params in _selects_of(call) if sql.lstrip().startswith("WITH")]
 
 
