@@ -29,6 +29,9 @@ class LRU:
                 self._items.move_to_end(key)
             return value
 
+    def __len__(self) -> int:
+        return len(self._items)
+
     def put(self, key, value):
         if self.size > 0:
             with self._lock:

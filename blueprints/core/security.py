@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import SecurityError
 
 from blueprints.core import registry
+from blueprints.core.caching import app_cache
 from blueprints.core.redirects import safe_next
 from blueprints.core.second_step import second_step_configured
 from models import db, utcnow
@@ -147,14 +148,9 @@ def csrf_token() -> str:
             or config.get("WTF_CSRF_FIELD_NAME", "csrf_token") != "csrf_token"
             or config.get("WTF_CSRF_SECRET_KEY") is not None):
         return generate_csrf()
-    kept = current_app.extensions.setdefault("signed_csrf_tokens", {})
+    kept = app_cache("core.signed_csrf_tokens", SIGNED_CSRF_KEPT)
     key = (current_app.secret_key, raw)
-    signed = kept.get(key)
-    if signed is None:
-        signed = generate_csrf()
-        if len(kept) >= SIGNED_CSRF_KEPT:
-            kept.clear()
-        kept[key] = signed
+    signed = kept.get(key) or kept.put(key, generate_csrf())
     g.csrf_token = signed
     return signed
 
