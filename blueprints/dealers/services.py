@@ -473,21 +473,19 @@ def _search_matches(dialect: str, indexed: bool, narrowed: bool = False):
     # name finds hundreds of links by their site (0.3 ms less for 177 on PostgreSQL,
     # where ILIKE lowers both texts anew at each comparison); an e-mail or an ID finds few.
     if dialect == "postgresql":
+        columns = ((link.search_site_name, site), (link.search_email, half),
+                   (link.search_gateway_id, half))
         if not indexed:
             # A query shorter than a trigram has none to look up (the index would be read
             # whole): the columns are wrapped so that the index of the dealer's links is
             # walked instead.
-            return and_(link.dealer_id == dealer,
-                        or_(*(func.coalesce(c, "").ilike(pattern, escape="/") for c, pattern
-                              in ((link.search_site_name, site), (link.search_email, half),
-                                  (link.search_gateway_id, half)))))
+            return and_(link.dealer_id == dealer, or_(*(
+                func.coalesce(c, "").ilike(pattern, escape="/") for c, pattern in columns)))
         if not narrowed:
             # no rare trigram: the GIN index of (dealer, trigrams) is given the whole
             # query (a bitmap scan per column), and checks it on what it finds
-            return and_(link.dealer_id == dealer,
-                        or_(link.search_site_name.ilike(site, escape="/"),
-                            link.search_email.ilike(half, escape="/"),
-                            link.search_gateway_id.ilike(half, escape="/")))
+            return and_(link.dealer_id == dealer, or_(*(
+                c.ilike(pattern, escape="/") for c, pattern in columns)))
         # The GIN index of (dealer, trigrams) is given the rarest trigrams of the query
         # only (`_index_patterns`: two per column, `%abc%`), each column's an AND within
         # one bitmap scan; the whole query is checked on what they find, wrapped (`|| ''`)
@@ -501,9 +499,7 @@ def _search_matches(dialect: str, indexed: bool, narrowed: bool = False):
                         looked_up(link.search_email, "half_a", "half_b"),
                         looked_up(link.search_gateway_id, "half_a", "half_b")),
                     or_(*(c.concat(literal_column("''")).ilike(pattern, escape="/")
-                          for c, pattern in ((link.search_site_name, site),
-                                             (link.search_email, half),
-                                             (link.search_gateway_id, half)))))
+                          for c, pattern in columns)))
     # SQLite's LIKE ignores the case of ASCII letters (its lower() knows no others). The
     # FTS5 trigram table (folding the case of any letter: it finds a few more) gives the
     # candidates among the dealer's links; LIKE keeps exactly what the search finds.
@@ -573,7 +569,8 @@ def _count_links_holding(tiles: list[str]) -> list[int]:
     if db.session.get_bind().dialect.name == "postgresql":
         held = " OR ".join(f"{column} ILIKE :t{{n}} ESCAPE '/'" for column in (
             "search_site_name", "search_email", "search_gateway_id"))
-        probe = f"(SELECT count(*) FROM (SELECT 1 FROM dealer_link WHERE {held} LIMIT {COMMON}) AS held)"
+        probe = (f"(SELECT count(*) FROM (SELECT 1 FROM dealer_link WHERE {held} "
+                 f"LIMIT {COMMON}) AS held)")
         terms = [_like_pattern(tile) for tile in tiles]
     else:
         probe = (f"(SELECT count(*) FROM (SELECT 1 FROM dealer_link_fts WHERE "
