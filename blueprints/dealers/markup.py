@@ -9,16 +9,23 @@ the labels are the template's, and a status or state label comes from the templa
 own macro, called once per value a page shows."""
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 
 from markupsafe import Markup, escape
 
-from blueprints.core.templating import datetime_format
-from models import JST
+from blueprints.core.templating import datetime_formatter
 
 # the stand-in ゲートウェイID of the row's two links, built once per page with it and
 # given each row's own ID (12 letters and digits, as long as the stand-in)
 STAND_IN_ID = "GATEWAYID000"
+# what escaping changes: a value without any of these is its own escape (most of a row's
+# values; markupsafe's escape makes a Markup object of each, several times the search)
+_SPECIAL = re.compile(r"[&<>\"']")
+
+
+def _text(value: str) -> str:
+    return str(escape(value)) if _SPECIAL.search(value) else value
 
 
 def console_rows(items: Iterable, states: Mapping[int, str], labels: Mapping[str, str],
@@ -36,13 +43,13 @@ def console_rows(items: Iterable, states: Mapping[int, str], labels: Mapping[str
     monitoring = f'">{text["monitoring_label"]}</a></td>\n        <td data-label="{text["linked_label"]}">'
     end = "</td>\n      </tr>\n      "
     detail, monitor = str(escape(detail_url)), str(escape(monitor_url))
-    when = datetime_format()
+    when = datetime_formatter()
     statuses: dict[str, str] = {}
     badges: dict[str, str] = {}
     rows = []
     for item in items:
         gateway, owner = item.gateway, item.owner
-        gateway_id = str(escape(gateway.gateway_id))
+        gateway_id = _text(gateway.gateway_id)
         status = statuses.get(gateway.status)
         if status is None:
             status = statuses[gateway.status] = str(escape(status_label(gateway.status)))
@@ -50,12 +57,13 @@ def console_rows(items: Iterable, states: Mapping[int, str], labels: Mapping[str
         if state is None:
             state = badges[states[gateway.id]] = str(escape(state_badge(states[gateway.id])))
         rows.append(
-            f'{owner_cell}{escape(owner.full_name)}<br><span class="break">{escape(owner.email)}</span>'
+            f'{owner_cell}{_text(owner.family_name)} {_text(owner.given_name)}'
+            f'<br><span class="break">{_text(owner.email)}</span>'
             if owner else f"{owner_cell}—")
         rows.append(
             f'{gateway_cell}{detail.replace(STAND_IN_ID, gateway_id)}">{gateway_id}</a>'
-            f'<br>{escape(gateway.site_name or "")}{status_cell}{status}{state_cell}{state}'
+            f'<br>{_text(gateway.site_name or "")}{status_cell}{status}{state_cell}{state}'
             f'<br><a href="{monitor.replace(STAND_IN_ID, gateway_id)}{monitoring}'
-            f'{escape(item.linked_at.astimezone(JST).strftime(when)) if item.linked_at else ""}'
+            f'{_text(when(item.linked_at)) if item.linked_at else ""}'
             f'{end}')
     return Markup("".join(rows))

@@ -259,7 +259,7 @@ def linked_dealers_of(gateways: list[Gateway]) -> dict[int, list[LinkedDealer]]:
     return found
 
 
-@dataclass
+@dataclass(slots=True)
 class LinkedGateway:
     gateway: Gateway
     owner: Account | None
@@ -274,7 +274,9 @@ class LinkedGateway:
 # says 正常): dealer_link.alerting, kept by triggers (migration 0015).
 
 
-@dataclass(frozen=True)
+# Plain classes with slots (not frozen: a frozen dataclass sets each field through
+# object.__setattr__, and a console page makes 60 of these): built per row of a page.
+@dataclass(slots=True)
 class ConsoleOwner:
     """What a console row shows of the owner."""
     family_name: str
@@ -286,7 +288,7 @@ class ConsoleOwner:
         return f"{self.family_name} {self.given_name}"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ConsoleGateway:
     """What a console row shows of the gateway, and what its status badge needs."""
     id: int
@@ -660,7 +662,9 @@ def _console_rows(statement, params: dict, *edge) -> list[LinkedGateway]:
                   "edge_id": edge[2]}
     # sorted here, not by the database: the page is 20 rows, its plan stays a walk of
     # the index of the dealer's links without a sort
-    rows = [_console_row(row) for row in db.session.connection().execute(statement, params)]
+    # all rows fetched at once (iterating the result fetches them one by one)
+    rows = [_console_row(row) for row in db.session.connection().execute(statement,
+                                                                           params).all()]
     return sorted(rows, key=lambda row: (row.alerting, row.linked_at, row.link_id),
                   reverse=True)
 
