@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections import namedtuple
 from dataclasses import dataclass, fields
@@ -26,8 +27,8 @@ from typing import NamedTuple
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import (DateTime, Integer, and_, any_, bindparam, exists, func, or_, select,
-                        type_coerce)
+from sqlalchemy import (DateTime, Integer, String, and_, any_, bindparam, exists, func,
+                        literal_column, or_, select, type_coerce)
 from sqlalchemy.orm import aliased
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import aggregate_order_by
@@ -217,12 +218,14 @@ def _status(gateway: Gateway, reading: Reading | None, daily: DailyEnergy | None
 
 
 # The open alerts of a list's gateways (`pks`), but a remote setting not yet applied (no
-# state of the operation). On PostgreSQL the ids are one array parameter: one statement
-# (prepared once, planned once) whatever the length of the list.
+# state of the operation). The ids are one parameter, an array on PostgreSQL and a JSON
+# array on SQLite (json_each): one statement whatever the length of the list (an
+# expanding IN is rendered anew for each length, and each id bound on its own).
 _OPEN_ALERTS = select(GatewayAlert.gateway_id, GatewayAlert.kind).where(
     GatewayAlert.ended_at.is_(None), GatewayAlert.kind != "unapplied")
-_OPEN_ALERTS_IN = _OPEN_ALERTS.where(
-    GatewayAlert.gateway_id.in_(bindparam("pks", expanding=True)))
+_OPEN_ALERTS_IN = _OPEN_ALERTS.where(GatewayAlert.gateway_id.in_(
+    select(literal_column("value", Integer)).select_from(
+        func.json_each(bindparam("pks", type_=String)))))
 _OPEN_ALERTS_ANY = _OPEN_ALERTS.where(
     GatewayAlert.gateway_id == any_(bindparam("pks", type_=postgresql.ARRAY(Integer))))
 
@@ -235,8 +238,11 @@ def list_states(gateways: list[Gateway], now: datetime | None = None) -> dict[in
     alerting = {}
     if pks:
         postgres = db.session.get_bind().dialect.name == "postgresql"
-        for gateway_pk, kind in db.session.execute(
-                _OPEN_ALERTS_ANY if postgres else _OPEN_ALERTS_IN, {"pks": pks}):
+        # run as Core (no ORM entities here: the session's ORM execution path costs
+        # more than the statement)
+        for gateway_pk, kind in db.session.connection().execute(
+                _OPEN_ALERTS_ANY if postgres else _OPEN_ALERTS_IN,
+                {"pks": pks if postgres else json.dumps(pks)}).all():
             if alerting.get(gateway_pk) != "error":
                 alerting[gateway_pk] = kind
     states = {}
