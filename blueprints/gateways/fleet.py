@@ -4,9 +4,9 @@ Development only, after `seed demo`. It adds, with bulk inserts (SQLAlchemy Core
 executemany in chunks; COPY on PostgreSQL), and touches nothing `seed demo` made except
 linking gateways to the demo dealer:
 
-* owners: activated personal accounts with Japanese names and unique addresses on the
-  reserved domain `fleet.example.jp`, all with one precomputed password hash (the demo
-  password);
+* owners: activated personal accounts with Japanese names (surnames as common as in
+  Japan: `fleet_names`) and unique addresses on the reserved domain `fleet.example.jp`,
+  all with one precomputed password hash (the demo password);
 * gateways (12-character IDs `02FL…`), each with 2 PCS units, a site (案件名 「山田様邸」)
   and an address, mostly active (a few provisional), owners ≈ gateways / 1.2;
 * dealer companies, each with an administrator account (販売店ID from 700001, a phone),
@@ -40,6 +40,7 @@ from sqlalchemy import func, insert, select, text
 
 from blueprints.account.services import hash_password
 from blueprints.gateways.credentials import _key_hash, new_api_key
+from blueprints.gateways.fleet_names import surname
 from models import JST, db, utcnow
 from models.account import Account, AccountType, Company, CompanyRole
 from models.gateway import Dealer, DealerLink, Gateway, GatewayStatus, PcsUnit
@@ -104,14 +105,6 @@ class FleetResult:
 
 
 # -- names and places ----------------------------------------------------------------------
-FAMILY = [("佐藤", "サトウ"), ("鈴木", "スズキ"), ("高橋", "タカハシ"), ("田中", "タナカ"),
-          ("伊藤", "イトウ"), ("渡辺", "ワタナベ"), ("山本", "ヤマモト"), ("中村", "ナカムラ"),
-          ("小林", "コバヤシ"), ("加藤", "カトウ"), ("吉田", "ヨシダ"), ("山田", "ヤマダ"),
-          ("佐々木", "ササキ"), ("山口", "ヤマグチ"), ("松本", "マツモト"), ("井上", "イノウエ"),
-          ("木村", "キムラ"), ("林", "ハヤシ"), ("斎藤", "サイトウ"), ("清水", "シミズ"),
-          ("山崎", "ヤマザキ"), ("森", "モリ"), ("池田", "イケダ"), ("橋本", "ハシモト"),
-          ("阿部", "アベ"), ("石川", "イシカワ"), ("山下", "ヤマシタ"), ("中島", "ナカジマ"),
-          ("石井", "イシイ"), ("小川", "オガワ"), ("前田", "マエダ"), ("岡田", "オカダ")]
 GIVEN = [("太郎", "タロウ"), ("花子", "ハナコ"), ("健", "ケン"), ("陽菜", "ヒナ"),
          ("翔太", "ショウタ"), ("美咲", "ミサキ"), ("大輔", "ダイスケ"), ("結衣", "ユイ"),
          ("拓也", "タクヤ"), ("彩", "アヤ"), ("直樹", "ナオキ"), ("恵", "メグミ"),
@@ -128,7 +121,7 @@ COMPANY_WORDS = ["電設", "エナジー", "ソーラー", "住設", "電工", "
 
 
 def _person(rng: random.Random) -> tuple[str, str, str, str]:
-    (family, family_kana), (given, given_kana) = rng.choice(FAMILY), rng.choice(GIVEN)
+    (family, family_kana), (given, given_kana) = surname(rng), rng.choice(GIVEN)
     return family, given, family_kana, given_kana
 
 

@@ -136,7 +136,7 @@ PAGES = [
     Page("console q=e-mail", "/dealers/?q={q_email}", "dealer", "console", expect="{gateway_q}"),
     Page("console q=gateway", "/dealers/?q={q_gateway}", "dealer", "console",
          expect="{gateway_q}"),
-    Page("console q=site", "/dealers/?q={q_site}", "dealer", "console", expect="{gateway_q}"),
+    Page("console q=site", "/dealers/?q={q_site}", "dealer", "console", expect="{site_first}"),
     Page("console deep", "{deep}", "dealer", "console"),
     Page("staff accounts", "/staff/accounts/?q={q_email}", "staff"),
     Page("staff support", "/staff/support/", "staff"),
@@ -412,32 +412,44 @@ def settle(base: str, quick: float = 0.25, limit: float = 60.0) -> None:
 # -- one phase: a server, the pages ------------------------------------------------------------
 def context_of(uri: str, scale: str, dealer: Client) -> dict:
     """The values the pages' paths need: the demo gateway, yesterday, the console's
-    searches (for a gateway of the big dealer, newest link first) and its deep page."""
+    searches (the e-mail and the ID of the big dealer's newest linked gateway; the site
+    name most of its links share, a common surname, and the first gateway that search
+    lists) and its deep page."""
     from sqlalchemy import create_engine, text
 
+    big_dealers_links = (
+        "FROM dealer_link l JOIN gateway g ON g.id = l.gateway_id "
+        "JOIN account a ON a.id = g.owner_id JOIN dealer d ON d.id = l.dealer_id "
+        "JOIN account m ON m.company_id = d.company_id WHERE m.email = 'dealer@example.com' ")
     engine = create_engine(uri)
     with engine.connect() as connection:
         row = connection.execute(text(
-            "SELECT g.gateway_id, a.email, g.site_name FROM dealer_link l "
-            "JOIN gateway g ON g.id = l.gateway_id JOIN account a ON a.id = g.owner_id "
-            "JOIN dealer d ON d.id = l.dealer_id JOIN account m ON m.company_id = d.company_id "
-            "WHERE m.email = 'dealer@example.com' "
+            "SELECT g.gateway_id, a.email " + big_dealers_links +
             # a fleet gateway when there is one: the demo owner's address would match
             # every fleet owner's (ownerNNNNNN@…)
             "ORDER BY CASE WHEN g.gateway_id LIKE '02FL%' THEN 0 ELSE 1 END, "
             "l.linked_at DESC LIMIT 1")).first()
+        site = connection.execute(text(
+            "SELECT g.site_name " + big_dealers_links + "AND g.site_name IS NOT NULL "
+            "GROUP BY g.site_name ORDER BY count(*) DESC, g.site_name LIMIT 1")).scalar()
+        site_first = connection.execute(text(
+            "SELECT g.gateway_id " + big_dealers_links + "AND g.site_name = :site "
+            "ORDER BY l.alerting DESC, l.linked_at DESC, l.id DESC LIMIT 1"),
+            {"site": site}).scalar()
         sample = connection.execute(text(
             "SELECT g.gateway_id, a.email FROM gateway g JOIN account a ON a.id = g.owner_id "
             "WHERE g.gateway_id LIKE '02FL%' AND EXISTS (SELECT 1 FROM gateway_reading r "
             "WHERE r.gateway_id = g.id) ORDER BY g.id LIMIT 1")).first()
     engine.dispose()
-    gateway_id, email, site = row if row else (DEMO_GATEWAY, "owner@example.com", "山田様邸")
+    gateway_id, email = row if row else (DEMO_GATEWAY, "owner@example.com")
+    site, site_first = (site, site_first) if site else ("山田様邸", DEMO_GATEWAY)
     sample_gateway, sample_owner = sample if sample else (DEMO_GATEWAY, "owner@example.com")
     yesterday = (datetime.now(JST) - timedelta(days=1)).date().isoformat()
     return {"gateway": DEMO_GATEWAY, "yesterday": yesterday, "gateway_q": gateway_id,
             "q_email": urllib.parse.quote(email.split("@")[0]),
             "q_gateway": gateway_id, "q_site": urllib.parse.quote(site),
-            "deep": deep_page(dealer), "sample": sample_gateway, "sample_owner": sample_owner}
+            "site_first": site_first, "deep": deep_page(dealer), "sample": sample_gateway,
+            "sample_owner": sample_owner}
 
 
 def deep_page(dealer: Client) -> str:
