@@ -22,7 +22,9 @@ decides nothing. The POST scripts run once. One table per database:
 
     page | demo cost | fleet cost | fleet/demo | p50 | p99 | budget | verdict
 
-p50/p99 are the fleet run's (the demo run's when a page runs at demo scale only). The
+p50/p99 are the fleet run's (the demo run's when a page runs at demo scale only). A page
+of the fleet only (a gateway with a year of history) is paired in each turn with its
+counterpart at demo scale (the demo gateway's same view). The
 budgets are issue 14's item 3; the verdict names each one a page misses. Every page is
 checked once before it is timed (a 200 with the content it must show), and wrk's count of
 non-2xx answers is reported, so error pages are never timed. Loopback only; every loop
@@ -510,7 +512,12 @@ def measure_pages(phases: list[Phase], args, work: Path) -> None:
     for page in PAGES:
         if args.pages and page.name not in args.pages and page.name != "healthz":
             continue
-        taking = [phase for phase in phases if not page.fleet_only or phase.scale == "fleet"]
+        # a fleet-only page with a demo-scale counterpart (`compare`: the demo gateway's
+        # same view) is paired with it in each turn, as any page is with itself
+        counterpart = {"demo": next(p for p in PAGES if p.name == page.compare)
+                       } if page.compare else {}
+        taking = [phase for phase in phases
+                  if not page.fleet_only or phase.scale == "fleet" or counterpart]
         # a page read in --repeat turns (its --seconds shared among them): so that one
         # moment's burst of a neighbour's load decides nothing (a POST script: once)
         repeat = 1 if page.script else args.repeat
@@ -523,8 +530,9 @@ def measure_pages(phases: list[Phase], args, work: Path) -> None:
                                {})["rps"]
             for phase in order:
                 settle(phase.server.base)
-                sample = measure_page(page, phase.server, phase.context, phase.clients,
-                                      phase.anonymous, args, work, phase.keys_file, seconds)
+                sample = measure_page(counterpart.get(phase.scale, page), phase.server,
+                                      phase.context, phase.clients, phase.anonymous, args,
+                                      work, phase.keys_file, seconds)
                 sample["healthz_rps"] = sample["rps"] if page.name == "healthz" else baseline
                 samples[phase.scale].append(sample)
             settle(order[-1].server.base)
@@ -539,7 +547,8 @@ def measure_pages(phases: list[Phase], args, work: Path) -> None:
             if len(taking) == 2 and phase.scale == "fleet":
                 row["flat"] = _median([demo["rps"] / fleet["rps"] for demo, fleet in zip(
                     samples["demo"], samples["fleet"])])
-            print(f"  {phase.db_name:<8} {phase.scale:<5} {page.name:<22} "
+            shown = counterpart[phase.scale].name if phase.scale in counterpart else page.name
+            print(f"  {phase.db_name:<8} {phase.scale:<5} {shown:<22} "
                   f"{row['rps']:>8.1f}/s p50 {row['p50']:>7.1f} ms  p99 {row['p99']:>7.1f} ms"
                   + (f"  non-2xx {row['bad']}" if row["bad"] else "")
                   + (f"  {row['socket']}" if row["socket"] else ""), flush=True)
@@ -747,7 +756,8 @@ def table(db_name: str, result: dict, args) -> list[str]:
              f"{'page':<22} {'demo cost':>9} {'fleet cost':>10} {'fleet/demo':>10} "
              f"{'p50 ms':>8} {'p99 ms':>8}  {'budget':<26} verdict"]
     for page in PAGES:
-        d, f = demo.get(page.compare or page.name), fleet.get(page.name)
+        # a fleet-only page's demo cost: its counterpart's samples of the same turns
+        d, f = demo.get(page.name) or demo.get(page.compare), fleet.get(page.name)
         if not d and not f:
             continue
         cost_d = cost(d) if d else None
@@ -783,8 +793,9 @@ def main() -> int:
                              "them); the median cost and ratio are kept")
     parser.add_argument("--baseline-seconds", type=int, default=1,
                         help="the /healthz run before each page, its cost's baseline")
-    parser.add_argument("--pages", type=lambda value: set(value.split(",")), default=None,
-                        help="comma-separated page names (healthz always runs)")
+    # a comma followed by a space is part of a name ("monitor day, 1y hist")
+    parser.add_argument("--pages", type=lambda value: set(re.split(r",(?! )", value)),
+                        default=None, help="comma-separated page names (healthz always runs)")
     parser.add_argument("--postgres", default=DEFAULT_POSTGRES)
     parser.add_argument("--output", type=Path, help="also write the tables to this file")
     args = parser.parse_args()
