@@ -57,8 +57,7 @@ def console_rows(items: Iterable, states: Mapping[int, str], labels: Mapping[str
         if state is None:
             state = badges[states[gateway.id]] = str(escape(state_badge(states[gateway.id])))
         rows.append(
-            f'{owner_cell}{_text(owner.family_name)} {_text(owner.given_name)}'
-            f'<br><span class="break">{_text(owner.email)}</span>'
+            f'{owner_cell}{_text(owner.full_name)}<br><span class="break">{_text(owner.email)}</span>'
             if owner else f"{owner_cell}—")
         rows.append(
             f'{gateway_cell}{detail.replace(STAND_IN_ID, gateway_id)}">{gateway_id}</a>'
