@@ -29,6 +29,11 @@ from wtforms.i18n import messages_path
 from models import JST
 
 
+def current_language() -> str:
+    """The request's language, "ja" or "en" ("ja" outside a request's locale)."""
+    return str(get_locale() or "ja")
+
+
 def _datetime_ja(value: datetime) -> str:
     jst = value.astimezone(JST)
     # `%` formatting: half what strftime costs with a format holding 年月日
@@ -42,7 +47,7 @@ def _datetime_en(value: datetime) -> str:
 def datetime_formatter() -> Callable[[datetime], str]:
     """format_datetime_jst of an aware datetime in the current language, the language
     looked up once (a list of many dates)."""
-    return _datetime_en if str(get_locale() or "ja") == "en" else _datetime_ja
+    return _datetime_en if current_language() == "en" else _datetime_ja
 
 
 def format_datetime_jst(value: datetime | None) -> str:
@@ -56,7 +61,7 @@ def format_date(value: date | None) -> str:
     """`2026年11月22日` (a calendar date: 設置日, 保証期限), `22 Nov 2026` in English."""
     if value is None:
         return ""
-    if str(get_locale() or "ja") == "en":
+    if current_language() == "en":
         return value.strftime("%d %b %Y")
     return f"{value.year}年{value.month}月{value.day}日"
 
@@ -76,7 +81,7 @@ WEEKDAYS_JA = "月火水木金土日"
 
 def format_period(period) -> str:
     """A chart period (kind day / month / year, start date) as a heading."""
-    start, english = period.start, str(get_locale() or "ja") == "en"
+    start, english = period.start, current_language() == "en"
     if period.kind == "day":
         if english:
             return start.strftime("%a %d %b %Y")
@@ -240,7 +245,7 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def _globals():
         return {
-            "current_locale": lambda: str(get_locale() or "ja"),
+            "current_locale": current_language,
             "password_items": lambda value: password_checklist(value or ""),
             # Called by base.html only: partials never show a banner.
             "page_banners": registry.page_banners,

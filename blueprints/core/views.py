@@ -4,7 +4,6 @@ from __future__ import annotations
 import re
 
 from flask import abort, current_app, redirect, render_template, request, session
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
@@ -13,6 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 from blueprints.core import bp, registry, services
 from blueprints.core.caching import app_cache
+from blueprints.core.templating import current_language
 from blueprints.core.redirects import safe_next
 from blueprints.core.transactions import read_only
 from forms.account import ConfirmForm
@@ -38,7 +38,7 @@ def _launcher_tiles() -> Markup:
     tiles, and drawing them (each title and description translated) was a third of
     the page."""
     entries = services.launcher_entries(current_user)
-    key = (request.script_root, str(get_locale() or "ja"),
+    key = (request.script_root, current_language(),
            tuple(entry.endpoint for entry in entries))
     cache = app_cache("core.launcher_tiles", LAUNCHER_TILES_KEPT)
     tiles = cache.get(key)
